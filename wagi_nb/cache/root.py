@@ -1,0 +1,38 @@
+"""Where wagi_nb keeps what it builds, and how it writes there safely."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+#: Set this to keep the cache elsewhere (tests, CI, a shared volume).
+CACHE_ENV = "WAGI_NB_CACHE_DIR"
+
+
+def cache_root() -> Path:
+    """``$WAGI_NB_CACHE_DIR``, else ``<IPython cache dir>/wagi_nb`` (``~/.cache/ipython/wagi_nb``)."""
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    from IPython.paths import get_ipython_cache_dir  # a path function; no shell is started
+    return Path(get_ipython_cache_dir()) / "wagi_nb"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+
+    Two kernels building the same cell write the same bytes; whichever rename
+    lands last wins and neither can leave a torn file behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,36 @@
+"""Errors a user can act on.
+
+Every error wagi_nb raises on purpose derives from :class:`WagiNbError`. Its
+``str()`` is a complete, one-paragraph message that says what was wrong and
+what to do; the magics show it without a Python traceback.
+"""
+
+
+class WagiNbError(Exception):
+    """Base class of every user-facing wagi_nb error."""
+
+
+class ToolchainNotFound(WagiNbError):
+    """No compiler for a language was found; the message names the install command."""
+
+
+class CompileError(WagiNbError):
+    """The compiler rejected the source.
+
+    ``diagnostics`` is the compiler's own output, with file names and line
+    numbers that refer to the source as the user wrote it.
+    """
+
+    def __init__(self, language: str, diagnostics: str, toolchain: str = ""):
+        self.language = language
+        self.diagnostics = diagnostics
+        self.toolchain = toolchain
+        super().__init__(f"{language} compile error ({toolchain}):\n{diagnostics}".rstrip())
+
+
+class NotACommand(WagiNbError):
+    """The module cannot be run as a WASI command (no ``_start``, or a missing entrypoint)."""
+
+
+class ModuleLoadError(WagiNbError):
+    """wasmtime could not compile or link a ``.wasm`` file."""

@@ -1,0 +1,148 @@
+"""The small interface every language's toolchain implements.
+
+A toolchain finds its compiler (:meth:`Toolchain.discover`), says who it is
+(:class:`ToolchainInfo`, part of the build cache key) and turns one source
+file into one ``.wasm`` file (:meth:`Toolchain.compile`). It knows nothing of
+caching, running or IPython.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+from ..errors import CompileError
+
+#: Called about ten times a second while a compiler runs, with the seconds elapsed.
+Progress = Callable[[float], None]
+
+
+@dataclass(frozen=True)
+class ToolchainInfo:
+    """What discovery found for one language: the compiler chosen, or how to install one."""
+
+    language: str
+    found: bool
+    name: str = ""
+    path: str = ""
+    version: str = ""
+    target: str = ""
+    #: Extra arguments discovery decided on (a sysroot, a subcommand).
+    extra_args: tuple = ()
+    #: Why this compiler was chosen, or why candidates were passed over.
+    note: str = ""
+    #: The exact command that installs a missing toolchain.
+    install: str = ""
+
+    @property
+    def identity(self) -> dict:
+        """What a build's cache key needs to know about the compiler."""
+        return {"name": self.name, "path": self.path, "version": self.version,
+                "target": self.target, "extra_args": list(self.extra_args)}
+
+
+class Toolchain:
+    """Base class: one per language."""
+
+    #: Short language name used by the API (``build(language=...)``).
+    language: str = ""
+    #: Human name (``Rust``, ``C++``).
+    title: str = ""
+    #: Source file extension, without the dot.
+    extension: str = ""
+    #: Whether ``--release``/``--debug`` mean something for this language.
+    has_profiles: bool = True
+
+    def discover(self, override: Optional[str] = None) -> ToolchainInfo:
+        raise NotImplementedError
+
+    def command(self, info: ToolchainInfo, source: str, output: str, release: bool) -> list:
+        """The compiler's argv, run in the source's folder with relative file names."""
+        raise NotImplementedError
+
+    def compile(self, info: ToolchainInfo, workdir: Path, source: str, output: str,
+                release: bool, progress: Optional[Progress] = None) -> str:
+        """Compile ``workdir/source`` into ``workdir/output``; return the compiler's warnings.
+
+        Raises :class:`CompileError` with the compiler's diagnostics on failure.
+        """
+        argv = self.command(info, source, output, release)
+        code, text = run_compiler(argv, workdir, progress)
+        text = text.replace(str(workdir) + os.sep, "")
+        if code != 0 or not (workdir / output).exists():
+            raise CompileError(self.title, text.strip() or f"{argv[0]} exited with status {code}",
+                               toolchain=f"{info.name} {info.version}")
+        return text.strip()
+
+
+def missing_message(info: ToolchainInfo, title: str) -> str:
+    text = f"No {title} compiler for wasm32-wasi was found."
+    if info.note:
+        text += f" {info.note.rstrip('.')}."
+    text += f" Install one with: {info.install}"
+    text += " — or point wagi_nb at a compiler you have (see `%wasm_toolchains`)."
+    return text
+
+
+def run_compiler(argv: Sequence[str], cwd: Path, progress: Optional[Progress] = None,
+                 env: Optional[dict] = None) -> tuple:
+    """Run a compiler, reporting progress; Ctrl-C kills it. Returns (exit code, output)."""
+    start = time.monotonic()
+    proc = subprocess.Popen(list(argv), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, env=env)
+    try:
+        if progress is None:
+            out, _ = proc.communicate()
+        else:
+            while True:
+                try:
+                    out, _ = proc.communicate(timeout=0.1)
+                    break
+                except subprocess.TimeoutExpired:
+                    progress(time.monotonic() - start)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc.returncode, out.decode("utf-8", errors="replace")
+
+
+def capture(argv: Sequence[str], timeout: float = 30) -> Optional[str]:
+    """stdout of a quick probe command, or None if it could not run or failed."""
+    try:
+        done = subprocess.run(list(argv), capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return done.stdout.decode("utf-8", errors="replace").strip()
+
+
+def executables(name: str, extra: Iterable[str] = ()) -> list:
+    """Every executable called ``name`` on PATH, then ``extra`` paths, deduplicated by real path."""
+    found, seen = [], set()
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        found.append(os.path.join(folder, name))
+    found.extend(extra)
+    result = []
+    for path in found:
+        if not path or not os.path.isfile(path) or not os.access(path, os.X_OK):
+            continue
+        real = os.path.realpath(path)
+        if real in seen:
+            continue
+        seen.add(real)
+        result.append(path)
+    return result
+
+
+def resolve_override(override: str) -> Optional[str]:
+    """A user-given compiler: a path, or a name looked up on PATH."""
+    if os.sep in override:
+        return override if os.path.isfile(override) and os.access(override, os.X_OK) else None
+    return shutil.which(override)

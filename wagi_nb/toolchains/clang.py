@@ -1,0 +1,103 @@
+"""C and C++: clang with a WASI sysroot, else ``zig cc`` / ``zig c++``."""
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Optional
+
+from .base import Toolchain, ToolchainInfo, capture, executables, resolve_override
+from .zig import find_zig
+
+TARGETS = ("wasm32-wasip1", "wasm32-wasi")
+
+
+def clang_candidates(cxx: bool) -> list:
+    names = ("clang++",) if cxx else ("clang",)
+    extra = []
+    sdk = os.environ.get("WASI_SDK_PATH")
+    if sdk:
+        extra = [os.path.join(sdk, "bin", names[0])]
+    return [*extra, *[path for name in names for path in executables(name)]]
+
+
+def clang_setup(clang: str, cxx: bool) -> Optional[tuple]:
+    """(version, target, extra args) when this clang can link a WASI program, else None."""
+    version = capture([clang, "--version"])
+    if not version:
+        return None
+    extra = []
+    sdk = os.environ.get("WASI_SDK_PATH")
+    if sdk and os.path.realpath(clang).startswith(os.path.realpath(sdk)):
+        extra = [f"--sysroot={os.path.join(sdk, 'share', 'wasi-sysroot')}"]
+    needed = ["libc.a", "libc++.a"] if cxx else ["libc.a"]
+    for target in TARGETS:
+        probe = [clang, f"--target={target}", *extra]
+        if not all(os.path.isabs(capture([*probe, f"-print-file-name={lib}"]) or "") for lib in needed):
+            continue
+        linker = capture([*probe, "-print-prog-name=wasm-ld"]) or "wasm-ld"
+        runtime = capture([*probe, "-print-libgcc-file-name"]) or ""
+        if (os.path.isfile(linker) or shutil.which(linker)) and os.path.isfile(runtime):
+            return version.splitlines()[0], target, (f"--target={target}", *extra)
+    return None
+
+
+class Clang(Toolchain):
+    language = "c"
+    title = "C"
+    extension = "c"
+    cxx = False
+    apt = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32"
+
+    def discover(self, override: Optional[str] = None) -> ToolchainInfo:
+        if override:
+            return self.discover_override(override)
+        passed = []
+        for clang in clang_candidates(self.cxx):
+            setup = clang_setup(clang, self.cxx)
+            if setup:
+                version, target, extra = setup
+                return ToolchainInfo(self.language, True, os.path.basename(clang), clang, version,
+                                     target, extra, note="clang with a WASI sysroot")
+            passed.append(f"{clang} (no WASI sysroot)")
+        zig = find_zig()
+        version = capture([zig, "version"]) if zig else None
+        if version:
+            note = "zig from the ziglang package" + (f"; passed over {', '.join(passed)}" if passed else "")
+            return self.zig_info(zig, version, note)
+        return ToolchainInfo(self.language, False, "clang",
+                             note="; ".join(passed) or "no clang with a WASI sysroot and no zig found",
+                             install=f"{self.apt}  (or: pip install ziglang)")
+
+    def discover_override(self, override: str) -> ToolchainInfo:
+        path = resolve_override(override)
+        if path and os.path.basename(path).startswith("zig"):
+            version = capture([path, "version"])
+            if version:
+                return self.zig_info(path, version, "configured by the user")
+        setup = clang_setup(path, self.cxx) if path else None
+        if not setup:
+            return ToolchainInfo(self.language, False, "clang", override,
+                                 note=f"The configured compiler {override!r} cannot build for WASI",
+                                 install=self.apt)
+        version, target, extra = setup
+        return ToolchainInfo(self.language, True, os.path.basename(path), path, version, target,
+                             extra, note="configured by the user")
+
+    def zig_info(self, zig: str, version: str, note: str) -> ToolchainInfo:
+        sub = "c++" if self.cxx else "cc"
+        return ToolchainInfo(self.language, True, f"zig {sub}", zig, version, "wasm32-wasi",
+                             (sub, "-target", "wasm32-wasi"), note=note)
+
+    def command(self, info, source, output, release):
+        profile = ["-O2"] if release else ["-O0", "-g"]
+        cxx = ["-fno-exceptions"] if self.cxx else []
+        return [info.path, *info.extra_args, *profile, *cxx, "-fno-color-diagnostics",
+                source, "-o", output]
+
+
+class ClangCxx(Clang):
+    language = "cpp"
+    title = "C++"
+    extension = "cpp"
+    cxx = True
+    apt = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32 libc++-dev-wasm32"

@@ -1,0 +1,37 @@
+"""WAT: wasmtime's own text-format parser, in process; nothing to install."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import wasmtime
+
+from ..errors import CompileError
+from .base import Toolchain, ToolchainInfo
+
+
+def wasmtime_version() -> str:
+    from importlib.metadata import version
+    return version("wasmtime")
+
+
+class Wat(Toolchain):
+    language = "wat"
+    title = "WAT"
+    extension = "wat"
+    has_profiles = False
+
+    def discover(self, override: Optional[str] = None) -> ToolchainInfo:
+        return ToolchainInfo(self.language, True, "wat2wasm", "wasmtime.wat2wasm",
+                             f"wasmtime-py {wasmtime_version()}", "wasm32",
+                             note="built into wasmtime")
+
+    def compile(self, info, workdir: Path, source, output, release, progress=None) -> str:
+        text = (workdir / source).read_text(encoding="utf-8")
+        try:
+            wasm = wasmtime.wat2wasm(text)
+        except wasmtime.WasmtimeError as error:
+            raise CompileError(self.title, str(error).replace("<anon>", source),
+                               toolchain=info.version) from None
+        (workdir / output).write_bytes(wasm)
+        return ""
