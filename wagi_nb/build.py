@@ -59,13 +59,15 @@ class Artifact:
     def run(self, args: Union[str, Sequence[str]] = (), *, env: Optional[Mapping] = None,
             stdin: Union[bytes, str] = b"", timeout: Optional[float] = DEFAULT_TIMEOUT,
             memory_limit_mib: Optional[int] = DEFAULT_MEMORY_MIB,
-            dirs: Iterable = (), entrypoint: str = "_start") -> RunResult:
+            dirs: Iterable = (), entrypoint: str = "_start", inherit_stdio: bool = False) -> RunResult:
         """Run the module once on a fresh instance and return what it printed and how it ended.
 
         ``args`` is a list, or a string split like a shell would. ``env`` is
         all the module sees (nothing is inherited from this process).
         ``dirs`` are ``"HOST[:GUEST]"`` strings or ``(host, guest)`` pairs to
         preopen; nothing else of the file system is reachable.
+        ``inherit_stdio`` connects the module to this process's standard
+        streams instead of capturing them.
         """
         if isinstance(args, str):
             import shlex
@@ -73,7 +75,8 @@ class Artifact:
         program = f"{self.name or 'main'}.wasm"
         return get_runtime().run(self.load(), args, env=env, stdin=stdin, timeout=timeout,
                                  memory_limit_mib=memory_limit_mib, dirs=parse_dirs(dirs),
-                                 entrypoint=entrypoint, program=program)
+                                 entrypoint=entrypoint, program=program,
+                                 inherit_stdio=inherit_stdio)
 
     def __repr__(self) -> str:
         how = "cached" if self.cached else f"built in {self.build_seconds:.2f} s"

@@ -9,6 +9,10 @@ what to do; the magics show it without a Python traceback.
 class WagiNbError(Exception):
     """Base class of every user-facing wagi_nb error."""
 
+    def _render_traceback_(self) -> list:
+        # IPython's hook: show the message itself, not a Python traceback.
+        return [f"{type(self).__name__}: {self}"]
+
 
 class ToolchainNotFound(WagiNbError):
     """No compiler for a language was found; the message names the install command."""
@@ -26,6 +30,9 @@ class CompileError(WagiNbError):
         self.diagnostics = diagnostics
         self.toolchain = toolchain
         super().__init__(f"{language} compile error ({toolchain}):\n{diagnostics}".rstrip())
+
+    def _render_traceback_(self) -> list:
+        return [str(self)]
 
 
 class NotACommand(WagiNbError):

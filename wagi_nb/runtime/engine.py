@@ -109,12 +109,15 @@ class Runtime:
             stdin: Union[bytes, str] = b"", timeout: Optional[float] = DEFAULT_TIMEOUT,
             memory_limit_mib: Optional[int] = DEFAULT_MEMORY_MIB,
             dirs: Iterable[tuple] = (), entrypoint: str = "_start",
-            program: str = "main.wasm", deadline: Optional[Deadline] = None) -> RunResult:
+            program: str = "main.wasm", deadline: Optional[Deadline] = None,
+            inherit_stdio: bool = False) -> RunResult:
         """Run ``module`` once on a fresh instance.
 
         ``args`` follow ``program`` in argv; ``env`` is all the module sees of
         an environment; ``dirs`` are ``(host_path, guest_path)`` pairs to
-        preopen. Called from the main thread (a notebook cell), the module runs
+        preopen. ``inherit_stdio`` connects the module to this process's
+        stdin/stdout/stderr instead (the command line's ``run``); the result's
+        streams are then empty. Called from the main thread (a notebook cell), the module runs
         on a helper thread so Ctrl-C stops it within a tick and re-raises
         :class:`KeyboardInterrupt`.
         """
@@ -124,7 +127,7 @@ class Runtime:
             stdin = stdin.encode()
         deadline = deadline or Deadline(timeout)
         job = (module, list(args), dict(env or {}), stdin, memory_limit_mib, list(dirs),
-               entrypoint, program, deadline)
+               entrypoint, program, deadline, inherit_stdio)
         if threading.current_thread() is not threading.main_thread():
             return self._run(*job)
         future = self._main_runner.submit(self._run, *job)
@@ -144,16 +147,21 @@ class Runtime:
         return files
 
     def _run(self, module, args, env, stdin, memory_limit_mib, dirs, entrypoint, program,
-             deadline) -> RunResult:
+             deadline, inherit_stdio) -> RunResult:
         stdin_path, stdout_path, stderr_path = self._scratch_files()
         wasi = wasmtime.WasiConfig()
         wasi.argv = [program, *args]
         wasi.env = [(str(k), str(v)) for k, v in env.items()]
-        if stdin:
-            Path(stdin_path).write_bytes(stdin)
-            wasi.stdin_file = stdin_path
-        wasi.stdout_file = stdout_path
-        wasi.stderr_file = stderr_path
+        if inherit_stdio:
+            wasi.inherit_stdin()
+            wasi.inherit_stdout()
+            wasi.inherit_stderr()
+        else:
+            if stdin:
+                Path(stdin_path).write_bytes(stdin)
+                wasi.stdin_file = stdin_path
+            wasi.stdout_file = stdout_path
+            wasi.stderr_file = stderr_path
         for host, guest in dirs:
             wasi.preopen_dir(str(host), str(guest))
         store = wasmtime.Store(self.engine)
@@ -178,6 +186,8 @@ class Runtime:
                 else:
                     outcome = TRAP
         duration = time.perf_counter() - start
+        if inherit_stdio:
+            return RunResult(b"", b"", outcome, code, trap, frames, duration)
         return RunResult(Path(stdout_path).read_bytes(), Path(stderr_path).read_bytes(), outcome,
                          code, trap, frames, duration)
 

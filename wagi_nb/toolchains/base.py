@@ -39,6 +39,13 @@ class ToolchainInfo:
     install: str = ""
 
     @property
+    def label(self) -> str:
+        """``rustc 1.63.0``, ``zig 0.17.1``: the compiler's name and version, once."""
+        if self.version.lower().startswith(self.name.split()[0].lower()) or self.name in self.version:
+            return self.version
+        return f"{self.name} {self.version}".strip()
+
+    @property
     def identity(self) -> dict:
         """What a build's cache key needs to know about the compiler."""
         return {"name": self.name, "path": self.path, "version": self.version,
@@ -75,7 +82,7 @@ class Toolchain:
         text = text.replace(str(workdir) + os.sep, "")
         if code != 0 or not (workdir / output).exists():
             raise CompileError(self.title, text.strip() or f"{argv[0]} exited with status {code}",
-                               toolchain=f"{info.name} {info.version}")
+                               toolchain=info.label)
         return text.strip()
 
 

@@ -1,0 +1,82 @@
+"""The ``wagi-nb`` command line (also ``python -m wagi_nb``)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import __version__
+from .errors import WagiNbError
+
+#: Exit codes for runs that did not end with an exit code of their own (as `timeout` and shells do).
+EXIT_TRAP = 134
+EXIT_TIMEOUT = 124
+EXIT_INTERRUPTED = 130
+
+
+def cmd_toolchains(args) -> int:
+    from .display import ToolchainsView
+    from .toolchains import all_toolchains
+    infos = all_toolchains()
+    print(repr(ToolchainsView(infos)))
+    return 0 if all(info.found for info in infos) else 1
+
+
+def cmd_run(args) -> int:
+    from .build import load
+    from .envvars import parse_env_pairs
+    artifact = load(args.module)
+    sys.stdout.flush()
+    result = artifact.run(args.args, env=parse_env_pairs(args.env), timeout=args.timeout,
+                          memory_limit_mib=args.memory_limit, dirs=args.dir,
+                          entrypoint=args.invoke, inherit_stdio=True)
+    if result.outcome in ("ok", "exit"):
+        return result.exit_code
+    print(f"wagi-nb: {result.status}", file=sys.stderr)
+    for frame in result.backtrace:
+        print(f"    {frame}", file=sys.stderr)
+    return {"timeout": EXIT_TIMEOUT, "interrupted": EXIT_INTERRUPTED}.get(result.outcome, EXIT_TRAP)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="wagi-nb", description="Server-side WebAssembly, the Wagi way.")
+    top.add_argument("--version", action="version", version=f"wagi-nb {__version__}")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    tc = commands.add_parser("toolchains", help="Show the compiler chosen per language, or how to "
+                                                "install a missing one.")
+    tc.set_defaults(func=cmd_toolchains)
+
+    run = commands.add_parser("run", help="Run a .wasm (or .wat) module: stdout/stderr passed "
+                                          "through, exit code kept.",
+                              usage="wagi-nb run [options] FILE.wasm [-- ARGS...]")
+    run.add_argument("module", metavar="FILE.wasm")
+    run.add_argument("args", nargs=argparse.REMAINDER, help="Arguments for the module, after --.")
+    run.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
+                     help="Environment variable for the module (repeatable); nothing is inherited.")
+    run.add_argument("--dir", action="append", default=[], metavar="HOST[:GUEST]",
+                     help="Preopen a host folder (repeatable).")
+    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                     help="Stop the module after this long (default: no limit).")
+    run.add_argument("--memory-limit", type=int, default=256, metavar="MIB",
+                     help="Linear memory limit in MiB (default 256).")
+    run.add_argument("--invoke", default="_start", metavar="EXPORT",
+                     help="Call this exported function instead of _start.")
+    run.set_defaults(func=cmd_run)
+    return top
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "args", None) and args.args[0] == "--":
+        args.args = args.args[1:]
+    try:
+        return args.func(args)
+    except WagiNbError as error:
+        print(f"wagi-nb: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Small pieces shared by the HTML and text renderings."""
+from __future__ import annotations
+
+import html
+
+#: How much of a stream a view shows; the full bytes stay on the result object.
+SHOW_LIMIT = 64 * 1024
+
+
+def decode_for_display(data: bytes, limit: int = SHOW_LIMIT) -> tuple:
+    """(text, note): the first ``limit`` bytes as text, and a note on what was cut or replaced."""
+    notes = []
+    shown = data[:limit]
+    text = shown.decode("utf-8", errors="replace")
+    try:
+        shown.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if not (len(data) > limit and error.start >= len(shown) - 3):
+            notes.append("not valid UTF-8: undecodable bytes are shown as \ufffd")
+    if len(data) > limit:
+        notes.append(f"showing the first {limit:,} of {len(data):,} bytes; the full output is on "
+                     "the result object")
+    return text, "; ".join(notes)
+
+
+def pre(text: str, style: str = "") -> str:
+    return f'<pre style="margin:0;padding:4px 6px;white-space:pre-wrap;{style}">{html.escape(text)}</pre>'
+
+
+def escape(text: str) -> str:
+    return html.escape(str(text))

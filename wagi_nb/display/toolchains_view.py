@@ -1,0 +1,38 @@
+"""The ``%wasm_toolchains`` / ``wagi-nb toolchains`` table."""
+from __future__ import annotations
+
+from .text import escape
+
+COLUMNS = ("language", "status", "compiler", "version", "target", "notes")
+
+
+def rows(infos) -> list:
+    table = []
+    for info in infos:
+        if info.found:
+            table.append((info.language, "found", info.path, info.version, info.target, info.note))
+        else:
+            table.append((info.language, "MISSING", "", "", "",
+                          f"{info.note}. Install: {info.install}" if info.note else info.install))
+    return table
+
+
+class ToolchainsView:
+    def __init__(self, infos):
+        self.infos = list(infos)
+
+    def __repr__(self) -> str:
+        lines = []
+        for language, status, path, version, target, note in rows(self.infos):
+            head = f"{language:5} {status:8}"
+            lines.append(f"{head} {path}  [{version}; target {target}]" if status == "found"
+                         else f"{head} {note}")
+            if status == "found" and note:
+                lines.append(f"{'':14} ({note})")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{escape(v)}</td>" for v in row)
+                       + "</tr>" for row in rows(self.infos))
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

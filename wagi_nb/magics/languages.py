@@ -1,0 +1,230 @@
+"""``%%wasm_rust``, ``%%wasm_c``, ``%%wasm_cpp``, ``%%wasm_zig``, ``%%wasm_wat`` and friends.
+
+A thin skin over :func:`wagi_nb.build` and :meth:`wagi_nb.Artifact.run`:
+parse the magic line, build, run, show.
+"""
+from __future__ import annotations
+
+import shlex
+import time
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+from traitlets import Float, Int, Unicode, observe
+
+from .. import toolchains
+from ..build import build, load, modules
+from ..display import BuildStatus, RunView, ToolchainsView
+from ..envvars import parse_env_pairs
+from ..errors import WagiNbError
+
+#: Builds slower than this show a live status line.
+STATUS_AFTER = 0.5
+
+
+def run_arguments(func):
+    """The flags every way of running a module shares."""
+    for decorator in reversed((
+        argument("--args", default="", metavar='"ARGS"',
+                 help="Command-line arguments for the module, split like a shell would."),
+        argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                 help="An environment variable for the module (repeatable). Nothing is inherited."),
+        argument("--stdin", default=None, metavar="TEXT", help="Text to give the module on stdin."),
+        argument("--timeout", type=float, default=None, metavar="SECONDS",
+                 help="Stop the module after this long (default: WasmMagics.timeout, 10 s)."),
+        argument("--dir", action="append", default=[], metavar="HOST[:GUEST]",
+                 help="Preopen a host folder for the module (repeatable); nothing else is reachable."),
+    )):
+        func = decorator(func)
+    return func
+
+
+def build_arguments(profiles: bool):
+    def apply(func):
+        decorators = [
+            argument("-n", "--name", default=None,
+                     help="Keep the module under this name (wagi_nb.modules[NAME], %%wasm_run NAME)."),
+            argument("--force", action="store_true", help="Rebuild even if the cache has this cell."),
+            argument("--no-run", action="store_true", help="Only build; do not run the module."),
+        ]
+        if profiles:
+            decorators[1:1] = [
+                argument("--release", dest="release", action="store_true", default=True,
+                         help="Optimised build (the default)."),
+                argument("--debug", dest="release", action="store_false",
+                         help="Unoptimised build with debug info."),
+            ]
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return run_arguments(func)
+    return apply
+
+
+def parse(magic, line):
+    """parse_argstring, with a pointer to the help when the line is wrong."""
+    try:
+        return parse_argstring(magic, line)
+    except UsageError as error:
+        name = magic.__name__
+        raise UsageError(f"{error} — see `%%{name}?` for the flags %%{name} takes.") from None
+
+
+def parse_env(pairs) -> dict:
+    try:
+        return parse_env_pairs(pairs)
+    except WagiNbError as error:
+        raise UsageError(str(error)) from None
+
+
+@magics_class
+class WasmMagics(Magics):
+    """Compile cells to wasm32-wasi and run them under wasmtime."""
+
+    rustc = Unicode("", config=True, help="The rustc to use for %%wasm_rust (default: discovered).")
+    c_compiler = Unicode("", config=True, help="clang or zig to use for %%wasm_c (default: discovered).")
+    cpp_compiler = Unicode("", config=True,
+                           help="clang++ or zig to use for %%wasm_cpp (default: discovered).")
+    zig = Unicode("", config=True, help="The zig to use for %%wasm_zig (default: discovered).")
+    timeout = Float(10.0, config=True, help="Seconds a cell's module may run before it is stopped.")
+    memory_limit = Int(256, config=True, help="MiB of linear memory a cell's module may use.")
+
+    _COMPILER_TRAITS = {"rustc": "rust", "c_compiler": "c", "cpp_compiler": "cpp", "zig": "zig"}
+
+    def __init__(self, shell=None, **kwargs):
+        super().__init__(shell=shell, **kwargs)
+        for trait, language in self._COMPILER_TRAITS.items():
+            toolchains.set_compiler(language, getattr(self, trait))
+
+    @observe(*_COMPILER_TRAITS)
+    def _compiler_changed(self, change):
+        toolchains.set_compiler(self._COMPILER_TRAITS[change["name"]], change["new"])
+
+    # -- the language magics -----------------------------------------------------------------
+    def _build_and_run(self, language: str, line: str, cell: str, magic):
+        args = parse(magic, line)
+        env = parse_env(args.env)
+        status = {}
+
+        def progress(elapsed):
+            if elapsed < STATUS_AFTER:
+                return
+            view = BuildStatus(self._toolchain_label(language), elapsed)
+            if "handle" not in status:
+                status["handle"] = display(view, display_id=True)
+            else:
+                status["handle"].update(view)
+
+        try:
+            artifact = build(cell, language, name=args.name, release=getattr(args, "release", True),
+                             force=args.force, line_offset=1, progress=progress)
+        except BaseException:
+            if "handle" in status:
+                status["handle"].update(_Empty())
+            raise
+        if args.no_run:
+            return _show(status, BuiltView(artifact))
+        return _show(status, self._run(artifact, args, env))
+
+    def _run(self, artifact, args, env):
+        result = artifact.run(shlex.split(args.args), env=env,
+                              stdin=args.stdin.encode() if args.stdin is not None else b"",
+                              timeout=args.timeout if args.timeout is not None else self.timeout,
+                              memory_limit_mib=self.memory_limit, dirs=args.dir)
+        return RunView(result, artifact)
+
+    @staticmethod
+    def _toolchain_label(language):
+        return toolchains.discover(language).label
+
+    @magic_arguments()
+    @build_arguments(profiles=True)
+    @cell_magic
+    def wasm_rust(self, line, cell):
+        """Compile the cell as Rust (a `fn main`) to wasm32-wasi and run it.
+
+        Example::
+
+            %%wasm_rust --name hello
+            fn main() {
+                println!("Hello, world!");
+            }
+        """
+        return self._build_and_run("rust", line, cell, self.wasm_rust)
+
+    @magic_arguments()
+    @build_arguments(profiles=True)
+    @cell_magic
+    def wasm_c(self, line, cell):
+        """Compile the cell as C (an `int main`) to wasm32-wasi with clang or zig cc, and run it."""
+        return self._build_and_run("c", line, cell, self.wasm_c)
+
+    @magic_arguments()
+    @build_arguments(profiles=True)
+    @cell_magic
+    def wasm_cpp(self, line, cell):
+        """Compile the cell as C++ to wasm32-wasi with clang++ or zig c++, and run it."""
+        return self._build_and_run("cpp", line, cell, self.wasm_cpp)
+
+    @magic_arguments()
+    @build_arguments(profiles=True)
+    @cell_magic
+    def wasm_zig(self, line, cell):
+        """Compile the cell as Zig (a `pub fn main`) to wasm32-wasi with zig build-exe, and run it."""
+        return self._build_and_run("zig", line, cell, self.wasm_zig)
+
+    @magic_arguments()
+    @build_arguments(profiles=False)
+    @cell_magic
+    def wasm_wat(self, line, cell):
+        """Assemble the cell as WebAssembly text (a module exporting `_start`) and run it."""
+        return self._build_and_run("wat", line, cell, self.wasm_wat)
+
+    # -- line magics -------------------------------------------------------------------------
+    @magic_arguments()
+    @argument("module", help="A name given with -n/--name, or the path of a .wasm/.wat file.")
+    @run_arguments
+    @line_magic
+    def wasm_run(self, line):
+        """Run a module built earlier (by name) or a .wasm/.wat file, once, on a fresh instance."""
+        args = parse(self.wasm_run, line)
+        artifact = modules.get(args.module) or load(args.module)
+        return self._run(artifact, args, parse_env(args.env))
+
+    @line_magic
+    def wasm_toolchains(self, line):
+        """Show, per language, the compiler wagi_nb will use, or how to install one."""
+        if line.strip():
+            raise UsageError("%wasm_toolchains takes no arguments.")
+        toolchains.refresh()
+        return ToolchainsView(toolchains.all_toolchains())
+
+
+class _Empty:
+    def __repr__(self):
+        return ""
+
+    def _repr_html_(self):
+        return ""
+
+
+class BuiltView:
+    """What ``--no-run`` shows."""
+
+    def __init__(self, artifact):
+        self.artifact = artifact
+
+    def __repr__(self):
+        a = self.artifact
+        how = "cached build" if a.cached else f"built in {a.build_seconds:.2f} s"
+        return f"[{a.language} module, {a.size:,} bytes, {how}{'; ' + a.warnings if a.warnings else ''}]"
+
+
+def _show(status, view):
+    """The result replaces the live status line, if one was shown."""
+    handle = status.get("handle")
+    if handle is None:
+        return view
+    handle.update(view)
+    return None
