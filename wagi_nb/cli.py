@@ -50,7 +50,6 @@ def parser() -> argparse.ArgumentParser:
                                           "through, exit code kept.",
                               usage="wagi-nb run [options] FILE.wasm [-- ARGS...]")
     run.add_argument("module", metavar="FILE.wasm")
-    run.add_argument("args", nargs=argparse.REMAINDER, help="Arguments for the module, after --.")
     run.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
                      help="Environment variable for the module (repeatable); nothing is inherited.")
     run.add_argument("--dir", action="append", default=[], metavar="HOST[:GUEST]",
@@ -66,9 +65,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
-    if getattr(args, "args", None) and args.args[0] == "--":
-        args.args = args.args[1:]
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after `--` belongs to the module, so options may come before or after FILE.wasm.
+    module_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    args = parser().parse_args(argv[:len(argv) - len(module_args) - (1 if "--" in argv else 0)])
+    args.args = module_args
     try:
         return args.func(args)
     except WagiNbError as error:
