@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Set up wagi_nb on this machine: system toolchains (apt, when we are root), a virtual
+# environment at .venv/ with the package and its extras. Idempotent and quick when nothing changed.
+#
+#   scripts/setup.sh [EXTRAS]     EXTRAS defaults to "zig,test,bench"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+EXTRAS="${1:-zig,test,bench}"
+PYTHON="${PYTHON:-python3}"
+VENV=.venv
+
+say() { printf 'setup: %s\n' "$*"; }
+
+# -- 1. Toolchains apt can provide -------------------------------------------------------------
+# Debian's rustc ships the wasm32-wasi standard library; clang + lld + wasi-libc compile C and C++.
+APT_PACKAGES=(rustc libstd-rust-dev-wasm32 clang lld wasi-libc libclang-rt-dev-wasm32
+              libc++-dev-wasm32 curl wrk)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    say "system toolchains present"
+elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    say "installing with apt: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+        say "apt-get could not install ${missing[*]}; carrying on with what is there"
+    fi
+else
+    say "not root or no apt: cannot install ${missing[*]}."
+    say "  (as root: apt-get install ${missing[*]}); carrying on with what is there"
+fi
+
+# -- 2. The virtual environment and the package ------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.wagi_nb-installed"
+fingerprint="$(cat pyproject.toml; echo "$EXTRAS")"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ]; then
+    say "installing wagi-nb[$EXTRAS] into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip
+    "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+    printf '%s' "$fingerprint" > "$stamp"
+else
+    say "$VENV up to date"
+fi
+
+# The wasmtime CLI wheel (benchmark peer) has been seen without its executable bit.
+"$VENV/bin/python" - <<'PY' || true
+import importlib.util, os, pathlib
+spec = importlib.util.find_spec("wasmtime_cli")
+if spec and spec.submodule_search_locations:
+    for path in pathlib.Path(list(spec.submodule_search_locations)[0]).rglob("wasmtime*"):
+        if path.is_file() and path.suffix == "" and not os.access(path, os.X_OK):
+            path.chmod(0o755)
+PY
+
+# -- 3. A Jupyter kernel that runs this environment ----------------------------------------------
+if [ ! -f "$VENV/share/jupyter/kernels/python3/kernel.json" ]; then
+    "$VENV/bin/python" -m ipykernel install --sys-prefix >/dev/null
+fi
+
+"$VENV/bin/wagi-nb" toolchains || say "some toolchains are missing (see above); their cells will say how to install them"
