@@ -20,3 +20,19 @@ def parse_env_pair(pair: str, where: str = "--env") -> tuple:
 
 def parse_env_pairs(pairs: Iterable[str], where: str = "--env") -> dict:
     return dict(parse_env_pair(pair, where) for pair in pairs)
+
+
+def parse_env_file(path) -> dict:
+    """``KEY=VALUE`` lines; blank lines and ``#`` comments are skipped."""
+    from pathlib import Path
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError as error:
+        raise WagiNbError(f"Cannot read the env file '{path}': {error.strerror or error}. "
+                          "Give a file of KEY=VALUE lines.") from None
+    values = {}
+    for number, line in enumerate(lines, start=1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            key, value = parse_env_pair(line.strip(), where=f"{path}, line {number},")
+            values[key] = value
+    return values

@@ -1,0 +1,301 @@
+"""The route table and request handling shared by the notebook, the server and the command line."""
+from __future__ import annotations
+
+import collections
+import hashlib
+import re
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Mapping, Optional, Union
+
+from ..build import Artifact, load
+from ..envvars import parse_env_file, parse_env_pairs
+from ..errors import NotACommand, WagiNbError
+from ..runtime import DEFAULT_MEMORY_MIB, get_runtime
+from ..runtime.result import EXIT, INTERRUPTED, OK, TIMEOUT
+from .cgi import DEFAULT_HOSTNAME, cgi_argv, cgi_environment
+from .config import ConfigError, ModuleEntry, dump_config, load_config
+from .request import Request
+from .response import Response, error_response, parse_cgi_output
+from .routes import BadRoute, Route, parse_routes_output
+
+HEALTHZ = "/healthz"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_BODY_MIB = 16
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Handler:
+    """A module mapped to a route: one ``[[module]]`` of a modules.toml, or one route cell."""
+
+    route: Route
+    artifact: Artifact
+    entrypoint: str = "_start"
+    #: guest path → host folder
+    volumes: Mapping = field(default_factory=dict)
+    argv: Optional[str] = None
+    allowed_hosts: tuple = ()
+    http_max_concurrency: Optional[int] = None
+    #: ``(Route, entrypoint)`` pairs the module's ``_routes`` printed, in the order printed.
+    subroutes: tuple = ()
+    #: Where the handler came from ("cell [3]", "modules.toml"), and the source text if any.
+    origin: str = ""
+    source: str = ""
+
+    def candidates(self):
+        """(route, entrypoint) in matching order: sub-routes last printed first, then the route itself."""
+        yield from reversed(self.subroutes)
+        yield self.route, self.entrypoint
+
+    def entry(self) -> ModuleEntry:
+        return ModuleEntry(self.route.text, Path(self.artifact.wasm_path), self.entrypoint,
+                           dict(self.volumes), self.argv, list(self.allowed_hosts),
+                           self.http_max_concurrency)
+
+
+def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: str = "_start",
+                 volumes: Optional[Mapping] = None, argv: Optional[str] = None,
+                 allowed_hosts: Iterable[str] = (), http_max_concurrency: Optional[int] = None,
+                 origin: str = "", source: str = "") -> Handler:
+    """Check and link the module, and ask it for its ``_routes`` if it has them."""
+    route = route if isinstance(route, Route) else Route(route)
+    volumes = dict(volumes or {})
+    for guest, host in volumes.items():
+        if not Path(host).is_dir():
+            raise WagiNbError(f"The volume {guest}={host} of route {route} names a host folder that does "
+                              "not exist. Give an existing folder: --volume GUEST=HOST.")
+    loaded = artifact.load()
+    subroutes = ()
+    if "_routes" in loaded.functions:
+        result = get_runtime().run(loaded, entrypoint="_routes", timeout=DEFAULT_TIMEOUT)
+        if not result.ok:
+            raise BadRoute(f"The module at {route} exports `_routes`, but calling it failed: "
+                           f"{result.status}. {result.stderr_text.strip()}".strip())
+        subroutes = tuple(parse_routes_output(result.text, route))
+    return Handler(route, artifact, entrypoint, volumes, argv, tuple(allowed_hosts),
+                   http_max_concurrency, subroutes, origin, source)
+
+
+class WagiApp:
+    """Routes and the Wagi rules for answering requests, without sockets or IPython.
+
+    >>> app = WagiApp()
+    >>> app.add_route("/", wagi_nb.build(source, language="rust"))     # doctest: +SKIP
+    >>> app.request("GET", "/").text                                     # doctest: +SKIP
+    'Hello, world!\\n'
+
+    Changing the table swaps one tuple, so a request in flight finishes on
+    the handler it started with.
+    """
+
+    def __init__(self, *, hostname: str = DEFAULT_HOSTNAME, timeout: Optional[float] = DEFAULT_TIMEOUT,
+                 memory_limit_mib: Optional[int] = DEFAULT_MEMORY_MIB,
+                 max_body_mib: float = DEFAULT_MAX_BODY_MIB, log_dir: Union[str, Path, None] = None):
+        self.hostname = hostname
+        self.timeout = timeout
+        self.memory_limit_mib = memory_limit_mib
+        self.max_body_mib = max_body_mib
+        self.log_dir = Path(log_dir) if log_dir else None
+        self._handlers: tuple = ()
+        self._lock = threading.Lock()
+        self._env_files: dict = {}
+        self._env_flags: dict = {}
+        self.global_env: dict = {}
+        #: route text → recent (time, stderr bytes) of its module.
+        self.stderr_log: dict = collections.defaultdict(lambda: collections.deque(maxlen=50))
+        #: Called with (request, response) after every request (the server's access log).
+        self.listeners: list = []
+
+    # -- the route table ------------------------------------------------------------------------
+    @property
+    def handlers(self) -> tuple:
+        return self._handlers
+
+    def add(self, handler: Handler) -> Optional[Handler]:
+        """Add a handler, replacing one with the same route in place; returns the replaced one."""
+        with self._lock:
+            handlers = list(self._handlers)
+            for index, existing in enumerate(handlers):
+                if existing.route == handler.route:
+                    handlers[index] = handler
+                    self._handlers = tuple(handlers)
+                    return existing
+            self._handlers = (*handlers, handler)
+            return None
+
+    def add_route(self, route: Union[str, Route], artifact: Artifact, **options) -> Optional[Handler]:
+        return self.add(make_handler(route, artifact, **options))
+
+    def remove(self, route: str) -> Optional[Handler]:
+        with self._lock:
+            kept = tuple(h for h in self._handlers if h.route.text != route)
+            removed = next((h for h in self._handlers if h.route.text == route), None)
+            self._handlers = kept
+            return removed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._handlers = ()
+
+    def routes(self) -> list:
+        """Every route that answers, in matching order (with ``_routes`` sub-routes)."""
+        return [HEALTHZ] + [r.text for h in self._handlers for r, _ in h.candidates()]
+
+    def match(self, path: str, handlers: Optional[tuple] = None):
+        """(handler, route, entrypoint) for a raw path, or None."""
+        for handler in self._handlers if handlers is None else handlers:
+            for route, entrypoint in handler.candidates():
+                if route.matches(path):
+                    return handler, route, entrypoint
+        return None
+
+    # -- modules.toml -----------------------------------------------------------------------------
+    def load_config(self, path: Union[str, Path], replace_all: bool = False) -> list:
+        """Add (or replace) the routes of a modules.toml; every module is compiled first."""
+        handlers = []
+        for entry in load_config(path):
+            try:
+                artifact = load(entry.module)
+                handler = make_handler(entry.route, artifact, entrypoint=entry.entrypoint,
+                                       volumes=entry.volumes, argv=entry.argv,
+                                       allowed_hosts=entry.allowed_hosts,
+                                       http_max_concurrency=entry.http_max_concurrency,
+                                       origin=str(path))
+            except WagiNbError as error:
+                raise ConfigError(f"{path}, route {entry.route}: module {entry.module}: {error}") from None
+            handlers.append(handler)
+        if replace_all:
+            self.clear()
+        for handler in handlers:
+            self.add(handler)
+        return handlers
+
+    @classmethod
+    def from_config(cls, path: Union[str, Path], **options) -> "WagiApp":
+        app = cls(**options)
+        app.load_config(path)
+        return app
+
+    def save_config(self, path: Union[str, Path]) -> Path:
+        """Write the routes to a modules.toml; modules built from cells are copied beside it."""
+        path = Path(path)
+        if path.is_dir() or not path.suffix:
+            path = path / "modules.toml"
+        folder = path.resolve().parent
+        folder.mkdir(parents=True, exist_ok=True)
+        entries = []
+        for handler in self._handlers:
+            entry = handler.entry()
+            if handler.artifact.key:  # built from source: lives in the build cache
+                target = folder / "modules" / f"{module_file_name(handler)}.wasm"
+                target.parent.mkdir(exist_ok=True)
+                shutil.copyfile(handler.artifact.wasm_path, target)
+                entry.module = target
+            entries.append(entry)
+        if not entries:
+            raise WagiNbError("There are no routes to save. Add one with a language magic's --route, "
+                              "or %wagi_load a modules.toml.")
+        path.write_text(dump_config(entries, folder, header="Written by wagi_nb; serve with "
+                                                            "`wagi-nb serve -c` or `wagi -c`."))
+        return path
+
+    # -- global environment (`-e` beats `--env-file`) ------------------------------------------------
+    def set_env(self, pairs: Union[Mapping, Iterable[str]]) -> None:
+        values = dict(pairs) if isinstance(pairs, Mapping) else parse_env_pairs(pairs)
+        self._env_flags.update(values)
+        self._merge_env()
+
+    def add_env_file(self, path: Union[str, Path]) -> dict:
+        values = parse_env_file(path)
+        self._env_files[str(path)] = values
+        self._merge_env()
+        return values
+
+    def clear_env(self) -> None:
+        self._env_files.clear()
+        self._env_flags.clear()
+        self._merge_env()
+
+    def _merge_env(self) -> None:
+        merged = {}
+        for values in self._env_files.values():
+            merged.update(values)
+        merged.update(self._env_flags)
+        self.global_env = merged
+
+    # -- answering requests ---------------------------------------------------------------------------
+    def request(self, method: str = "GET", target: str = "/", headers=None,
+                body: Union[bytes, str] = b"", **fields) -> Response:
+        """Send a request to the routes in-process: ``app.request("POST", "/x?y=1", body="hi")``."""
+        return self.handle(Request.make(method, target, headers, body, **fields))
+
+    def handle(self, request: Request) -> Response:
+        response = self._respond(request)
+        response.request = request
+        for listener in self.listeners:
+            listener(request, response)
+        return response
+
+    def _respond(self, request: Request) -> Response:
+        if self.max_body_mib is not None and len(request.body) > self.max_body_mib * MiB:
+            return error_response(413, f"The request body is {len(request.body):,} bytes, over the "
+                                       f"{self.max_body_mib:g} MiB limit (max_body_mib / --max-body).")
+        if request.path == HEALTHZ:
+            return Response(200, _plain(), b"OK", route=HEALTHZ)
+        found = self.match(request.path)
+        if found is None:
+            return Response(404, error=f"No route matches {request.path}.")
+        handler, route, entrypoint = found
+        return self.run_handler(handler, route, entrypoint, request)
+
+    def run_handler(self, handler: Handler, route: Route, entrypoint: str, request: Request) -> Response:
+        env = cgi_environment(request, route, hostname=self.hostname, global_env=self.global_env)
+        argv = cgi_argv(request, handler.argv) or [request.path]
+        dirs = [(host, guest) for guest, host in handler.volumes.items()]
+        fields = dict(route=route.text)
+        try:
+            result = get_runtime().run(handler.artifact.load(), argv[1:], program=argv[0], env=env,
+                                       stdin=request.body, timeout=self.timeout,
+                                       memory_limit_mib=self.memory_limit_mib, dirs=dirs,
+                                       entrypoint=entrypoint)
+        except NotACommand as error:
+            return error_response(500, str(error), **fields)
+        self.log_stderr(handler.route.text, result.stderr)
+        fields.update(stderr=result.stderr, duration=result.duration)
+        if result.outcome == OK:
+            return parse_cgi_output(result.stdout, **fields)
+        fields["raw"] = result.stdout
+        if result.outcome == TIMEOUT:
+            return error_response(504, f"The module ran past the {self.timeout:g} s timeout and was "
+                                       "stopped.", **fields)
+        if result.outcome == EXIT:
+            return error_response(500, f"The module exited with code {result.exit_code}.", **fields)
+        if result.outcome == INTERRUPTED:
+            return error_response(500, "The module was interrupted.", **fields)
+        trace = "".join(f"\n    {frame}" for frame in result.backtrace)
+        return error_response(500, f"The module trapped: {result.trap}{trace}", **fields)
+
+    def log_stderr(self, route: str, stderr: bytes) -> None:
+        if not stderr:
+            return
+        self.stderr_log[route].append((time.time(), stderr))
+        if self.log_dir is not None:
+            folder = self.log_dir / hashlib.sha256(route.encode()).hexdigest()
+            folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / "module.stderr", "ab") as log:
+                log.write(stderr)
+
+
+def module_file_name(handler: Handler) -> str:
+    """A file name for a handler's module: its name, else its route made safe."""
+    name = handler.artifact.name or handler.route.text.strip("/").replace("/...", "") or "root"
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "root"
+
+
+def _plain():
+    from tornado.httputil import HTTPHeaders
+    return HTTPHeaders({"Content-Type": "text/plain"})

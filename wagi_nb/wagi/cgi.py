@@ -1,0 +1,78 @@
+"""A request as a module sees it (spec section 3): the CGI environment and argv."""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+from urllib.parse import unquote
+
+from .request import Request
+from .routes import Route
+
+DEFAULT_HOSTNAME = "localhost:3000"
+#: Request headers a module never sees.
+HIDDEN_HEADERS = ("authorization", "connection")
+
+
+def split_host(host: str, default_port: str) -> tuple:
+    """``name[:port]`` → (name, port); IPv6 literals keep their brackets."""
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+        return name + "]", port or default_port
+    name, colon, port = host.rpartition(":")
+    if not colon:
+        return host, default_port
+    return name, port or default_port
+
+
+def server_name_port(request: Request, hostname: str) -> tuple:
+    default_name, default_port = split_host(hostname, "3000" if hostname == DEFAULT_HOSTNAME else "80")
+    host = request.headers.get("Host")
+    if not host:
+        return default_name, default_port
+    return split_host(host, default_port)
+
+
+def cgi_environment(request: Request, route: Route, *, hostname: str = DEFAULT_HOSTNAME,
+                    global_env: Optional[Mapping] = None) -> dict:
+    """The module's whole environment: global variables, then the CGI ones (which always win)."""
+    env = {str(k): str(v) for k, v in (global_env or {}).items()}
+    name, port = server_name_port(request, hostname)
+    raw_path_info = route.path_info(request.path)
+    path_info = unquote(raw_path_info, errors="replace")
+    for header in request.headers:
+        if header.lower() not in HIDDEN_HEADERS:
+            env["HTTP_" + header.upper().replace("-", "_")] = ", ".join(request.headers.get_list(header))
+    full_url = f"{request.scheme}://{name}:{port}{request.path}"
+    if request.query:
+        full_url += "?" + request.query
+    env.update({
+        "REQUEST_METHOD": request.method,
+        "QUERY_STRING": request.query,
+        "SCRIPT_NAME": route.script_name,
+        "X_MATCHED_ROUTE": route.text,
+        "X_RAW_PATH_INFO": raw_path_info,
+        "PATH_INFO": path_info,
+        "PATH_TRANSLATED": path_info,
+        "X_FULL_URL": full_url,
+        "SERVER_NAME": name,
+        "SERVER_PORT": port,
+        "SERVER_PROTOCOL": request.protocol,
+        "SERVER_SOFTWARE": "WAGI/1",
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "REMOTE_ADDR": request.remote_addr,
+        "REMOTE_HOST": request.remote_addr,
+        "AUTH_TYPE": "",
+        "REMOTE_USER": "",
+        "CONTENT_LENGTH": str(len(request.body)),
+        "CONTENT_TYPE": request.headers.get("Content-Type", ""),
+    })
+    return env
+
+
+def cgi_argv(request: Request, template: Optional[str] = None) -> list:
+    """argv for the module: ``[raw path, *query.split("&")]``, or the route's ``argv`` template."""
+    if template is None:
+        return [request.path, *(request.query.split("&") if request.query else [])]
+    text = template.replace("${SCRIPT_NAME}", request.path)
+    text = text.replace("${ARGS}", request.query.replace("&", " "))
+    return text.split()

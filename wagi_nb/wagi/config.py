@@ -1,0 +1,181 @@
+"""``modules.toml`` in and out (spec section 1)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+from urllib.parse import unquote, urlparse
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from ..errors import WagiNbError
+from .routes import BadRoute, check_route
+
+
+class ConfigError(WagiNbError):
+    """A ``modules.toml`` that cannot be served as it is."""
+
+
+class ConfigWarning(UserWarning):
+    """Something in a ``modules.toml`` that is accepted but ignored."""
+
+
+#: key → (type, description) of every key a ``[[module]]`` entry may have.
+KEYS = {
+    "route": (str, "a string such as \"/hello\""),
+    "module": (str, "a string: the path of a .wasm or .wat file"),
+    "entrypoint": (str, "a string: the exported function to call"),
+    "volumes": (dict, "a table of guest path = host folder, e.g. { \"/data\" = \"static\" }"),
+    "argv": (str, "a string such as \"${SCRIPT_NAME} ${ARGS}\""),
+    "allowed_hosts": (list, "a list of strings such as [\"https://api.example.com\"]"),
+    "http_max_concurrency": (int, "a whole number"),
+}
+
+
+@dataclass
+class ModuleEntry:
+    """One ``[[module]]`` of a ``modules.toml``, with paths resolved."""
+
+    route: str
+    module: Path
+    entrypoint: str = "_start"
+    volumes: dict = field(default_factory=dict)
+    argv: Optional[str] = None
+    allowed_hosts: list = field(default_factory=list)
+    http_max_concurrency: Optional[int] = None
+
+
+def load_config(path) -> list:
+    """Read and check a ``modules.toml``; relative paths resolve against its folder."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"No such config file: '{path}'. Give the path of a modules.toml.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"Cannot read the config file '{path}': {error}.") from None
+    return parse_config(text, path.resolve().parent, name=str(path))
+
+
+def parse_config(text: str, folder: Path, name: str = "modules.toml") -> list:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{name} is not valid TOML: {error}. Fix that line; each entry looks like\n"
+                          "[[module]]\nroute = \"/\"\nmodule = \"hello.wasm\"") from None
+    modules = data.get("module")
+    if modules is None:
+        raise ConfigError(f"{name} has no [[module]] entries. Add one per route:\n"
+                          "[[module]]\nroute = \"/\"\nmodule = \"hello.wasm\"")
+    if not isinstance(modules, list):
+        raise ConfigError(f"In {name}, `module` must be an array of tables: write [[module]] "
+                          "(two brackets) above each entry, not [module].")
+    return [_entry(raw, index, folder, name) for index, raw in enumerate(modules, start=1)]
+
+
+def _entry(raw: dict, index: int, folder: Path, name: str) -> ModuleEntry:
+    where = f"{name}, [[module]] #{index}" + (f" (route {raw['route']!r})"
+                                             if isinstance(raw.get("route"), str) else "")
+    for key in ("route", "module"):
+        if key not in raw:
+            raise ConfigError(f"{where} has no `{key}`. Every [[module]] needs `route` and `module`.")
+    for key, value in raw.items():
+        if key not in KEYS:
+            warnings.warn(f"{where}: unknown key `{key}` is ignored.", ConfigWarning, stacklevel=3)
+            continue
+        kind, description = KEYS[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ConfigError(f"{where}: `{key}` must be {description}, not {_toml_type(value)}.")
+    try:
+        check_route(raw["route"])
+    except BadRoute as error:
+        raise ConfigError(f"{where}: {error}") from None
+    volumes = raw.get("volumes", {})
+    for guest, host in volumes.items():
+        if not isinstance(host, str):
+            raise ConfigError(f"{where}: volume {guest!r} must map to a host folder (a string).")
+        if not guest.startswith("/"):
+            raise ConfigError(f"{where}: volume {guest!r} must be an absolute guest path like \"/data\".")
+    hosts = raw.get("allowed_hosts", [])
+    if not all(isinstance(host, str) for host in hosts):
+        raise ConfigError(f"{where}: `allowed_hosts` must be a list of strings.")
+    module = resolve_module(raw["module"], folder, where)
+    resolved_volumes = {}
+    for guest, host in volumes.items():
+        host_path = (folder / host).resolve()
+        if not host_path.is_dir():
+            raise ConfigError(f"{where}: the host folder {host!r} of volume {guest!r} does not exist "
+                              f"(looked for {host_path}).")
+        resolved_volumes[guest] = str(host_path)
+    return ModuleEntry(raw["route"], module, raw.get("entrypoint", "_start"), resolved_volumes,
+                       raw.get("argv"), list(hosts), raw.get("http_max_concurrency"))
+
+
+def resolve_module(reference: str, folder: Path, where: str) -> Path:
+    scheme = reference.split(":", 1)[0] if ":" in reference else ""
+    if scheme in ("oci", "bindle"):
+        raise ConfigError(f"{where}: module {reference!r} is a {scheme}: reference, which wagi_nb does not "
+                          "support. Download the .wasm and point `module` at the file.")
+    if scheme == "file":
+        reference = unquote(urlparse(reference).path)
+    elif scheme and len(scheme) > 1:
+        raise ConfigError(f"{where}: module {reference!r} is not a file path. Give a .wasm or .wat path "
+                          "(relative to the config file) or a file: URL.")
+    path = (folder / reference).resolve()
+    if not path.is_file():
+        raise ConfigError(f"{where}: the module file {reference!r} does not exist (looked for {path}). "
+                          "Paths are relative to the folder of the config file.")
+    return path
+
+
+def _toml_type(value) -> str:
+    names = {str: "a string", bool: "a boolean", int: "a number", float: "a number", list: "a list",
+             dict: "a table"}
+    return names.get(type(value), type(value).__name__) + f" ({value!r})"
+
+
+# -- writing -------------------------------------------------------------------------------------
+def toml_value(value) -> str:
+    """A TOML literal for the values a modules.toml holds (JSON strings are valid TOML strings)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{toml_value(str(k))} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def dump_config(entries: Sequence[ModuleEntry], folder: Path, header: str = "") -> str:
+    """The text of a modules.toml in ``folder``, with paths written relative to it."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    for entry in entries:
+        lines += ["", "[[module]]", f"route = {toml_value(entry.route)}",
+                  f"module = {toml_value(_relative(entry.module, folder))}"]
+        if entry.entrypoint != "_start":
+            lines.append(f"entrypoint = {toml_value(entry.entrypoint)}")
+        if entry.volumes:
+            volumes = {guest: _relative(host, folder) for guest, host in entry.volumes.items()}
+            lines.append(f"volumes = {toml_value(volumes)}")
+        if entry.argv is not None:
+            lines.append(f"argv = {toml_value(entry.argv)}")
+        if entry.allowed_hosts:
+            lines.append(f"allowed_hosts = {toml_value(entry.allowed_hosts)}")
+        if entry.http_max_concurrency is not None:
+            lines.append(f"http_max_concurrency = {entry.http_max_concurrency}")
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _relative(path, folder: Path) -> str:
+    return Path(os.path.relpath(Path(path).resolve(), Path(folder).resolve())).as_posix()

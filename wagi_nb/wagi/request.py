@@ -1,0 +1,83 @@
+"""An HTTP request as a Wagi module receives it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Optional, Union
+
+from tornado.httputil import HTTPHeaders
+
+from ..errors import WagiNbError
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
+
+
+class BadRequest(WagiNbError):
+    """A request written by hand (``%wagi_request``, ``--request``) could not be read."""
+
+
+@dataclass
+class Request:
+    method: str = "GET"
+    #: The raw path, still percent-encoded, without the query.
+    path: str = "/"
+    #: The raw query, without ``?``.
+    query: str = ""
+    headers: HTTPHeaders = field(default_factory=HTTPHeaders)
+    body: bytes = b""
+    remote_addr: str = "127.0.0.1"
+    scheme: str = "http"
+    protocol: str = "HTTP/1.1"
+
+    @property
+    def target(self) -> str:
+        """Path and query as in the request line."""
+        return f"{self.path}?{self.query}" if self.query else self.path
+
+    @classmethod
+    def make(cls, method: str = "GET", target: str = "/", headers: Union[Mapping, Iterable, None] = None,
+             body: Union[bytes, str] = b"", **fields) -> "Request":
+        """Build a request from a method, a ``/path?query`` target, headers (a mapping or pairs) and a body."""
+        method = method.upper()
+        if not target.startswith("/"):
+            raise BadRequest(f"The request path {target!r} does not start with '/'. "
+                             "Write it as the part of the URL after the host, e.g. /hello?name=wasm.")
+        path, _, query = target.partition("?")
+        parsed = HTTPHeaders()
+        items = headers.items() if isinstance(headers, Mapping) else (headers or ())
+        for name, value in items:
+            parsed.add(name, str(value))
+        if isinstance(body, str):
+            body = body.encode()
+        return cls(method, path, query, parsed, bytes(body), **fields)
+
+    @classmethod
+    def parse_line(cls, line: str, **fields) -> "Request":
+        """``"POST /x?y=1"`` or just ``"/x"`` (a GET)."""
+        words = line.split()
+        if len(words) == 1 and words[0].startswith("/"):
+            words = ["GET", words[0]]
+        if len(words) not in (2, 3) or words[0].upper() not in METHODS:
+            raise BadRequest(f"Cannot read the request {line!r}. Write a method and a path, "
+                             "e.g. \"GET /\" or \"POST /submit?x=1\".")
+        protocol = words[2] if len(words) == 3 else "HTTP/1.1"
+        return cls.make(words[0], words[1], protocol=protocol, **fields)
+
+    @classmethod
+    def parse_http(cls, text: Union[str, bytes], **fields) -> "Request":
+        """A raw request in the ``.http`` file form: request line, headers, blank line, body."""
+        data = text.encode() if isinstance(text, str) else bytes(text)
+        data = data.lstrip(b"\r\n")
+        head, sep, body = data.partition(b"\n\n") if b"\r\n\r\n" not in data.split(b"\n\n")[0] else \
+            data.partition(b"\r\n\r\n")
+        lines = head.decode("utf-8", "replace").replace("\r", "").split("\n")
+        request = cls.parse_line(lines[0], **fields)
+        for number, line in enumerate(lines[1:], start=2):
+            name, colon, value = line.partition(":")
+            if not colon or not name.strip() or name != name.strip():
+                raise BadRequest(f"Line {number} of the request, {line!r}, is not a header "
+                                 "(Name: value). Put a blank line between the headers and the body.")
+            request.headers.add(name, value.strip())
+        request.body = body
+        if body and "Content-Length" not in request.headers:
+            request.headers["Content-Length"] = str(len(body))
+        return request

@@ -1,0 +1,130 @@
+"""A module's CGI output turned into an HTTP response (spec section 4)."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Optional
+
+from tornado.httputil import HTTPHeaders
+
+# RFC 9110 token characters for a header name; a value must hold no control characters but tab.
+_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+NO_HEADERS = ("The module printed no CGI header block. A Wagi module must print a `Content-Type` "
+              "(or `Location`) header, then a blank line, then the body, e.g.\n"
+              "    println!(\"Content-Type: text/plain\");\n    println!();\n"
+              "    println!(\"Hello, world!\");\n")
+
+
+def reason_phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+@dataclass
+class Response:
+    """What a request got back.
+
+    ``raw`` is the module's stdout exactly as printed and ``stderr`` what it
+    wrote there; ``warnings`` lists header lines that were dropped and other
+    things the module should fix; ``error`` explains a response wagi_nb made
+    itself (500, 502, 504, 404...).
+    """
+
+    status: int = 200
+    headers: HTTPHeaders = field(default_factory=HTTPHeaders)
+    body: bytes = b""
+    raw: bytes = b""
+    stderr: bytes = b""
+    warnings: list = field(default_factory=list)
+    error: str = ""
+    #: The route that answered (as configured), or None.
+    route: Optional[str] = None
+    duration: float = 0.0
+    #: The request, for display.
+    request: object = None
+
+    @property
+    def reason(self) -> str:
+        return reason_phrase(self.status)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "")
+
+    @property
+    def text(self) -> str:
+        charset = re.search(r"charset=([\w-]+)", self.content_type)
+        try:
+            return self.body.decode(charset.group(1) if charset else "utf-8", "replace")
+        except LookupError:
+            return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def stderr_text(self) -> str:
+        return self.stderr.decode("utf-8", "replace")
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.reason} {self.content_type or 'no content-type'}, {len(self.body)} bytes>"
+
+
+def error_response(status: int, message: str, **fields) -> Response:
+    """A response wagi_nb makes itself; the message is also the plain-text body."""
+    headers = HTTPHeaders({"Content-Type": "text/plain; charset=utf-8"})
+    return Response(status, headers, message.encode(), error=message, **fields)
+
+
+def parse_cgi_output(stdout: bytes, **fields) -> Response:
+    """Read the header block and body a module printed.
+
+    Carriage returns are ignored while reading headers and the first empty
+    line ends them; the body is kept byte for byte.
+    """
+    headers, warnings = HTTPHeaders(), []
+    status, has_status = 200, False
+    body = b""
+    position = 0
+    ended = False
+    while position < len(stdout):
+        newline = stdout.find(b"\n", position)
+        end = len(stdout) if newline < 0 else newline
+        line = stdout[position:end].replace(b"\r", b"")
+        position = end + 1
+        if not line:
+            ended = True
+            break
+        text = line.decode("utf-8", "replace")
+        name, colon, value = text.partition(":")
+        value = value.strip()
+        if not colon or not _NAME.match(name) or _BAD_VALUE.search(value):
+            warnings.append(f"dropped a header line that is not `Name: value`: {text[:200]!r}")
+            continue
+        lower = name.lower()
+        if lower == "status":
+            code = value.split(" ", 1)[0]
+            if not (code.isdigit() and 100 <= int(code) <= 599):
+                return error_response(502, f"The module printed `Status: {value}`, which does not start "
+                                           "with an HTTP status code from 100 to 599 (e.g. `Status: 404 "
+                                           "Not Found`).", raw=stdout, warnings=warnings, **fields)
+            status, has_status = int(code), True
+        elif lower == "location":
+            headers.add("Location", value)
+            if not has_status:
+                status = 302
+        else:
+            headers.add(name, value)
+    if ended:
+        body = stdout[position:]
+    if not (has_status or "Content-Type" in headers or "Location" in headers):
+        return error_response(500, NO_HEADERS, raw=stdout, warnings=warnings, **fields)
+    if not ended:
+        warnings.append("the header block did not end with a blank line, so the body is empty")
+    return Response(status, headers, body, raw=stdout, warnings=warnings, **fields)
