@@ -1,7 +1,7 @@
 """wagi_nb: server-side WebAssembly in Jupyter.
 
 Compile a cell (Rust, C, C++, Zig, WAT) to ``wasm32-wasi``, run it under
-wasmtime, and — in later layers — serve it as a Wagi handler.
+wasmtime, and serve it as a Wagi handler (``WagiApp``, ``wagi_nb.app``).
 
 Python API (no Jupyter needed)::
 
@@ -18,6 +18,7 @@ from .errors import (CompileError, ModuleLoadError, NotACommand, ToolchainNotFou
                      WagiNbError)
 from .runtime import RunResult, get_runtime
 from .toolchains import all_toolchains, discover, set_compiler
+from .wagi import Request, Response, WagiApp, app
 
 
 def run(module, args=(), **options) -> RunResult:
@@ -34,4 +35,5 @@ def load_ipython_extension(ipython):
 
 __all__ = ["__version__", "build", "load", "run", "modules", "Artifact", "RunResult",
            "discover", "all_toolchains", "set_compiler", "get_runtime", "WagiNbError",
-           "CompileError", "ToolchainNotFound", "NotACommand", "ModuleLoadError"]
+           "CompileError", "ToolchainNotFound", "NotACommand", "ModuleLoadError",
+           "WagiApp", "Request", "Response", "app"]

@@ -1,5 +1,7 @@
 """How results look: an HTML form for notebooks and a text form for terminals and logs."""
+from .response_view import ResponseView
+from .routes_view import RoutesView
 from .run_view import BuildStatus, RunView, toolchain_label
 from .toolchains_view import ToolchainsView
 
-__all__ = ["RunView", "BuildStatus", "ToolchainsView", "toolchain_label"]
+__all__ = ["ResponseView", "RoutesView", "RunView", "BuildStatus", "ToolchainsView", "toolchain_label"]

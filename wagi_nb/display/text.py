@@ -29,3 +29,18 @@ def pre(text: str, style: str = "") -> str:
 
 def escape(text: str) -> str:
     return html.escape(str(text))
+
+
+def html_table(columns, rows) -> str:
+    head = "".join(f"<th style='text-align:left'>{escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{escape(v)}</td>" for v in row)
+                   + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def text_table(columns, rows) -> str:
+    """Columns padded to their widest cell, for terminals and logs."""
+    table = [tuple(map(str, columns))] + [tuple(map(str, row)) for row in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+                     for row in table)

@@ -1,7 +1,7 @@
 """The ``%wasm_toolchains`` / ``wagi-nb toolchains`` table."""
 from __future__ import annotations
 
-from .text import escape
+from .text import html_table
 
 COLUMNS = ("language", "status", "compiler", "version", "target", "notes")
 
@@ -32,7 +32,4 @@ class ToolchainsView:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        head = "".join(f"<th style='text-align:left'>{c}</th>" for c in COLUMNS)
-        body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{escape(v)}</td>" for v in row)
-                       + "</tr>" for row in rows(self.infos))
-        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return html_table(COLUMNS, rows(self.infos))

@@ -10,7 +10,7 @@ import time
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Float, Int, Unicode, observe
 
@@ -19,6 +19,7 @@ from ..build import build, load, modules
 from ..display import BuildStatus, RunView, ToolchainsView
 from ..envvars import parse_env_pairs
 from ..errors import WagiNbError
+from .routes import route_arguments, serve_cell
 
 #: Builds slower than this show a live status line.
 STATUS_AFTER = 0.5
@@ -58,14 +59,20 @@ def build_arguments(profiles: bool):
             ]
         for decorator in reversed(decorators):
             func = decorator(func)
-        return run_arguments(func)
+        return run_arguments(route_arguments(func))
     return apply
 
 
 def parse(magic, line):
-    """parse_argstring, with a pointer to the help when the line is wrong."""
+    """Parse a magic line with the magic's ``@argument`` declarations.
+
+    The line is split like a POSIX shell would (``B='x y'`` is one word,
+    quotes removed), which IPython's own ``parse_argstring`` does not do.
+    """
     try:
-        return parse_argstring(magic, line)
+        return magic.parser.parse_args(shlex.split(line))
+    except ValueError as error:  # shlex: an unclosed quote
+        raise UsageError(f"Cannot split the magic line: {error}. Close the quote.") from None
     except UsageError as error:
         name = magic.__name__
         raise UsageError(f"{error} — see `%%{name}?` for the flags %%{name} takes.") from None
@@ -123,9 +130,15 @@ class WasmMagics(Magics):
             if "handle" in status:
                 status["handle"].update(_Empty())
             raise
+        if args.route:
+            return _show(status, serve_cell(artifact, args, env, self._cell_origin(), cell))
         if args.no_run:
             return _show(status, BuiltView(artifact))
         return _show(status, self._run(artifact, args, env))
+
+    def _cell_origin(self) -> str:
+        count = getattr(self.shell, "execution_count", None)
+        return f"cell [{count}]" if count else "a cell"
 
     def _run(self, artifact, args, env):
         result = artifact.run(shlex.split(args.args), env=env,

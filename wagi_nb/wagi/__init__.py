@@ -6,6 +6,9 @@ from .request import BadRequest, Request
 from .response import Response, parse_cgi_output
 from .routes import BadRoute, Route
 
-__all__ = ["HEALTHZ", "Handler", "WagiApp", "make_handler", "cgi_argv", "cgi_environment",
+#: The notebook's routes: what the magics add to and ``%wagi_serve`` serves.
+app = WagiApp(timeout=10.0)
+
+__all__ = ["app", "HEALTHZ", "Handler", "WagiApp", "make_handler", "cgi_argv", "cgi_environment",
            "ConfigError", "ModuleEntry", "load_config", "BadRequest", "Request", "Response",
            "parse_cgi_output", "BadRoute", "Route"]

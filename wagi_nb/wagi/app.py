@@ -38,6 +38,8 @@ class Handler:
     #: guest path → host folder
     volumes: Mapping = field(default_factory=dict)
     argv: Optional[str] = None
+    #: Environment for this route only: over the global env, under the CGI variables.
+    env: Mapping = field(default_factory=dict)
     allowed_hosts: tuple = ()
     http_max_concurrency: Optional[int] = None
     #: ``(Route, entrypoint)`` pairs the module's ``_routes`` printed, in the order printed.
@@ -59,7 +61,7 @@ class Handler:
 
 def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: str = "_start",
                  volumes: Optional[Mapping] = None, argv: Optional[str] = None,
-                 allowed_hosts: Iterable[str] = (), http_max_concurrency: Optional[int] = None,
+                 env: Optional[Mapping] = None, allowed_hosts: Iterable[str] = (), http_max_concurrency: Optional[int] = None,
                  origin: str = "", source: str = "") -> Handler:
     """Check and link the module, and ask it for its ``_routes`` if it has them."""
     route = route if isinstance(route, Route) else Route(route)
@@ -76,7 +78,7 @@ def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: st
             raise BadRoute(f"The module at {route} exports `_routes`, but calling it failed: "
                            f"{result.status}. {result.stderr_text.strip()}".strip())
         subroutes = tuple(parse_routes_output(result.text, route))
-    return Handler(route, artifact, entrypoint, volumes, argv, tuple(allowed_hosts),
+    return Handler(route, artifact, entrypoint, volumes, argv, dict(env or {}), tuple(allowed_hosts),
                    http_max_concurrency, subroutes, origin, source)
 
 
@@ -253,7 +255,8 @@ class WagiApp:
         return self.run_handler(handler, route, entrypoint, request)
 
     def run_handler(self, handler: Handler, route: Route, entrypoint: str, request: Request) -> Response:
-        env = cgi_environment(request, route, hostname=self.hostname, global_env=self.global_env)
+        env = cgi_environment(request, route, hostname=self.hostname,
+                              global_env={**self.global_env, **handler.env})
         argv = cgi_argv(request, handler.argv) or [request.path]
         dirs = [(host, guest) for guest, host in handler.volumes.items()]
         fields = dict(route=route.text)
