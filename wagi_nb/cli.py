@@ -37,10 +37,54 @@ def cmd_run(args) -> int:
     return {"timeout": EXIT_TIMEOUT, "interrupted": EXIT_INTERRUPTED}.get(result.outcome, EXIT_TRAP)
 
 
+class Parser(argparse.ArgumentParser):
+    """Bad flags are one line on stderr and exit code 2, like every other start-up error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def cmd_serve(args) -> int:
+    from .server.serve import serve
+    return serve(args)
+
+
+def add_serve(commands) -> None:
+    serve = commands.add_parser(
+        "serve", help="Serve modules.toml routes over HTTP, as `wagi -c` does.",
+        description="Serve the routes of a modules.toml the Wagi way: one fresh wasm instance per "
+                    "request. Flags have wagi's names and defaults.")
+    serve.add_argument("-c", "--config", metavar="FILE", help="The modules.toml to serve.")
+    serve.add_argument("-l", "--listen", default="127.0.0.1:3000", metavar="IP:PORT",
+                       help="Address to listen on (default 127.0.0.1:3000).")
+    serve.add_argument("--hostname", default="localhost:3000", metavar="HOST[:PORT]",
+                       help="SERVER_NAME/SERVER_PORT when a request has no Host (default localhost:3000).")
+    serve.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
+                       help="A variable every module sees (repeatable); beats --env-file.")
+    serve.add_argument("--env-file", action="append", default=[], metavar="FILE",
+                       help="A file of KEY=VALUE lines (repeatable).")
+    serve.add_argument("--log-dir", default=None, metavar="DIR",
+                       help="Where module stderr goes, one folder per route (default: a temporary folder).")
+    serve.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                       help="Wall-clock limit per request; past it the client gets 504 (default 30).")
+    serve.add_argument("--memory-limit", type=int, default=256, metavar="MIB",
+                       help="Linear memory per instance (default 256).")
+    serve.add_argument("--max-body", type=float, default=16, metavar="MIB",
+                       help="Largest request body; larger gets 413 (default 16).")
+    serve.add_argument("--workers", type=int, default=1, metavar="N",
+                       help="Processes sharing the port (default 1).")
+    serve.add_argument("--max-concurrency", type=int, default=None, metavar="N",
+                       help="Modules running at once per process (default: 2 per core, at least 4); "
+                            "more requests queue, then get 503.")
+    serve.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)
+    serve.set_defaults(func=cmd_serve)
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="wagi-nb", description="Server-side WebAssembly, the Wagi way.")
+    top = Parser(prog="wagi-nb", description="Server-side WebAssembly, the Wagi way.")
     top.add_argument("--version", action="version", version=f"wagi-nb {__version__}")
-    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                  parser_class=Parser)
 
     tc = commands.add_parser("toolchains", help="Show the compiler chosen per language, or how to "
                                                 "install a missing one.")
@@ -61,6 +105,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--invoke", default="_start", metavar="EXPORT",
                      help="Call this exported function instead of _start.")
     run.set_defaults(func=cmd_run)
+    add_serve(commands)
     return top
 
 
@@ -70,10 +115,11 @@ def main(argv=None) -> int:
     module_args = argv[argv.index("--") + 1:] if "--" in argv else []
     args = parser().parse_args(argv[:len(argv) - len(module_args) - (1 if "--" in argv else 0)])
     args.args = module_args
+    args.raw_argv = argv
     try:
         return args.func(args)
     except WagiNbError as error:
-        print(f"wagi-nb: {error}", file=sys.stderr)
+        print(f"wagi-nb: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -1,11 +1,13 @@
 """IPython magics: ``%load_ext wagi_nb`` registers them."""
 from .languages import WasmMagics
+from .serve import ServeMagics
 from .wagi import WagiMagics
 
 
 def register(ipython) -> None:
     ipython.register_magics(WasmMagics)
     ipython.register_magics(WagiMagics)
+    ipython.register_magics(ServeMagics)
 
 
-__all__ = ["WasmMagics", "WagiMagics", "register"]
+__all__ = ["ServeMagics", "WasmMagics", "WagiMagics", "register"]

@@ -1,0 +1,6 @@
+"""HTTP over the Wagi route table: tornado, a thread pool, limits at the edge."""
+from .background import BackgroundServer, current_server, serve, stop
+from .http import AccessLog, Limits, WagiServer
+from .listen import ListenError
+
+__all__ = ["BackgroundServer", "current_server", "serve", "stop", "AccessLog", "Limits", "WagiServer", "ListenError"]

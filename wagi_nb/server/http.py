@@ -1,0 +1,168 @@
+"""The tornado application over a :class:`~wagi_nb.wagi.WagiApp`: HTTP in, a module run, HTTP out.
+
+tornado owns the protocol (parsing, keep-alive, header-size limits); this file
+only turns a tornado request into a Wagi request, runs it on a thread pool so a
+slow module never blocks the event loop (wasmtime releases the GIL), and writes
+the response back.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Optional, TextIO
+
+from tornado.httpserver import HTTPServer
+from tornado.web import Application, RequestHandler, stream_request_body
+
+from ..wagi import Request, Response, WagiApp
+from ..wagi.response import error_response
+
+MiB = 1024 * 1024
+#: Module headers that describe the connection, which the server writes itself.
+HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+
+
+@dataclass
+class Limits:
+    #: Modules running at once; further requests wait in the queue.
+    max_concurrency: int = max(4, 2 * (os.cpu_count() or 1))
+    #: Requests waiting for a free slot before new ones get 503.
+    max_queue: int = 1024
+    #: Request line and headers, in bytes (tornado closes the connection past it).
+    max_header_size: int = 64 * 1024
+
+
+class AccessLog:
+    """One line per request on a stream, and the recent lines kept for ``%wagi_log``."""
+
+    def __init__(self, stream: Optional[TextIO] = None, keep: int = 200):
+        self.stream = stream
+        self.lines = collections.deque(maxlen=keep)
+
+    def write(self, request: Request, response: Response, size: int) -> None:
+        line = (f'{request.remote_addr} "{request.method} {request.target} {request.protocol}" '
+                f"{response.status} {size} {response.duration * 1000:.2f}ms"
+                + (f" route={response.route}" if response.route else ""))
+        self.lines.append(f"{time.strftime('%H:%M:%S')} {line}")
+        if self.stream is not None:
+            print(line, file=self.stream, flush=True)
+
+
+class WagiServer:
+    """Runs a WagiApp's requests with bounded concurrency; shared by every connection."""
+
+    def __init__(self, app: WagiApp, limits: Optional[Limits] = None, access_log: Optional[AccessLog] = None):
+        self.app = app
+        self.limits = limits or Limits()
+        self.access_log = access_log or AccessLog(sys.stderr)
+        self.executor = ThreadPoolExecutor(self.limits.max_concurrency, thread_name_prefix="wagi_nb-req")
+        self._waiting = 0
+        self._lock = threading.Lock()
+        #: Requests being answered (for a graceful stop).
+        self.active = 0
+
+    async def respond(self, request: Request) -> Response:
+        with self._lock:
+            full = self._waiting >= self.limits.max_concurrency + self.limits.max_queue
+            if not full:
+                self._waiting += 1
+        if full:
+            return error_response(503, "The server is busy: too many requests are waiting for a "
+                                       "module. Try again shortly.")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.executor, self.app.handle, request)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def application(self) -> Application:
+        return Application([(r".*", WagiRequestHandler, {"server": self})], log_function=lambda h: None,
+                           compress_response=False)
+
+    def http_server(self) -> HTTPServer:
+        max_body = int((self.app.max_body_mib or 1024) * MiB)
+        # tornado's own body cap sits above ours so that we, not a dropped connection, answer 413.
+        return HTTPServer(self.application(), max_header_size=self.limits.max_header_size,
+                          max_body_size=max_body + 1, idle_connection_timeout=60, body_timeout=60)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=False)
+
+
+@stream_request_body
+class WagiRequestHandler(RequestHandler):
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
+
+    def initialize(self, server: WagiServer):
+        self.server = server
+        self.chunks, self.size, self.rejected = [], 0, False
+
+    def compute_etag(self):
+        return None  # a module's response is passed on as it is
+
+    def prepare(self):
+        self.server.active += 1
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > self._max_body:
+            self._reject_body(int(length))
+
+    def data_received(self, chunk: bytes):
+        if self.rejected:
+            return
+        self.size += len(chunk)
+        if self.size > self._max_body:
+            self._reject_body(self.size)
+        else:
+            self.chunks.append(chunk)
+
+    @property
+    def _max_body(self) -> float:
+        limit = self.server.app.max_body_mib
+        return float("inf") if limit is None else limit * MiB
+
+    def _reject_body(self, size: int):
+        self.rejected = True
+        response = error_response(413, f"The request body ({size:,} bytes) is over the "
+                                       f"{self.server.app.max_body_mib:g} MiB limit (--max-body).")
+        self._send(self._wagi_request(b""), response)
+
+    def _wagi_request(self, body: bytes) -> Request:
+        r = self.request
+        return Request(r.method, r.path, r.query, r.headers, body, r.remote_ip or "", r.protocol,
+                       r.version)
+
+    async def _handle(self):
+        if self.rejected:
+            return
+        request = self._wagi_request(b"".join(self.chunks))
+        response = await self.server.respond(request)
+        response.request = request
+        self._send(request, response)
+
+    get = head = post = delete = patch = put = options = _handle
+
+    def _send(self, request: Request, response: Response):
+        if self._finished:
+            return
+        self.set_status(response.status, response.reason or "Unknown")
+        self.clear_header("Content-Type")
+        self.set_header("Server", "wagi-nb")
+        for name, value in response.headers.get_all():
+            if name.lower() not in HOP_BY_HOP:
+                self.add_header(name, value)
+        body = b"" if response.status in (204, 304) or 100 <= response.status < 200 else response.body
+        if body and request.method != "HEAD":
+            self.write(body)
+        elif body:
+            self.set_header("Content-Length", str(len(body)))
+        self.finish()
+        self.server.access_log.write(request, response, len(body))
+
+    def on_finish(self):
+        self.server.active -= 1
