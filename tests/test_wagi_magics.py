@@ -1,0 +1,152 @@
+"""The Wagi magics through a real IPython shell: --route previews, %wagi_request, routes, load/save, env."""
+import os
+import shutil
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.testing.globalipapp import start_ipython
+from IPython.utils.capture import capture_output
+
+import wagi_nb
+from wagi_nb.wagi import app
+from wagi_nb.wagi.config import ConfigError
+
+HELLO = ('fn main() {\n    println!("Content-Type: text/plain");\n    println!();\n'
+         '    println!("Hello, world!");\n}\n')
+ECHO = r'''
+use std::io::Read;
+fn main() {
+    let mut body = String::new();
+    std::io::stdin().read_to_string(&mut body).unwrap();
+    println!("Content-Type: application/json");
+    println!();
+    println!("{{\"method\": \"{}\", \"query\": \"{}\", \"body\": \"{}\", \"greeting\": \"{}\"}}",
+             std::env::var("REQUEST_METHOD").unwrap(), std::env::var("QUERY_STRING").unwrap(),
+             body, std::env::var("GREETING").unwrap_or_default());
+}
+'''
+NO_HEADER = 'fn main() {\n    println!("Hello, world!");\n}\n'
+
+
+@pytest.fixture(scope="module")
+def ip(tmp_path_factory):
+    os.environ.setdefault("WAGI_NB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    if wagi_nb.discover("rust").path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("no Rust toolchain with a wasm32-wasi target")
+        pytest.skip("no Rust toolchain with a wasm32-wasi target")
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "wagi_nb")
+    return shell
+
+
+@pytest.fixture(autouse=True)
+def fresh_routes():
+    app.clear()
+    app.clear_env()
+    yield
+    app.clear()
+    app.clear_env()
+
+
+def cell(ip, magic, line, body):
+    with capture_output() as captured:
+        view = ip.run_cell_magic(magic, line, body)
+    return view, captured.stdout
+
+
+def test_route_cell_previews_the_seed_response(ip):
+    view, _ = cell(ip, "wasm_rust", "--route /", HELLO)
+    assert (view.status, view.content_type, view.text) == (200, "text/plain", "Hello, world!\n")
+    text = repr(view)
+    assert "HTTP 200 OK" in text and "content-type: text/plain" in text and "Hello, world!" in text
+    assert "<iframe" not in view._repr_html_() and "Hello, world!" in view._repr_html_()
+
+
+def test_the_same_module_from_a_two_line_modules_toml_previews_the_same(ip, tmp_path):
+    built = wagi_nb.build(HELLO, language="rust")
+    shutil.copy(built.wasm_path, tmp_path / "hello.wasm")
+    (tmp_path / "modules.toml").write_text('[[module]]\nroute = "/"\nmodule = "hello.wasm"\n')
+    ip.run_line_magic("wagi_load", str(tmp_path / "modules.toml"))
+    response = ip.run_line_magic("wagi_request", "GET /")
+    assert (response.status, response.headers["Content-Type"], response.body) == \
+        (200, "text/plain", b"Hello, world!\n")
+
+
+def test_request_flag_and_request_magics(ip):
+    view, _ = cell(ip, "wasm_rust", '--route /echo --request "POST /echo?x=1"', ECHO)
+    assert view.json() == {"method": "POST", "query": "x=1", "body": "", "greeting": ""}
+    line = ip.run_line_magic("wagi_request", 'PUT /echo?a=b -H "X-Test: 1" -d "hi there"')
+    assert line.json()["method"] == "PUT" and line.json()["body"] == "hi there"
+    with capture_output():
+        raw = ip.run_cell_magic("wagi_request", "", "POST /echo?y=2\nContent-Type: text/plain\n\nbody")
+    assert raw.json() == {"method": "POST", "query": "y=2", "body": "body", "greeting": ""}
+    assert "application/json" in repr(raw)
+
+
+def test_global_env_reaches_modules_and_the_env_flag_overrides_it(ip, tmp_path):
+    cell(ip, "wasm_rust", "--route /echo", ECHO)
+    envfile = tmp_path / "env"
+    envfile.write_text("GREETING=from-file\n")
+    with capture_output():
+        ip.run_line_magic("wagi_env", f"--env-file {envfile}")
+    assert ip.run_line_magic("wagi_request", "GET /echo").json()["greeting"] == "from-file"
+    with capture_output():
+        ip.run_line_magic("wagi_env", "GREETING='from flag'")
+    assert ip.run_line_magic("wagi_request", "GET /echo").json()["greeting"] == "from flag"
+
+
+def test_a_later_cell_on_the_same_route_wins_and_says_so(ip):
+    cell(ip, "wasm_rust", "--route /", HELLO)
+    view, printed = cell(ip, "wasm_rust", "--route /", ECHO)
+    assert "Route / now served by" in printed and "replacing" in printed
+    assert view.content_type == "application/json"
+    assert [h.route.text for h in app.handlers] == ["/"]
+
+
+def test_route_without_slash_is_a_usage_error(ip):
+    with pytest.raises(UsageError, match="does not start with '/'"):
+        cell(ip, "wasm_rust", "--route hello", HELLO)
+    assert app.handlers == ()
+
+
+def test_module_without_header_block_explains_what_to_print(ip):
+    view, _ = cell(ip, "wasm_rust", "--route /plain", NO_HEADER)
+    assert view.status == 500
+    assert "Content-Type" in view.text and "blank line" in view.text
+    assert "Hello, world!" in repr(view)  # the raw output is shown, so the user sees what was printed
+
+
+def test_unmatched_path_lists_the_routes_that_exist(ip):
+    cell(ip, "wasm_rust", "--route /hello", HELLO)
+    response = ip.run_line_magic("wagi_request", "GET /nothing")
+    assert response.status == 404 and response.body == b""
+    assert "/hello" in repr(response) and "No route matches /nothing" in repr(response)
+
+
+def test_routes_table_and_save_round_trip(ip, tmp_path):
+    cell(ip, "wasm_rust", "-n hello --route /hello", HELLO)
+    cell(ip, "wasm_rust", "--route /echo/...", ECHO)
+    table = repr(ip.run_line_magic("wagi_routes", ""))
+    assert "/hello" in table and "/echo/..." in table and "rust" in table and "hello" in table
+    with capture_output() as captured:
+        ip.run_line_magic("wagi_save", str(tmp_path / "out"))
+    assert "modules.toml" in captured.stdout
+    saved = tmp_path / "out" / "modules.toml"
+    again = wagi_nb.WagiApp.from_config(saved)
+    for target in ("/hello", "/echo/x?q=1"):
+        assert again.request("GET", target).body == app.request("GET", target).body
+
+
+def test_bad_modules_toml_names_the_line(ip, tmp_path):
+    bad = tmp_path / "modules.toml"
+    bad.write_text('[[module]]\nroute = "/"\nmodule = \n')
+    with pytest.raises(ConfigError, match="line 3"):
+        ip.run_line_magic("wagi_load", str(bad))
+
+
+def test_bad_request_line_is_explained(ip):
+    with pytest.raises(wagi_nb.WagiNbError, match="method and a path"):
+        ip.run_line_magic("wagi_request", "FETCH /x")
+    with pytest.raises(UsageError):
+        ip.run_line_magic("wagi_request", "")
