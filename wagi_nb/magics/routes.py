@@ -21,6 +21,9 @@ def route_arguments(func):
                  help="With --route: mount a host folder at a guest path (repeatable)."),
         argument("--request", default=None, metavar='"METHOD /path?query"',
                  help="With --route: the request to preview (default: GET the route)."),
+        argument("--preview", action="store_true",
+                 help="With --route: show a live preview (a request form that re-sends when the "
+                      "route's cell is re-run) instead of a static one."),
     )):
         func = decorator(func)
     return func
@@ -57,4 +60,12 @@ def serve_cell(artifact, args, env: dict, origin: str, source: str):
     if replaced is not None:
         print(f"Route {handler.route} now served by {origin or 'this cell'}"
               f" (replacing {replaced.origin or 'an earlier module'}).")
+    if args.preview:
+        return live_preview(handler.route.text, request)
     return ResponseView(app.handle(request), routes=app.routes())
+
+
+def live_preview(route: str, request: Request):
+    from ..wagi.preview import RequestPreview
+    from ..widgets import RoutePreviewWidget
+    return RoutePreviewWidget(RequestPreview(app, route, request.method, request.target))

@@ -6,8 +6,10 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..display import ResponseView, RoutesView
+from ..errors import WagiNbError
 from ..wagi import Request, app
 from .languages import parse, parse_env
+from .routes import live_preview
 
 
 @magics_class
@@ -53,6 +55,21 @@ class WagiMagics(Magics):
             if args.data is not None:
                 request.body = args.data.encode()
         return ResponseView(app.handle(request), routes=app.routes())
+
+    @magic_arguments()
+    @argument("route", help="The route to preview, e.g. / or /hello/...")
+    @argument("--request", default=None, metavar='"METHOD /path?query"',
+              help="The request to start with (default: GET the route).")
+    @line_magic
+    def wagi_preview(self, line):
+        """A live preview of a route: edit the request, press Send; re-running the route's cell
+        re-sends it, so the response updates as you edit the module."""
+        args = parse(self.wagi_preview, line)
+        try:
+            request = Request.parse_line(args.request or f"GET {args.route.replace('/...', '') or '/'}")
+            return live_preview(args.route, request)
+        except WagiNbError as error:
+            raise UsageError(str(error)) from None
 
     @line_magic
     def wagi_routes(self, line):

@@ -111,6 +111,8 @@ class WagiApp:
         self.stderr_log: dict = collections.defaultdict(lambda: collections.deque(maxlen=50))
         #: Called with (request, response) after every request (the server's access log).
         self.listeners: list = []
+        #: Called with the new handler after a route is added or replaced (live previews).
+        self.route_listeners: list = []
 
     # -- the route table ------------------------------------------------------------------------
     @property
@@ -121,13 +123,15 @@ class WagiApp:
         """Add a handler, replacing one with the same route in place; returns the replaced one."""
         with self._lock:
             handlers = list(self._handlers)
-            for index, existing in enumerate(handlers):
-                if existing.route == handler.route:
-                    handlers[index] = handler
-                    self._handlers = tuple(handlers)
-                    return existing
-            self._handlers = (*handlers, handler)
-            return None
+            replaced = next((h for h in handlers if h.route == handler.route), None)
+            if replaced is None:
+                handlers.append(handler)
+            else:
+                handlers[handlers.index(replaced)] = handler
+            self._handlers = tuple(handlers)
+        for listener in list(self.route_listeners):
+            listener(handler)
+        return replaced
 
     def add_route(self, route: Union[str, Route], artifact: Artifact, **options) -> Optional[Handler]:
         return self.add(make_handler(route, artifact, **options))
@@ -190,10 +194,15 @@ class WagiApp:
         folder = path.resolve().parent
         folder.mkdir(parents=True, exist_ok=True)
         entries = []
+        used_names: dict = {}  # file name → build key, so two different modules never share a file
         for handler in self._handlers:
             entry = handler.entry()
             if handler.artifact.key:  # built from source: lives in the build cache
-                target = folder / "modules" / f"{module_file_name(handler)}.wasm"
+                name = module_file_name(handler)
+                if used_names.setdefault(name, handler.artifact.key) != handler.artifact.key:
+                    name = f"{name}-{handler.artifact.key[:12]}"
+                    used_names[name] = handler.artifact.key
+                target = folder / "modules" / f"{name}.wasm"
                 target.parent.mkdir(exist_ok=True)
                 shutil.copyfile(handler.artifact.wasm_path, target)
                 entry.module = target

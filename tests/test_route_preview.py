@@ -1,0 +1,80 @@
+"""The live route preview: request logic tested directly, the widget through button clicks."""
+import os
+
+import pytest
+from IPython.testing.globalipapp import start_ipython
+from IPython.utils.capture import capture_output
+
+import wagi_nb
+from wagi_nb.wagi import WagiApp, app
+from wagi_nb.wagi.preview import RequestPreview
+
+PAGE = ('fn main() {{\n    println!("Content-Type: text/html");\n    println!();\n'
+        '    println!("<h1>{}</h1>");\n}}\n')
+
+
+@pytest.fixture(scope="module")
+def ip(tmp_path_factory):
+    os.environ.setdefault("WAGI_NB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    if wagi_nb.discover("rust").path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("no Rust toolchain with a wasm32-wasi target")
+        pytest.skip("no Rust toolchain with a wasm32-wasi target")
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "wagi_nb")
+    return shell
+
+
+@pytest.fixture(autouse=True)
+def fresh_routes():
+    app.clear()
+    yield
+    app.clear()
+    app.route_listeners.clear()
+
+
+def route_cell(ip, line, heading):
+    with capture_output():
+        return ip.run_cell_magic("wasm_rust", line, PAGE.format(heading))
+
+
+def test_preview_resends_when_its_route_is_replaced(ip):
+    local = WagiApp()
+    local.add_route("/page", wagi_nb.build(PAGE.format("one"), language="rust"))
+    preview = RequestPreview(local, "/page")
+    seen = []
+    preview.on_response.append(lambda p: seen.append(p.response.text))
+    preview.watch()
+    preview.send()
+    local.add_route("/page", wagi_nb.build(PAGE.format("two"), language="rust"))
+    local.add_route("/other", wagi_nb.build(PAGE.format("other"), language="rust"))
+    assert seen == ["<h1>one</h1>\n", "<h1>two</h1>\n"]
+    preview.unwatch()
+    local.add_route("/page", wagi_nb.build(PAGE.format("three"), language="rust"))
+    assert len(seen) == 2
+
+
+def test_widget_updates_when_the_route_cell_is_rerun(ip):
+    widget = route_cell(ip, "--route /page --preview", "first")
+    assert widget.status.value.startswith("200 OK")
+    assert "srcdoc" in widget.output.value and "first" in widget.output.value
+    route_cell(ip, "--route /page", "second")
+    assert "second" in widget.output.value and "first" not in widget.output.value
+    widget.close()
+
+
+def test_send_button_uses_the_form(ip):
+    route_cell(ip, "--route /page", "form")
+    widget = ip.run_line_magic("wagi_preview", "/page")
+    widget.target.value = "/missing"
+    widget.send_button.click()
+    assert widget.status.value.startswith("404")
+    widget.method.value = "POST"
+    widget.target.value = "/page?x=1"
+    widget.headers.value = "X-One: 1\nnot a header"
+    widget.send_button.click()
+    assert widget.status.value == "Request not sent" and "not a header" in widget.output.value
+    widget.headers.value = "X-One: 1"
+    widget.send_button.click()
+    assert widget.status.value.startswith("200") and widget.preview.response.request.method == "POST"
+    widget.close()
