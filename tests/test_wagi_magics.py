@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing.globalipapp import start_ipython
+from IPython.testing.globalipapp import get_ipython
 from IPython.utils.capture import capture_output
 
 import wagi_nb
@@ -35,7 +35,7 @@ def ip(tmp_path_factory):
         if os.environ.get("CI") == "true":
             pytest.fail("no Rust toolchain with a wasm32-wasi target")
         pytest.skip("no Rust toolchain with a wasm32-wasi target")
-    shell = start_ipython()
+    shell = get_ipython()
     shell.run_line_magic("load_ext", "wagi_nb")
     return shell
 

@@ -19,48 +19,27 @@ from ..build import build, load, modules
 from ..display import BuildStatus, RunView, ToolchainsView
 from ..envvars import parse_env_pairs
 from ..errors import WagiNbError
-from .routes import route_arguments, serve_cell
+from ..cell_options import RUN, cell_options
+from .routes import serve_cell
 
 #: Builds slower than this show a live status line.
 STATUS_AFTER = 0.5
 
 
-def run_arguments(func):
-    """The flags every way of running a module shares."""
-    for decorator in reversed((
-        argument("--args", default="", metavar='"ARGS"',
-                 help="Command-line arguments for the module, split like a shell would."),
-        argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                 help="An environment variable for the module (repeatable). Nothing is inherited."),
-        argument("--stdin", default=None, metavar="TEXT", help="Text to give the module on stdin."),
-        argument("--timeout", type=float, default=None, metavar="SECONDS",
-                 help="Stop the module after this long (default: WasmMagics.timeout, 10 s)."),
-        argument("--dir", action="append", default=[], metavar="HOST[:GUEST]",
-                 help="Preopen a host folder for the module (repeatable); nothing else is reachable."),
-    )):
-        func = decorator(func)
-    return func
+def declare(options):
+    """IPython ``@argument`` declarations for options from :mod:`wagi_nb.cell_options`."""
+    def apply(func):
+        for names, kwargs in reversed(options):
+            func = argument(*names, **kwargs)(func)
+        return func
+    return apply
 
 
 def build_arguments(profiles: bool):
-    def apply(func):
-        decorators = [
-            argument("-n", "--name", default=None,
-                     help="Keep the module under this name (wagi_nb.modules[NAME], %%wasm_run NAME)."),
-            argument("--force", action="store_true", help="Rebuild even if the cache has this cell."),
-            argument("--no-run", action="store_true", help="Only build; do not run the module."),
-        ]
-        if profiles:
-            decorators[1:1] = [
-                argument("--release", dest="release", action="store_true", default=True,
-                         help="Optimised build (the default)."),
-                argument("--debug", dest="release", action="store_false",
-                         help="Unoptimised build with debug info."),
-            ]
-        for decorator in reversed(decorators):
-            func = decorator(func)
-        return run_arguments(route_arguments(func))
-    return apply
+    return declare(cell_options(profiles))
+
+
+run_arguments = declare(RUN)
 
 
 def parse(magic, line):

@@ -2,31 +2,10 @@
 from __future__ import annotations
 
 from IPython.core.error import UsageError
-from IPython.core.magic_arguments import argument
 
 from ..display import ResponseView
 from ..errors import WagiNbError
 from ..wagi import Request, app, make_handler
-
-
-def route_arguments(func):
-    for decorator in reversed((
-        argument("--route", default=None, metavar="ROUTE",
-                 help="Serve the module at this route (e.g. / or /static/...) and preview a request."),
-        argument("--entrypoint", default="_start", metavar="NAME",
-                 help="With --route: the exported function to call per request (default _start)."),
-        argument("--argv", default=None, metavar="TEMPLATE",
-                 help='With --route: argv template, e.g. "${SCRIPT_NAME} ${ARGS}".'),
-        argument("--volume", action="append", default=[], metavar="GUEST=HOST",
-                 help="With --route: mount a host folder at a guest path (repeatable)."),
-        argument("--request", default=None, metavar='"METHOD /path?query"',
-                 help="With --route: the request to preview (default: GET the route)."),
-        argument("--preview", action="store_true",
-                 help="With --route: show a live preview (a request form that re-sends when the "
-                      "route's cell is re-run) instead of a static one."),
-    )):
-        func = decorator(func)
-    return func
 
 
 def parse_volumes(pairs) -> dict:

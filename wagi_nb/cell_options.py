@@ -1,0 +1,79 @@
+"""The options of a language cell (``%%wasm_rust -n hello --route / ...``), declared once.
+
+The magics turn these into IPython ``@argument`` declarations; the headless
+notebook reader (``wagi-nb build``) parses the same lines with argparse, so
+both read a cell the same way.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+
+BUILD = (
+    (("-n", "--name"), dict(default=None,
+                            help="Keep the module under this name (wagi_nb.modules[NAME], %%wasm_run NAME).")),
+    (("--force",), dict(action="store_true", help="Rebuild even if the cache has this cell.")),
+    (("--no-run",), dict(action="store_true", help="Only build; do not run the module.")),
+)
+
+PROFILES = (
+    (("--release",), dict(dest="release", action="store_true", default=True,
+                          help="Optimised build (the default).")),
+    (("--debug",), dict(dest="release", action="store_false", help="Unoptimised build with debug info.")),
+)
+
+RUN = (
+    (("--args",), dict(default="", metavar='"ARGS"',
+                       help="Command-line arguments for the module, split like a shell would.")),
+    (("--env",), dict(action="append", default=[], metavar="KEY=VALUE",
+                      help="An environment variable for the module (repeatable). Nothing is inherited.")),
+    (("--stdin",), dict(default=None, metavar="TEXT", help="Text to give the module on stdin.")),
+    (("--timeout",), dict(type=float, default=None, metavar="SECONDS",
+                          help="Stop the module after this long (default: WasmMagics.timeout, 10 s).")),
+    (("--dir",), dict(action="append", default=[], metavar="HOST[:GUEST]",
+                      help="Preopen a host folder for the module (repeatable); nothing else is reachable.")),
+)
+
+ROUTE = (
+    (("--route",), dict(default=None, metavar="ROUTE",
+                        help="Serve the module at this route (e.g. / or /static/...) and preview a request.")),
+    (("--entrypoint",), dict(default="_start", metavar="NAME",
+                             help="With --route: the exported function to call per request (default _start).")),
+    (("--argv",), dict(default=None, metavar="TEMPLATE",
+                       help='With --route: argv template, e.g. "${SCRIPT_NAME} ${ARGS}".')),
+    (("--volume",), dict(action="append", default=[], metavar="GUEST=HOST",
+                         help="With --route: mount a host folder at a guest path (repeatable).")),
+    (("--request",), dict(default=None, metavar='"METHOD /path?query"',
+                          help="With --route: the request to preview (default: GET the route).")),
+    (("--preview",), dict(action="store_true",
+                          help="With --route: show a live preview (a request form that re-sends when the "
+                               "route's cell is re-run) instead of a static one.")),
+)
+
+
+def cell_options(profiles: bool) -> tuple:
+    """Every option of a language magic, in the order ``%%wasm_rust?`` lists them."""
+    return BUILD[:1] + (PROFILES if profiles else ()) + BUILD[1:] + RUN + ROUTE
+
+
+class CellLineError(ValueError):
+    """A magic line the headless reader cannot parse."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise CellLineError(message)
+
+
+def parse_cell_line(line: str, profiles: bool) -> argparse.Namespace:
+    """Parse the options after ``%%wasm_<language>`` as the magic would."""
+    parser = _Parser(add_help=False)
+    for names, options in cell_options(profiles):
+        parser.add_argument(*names, **options)
+    try:
+        args = parser.parse_args(shlex.split(line))
+    except ValueError as error:
+        raise CellLineError(str(error)) from None
+    if not profiles:
+        args.release = True
+    return args
