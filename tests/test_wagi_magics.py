@@ -4,7 +4,8 @@ import shutil
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.testing.globalipapp import get_ipython
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
 
 import wagi_nb
