@@ -21,7 +21,8 @@ def ip(tmp_path_factory):
         if os.environ.get("CI") == "true":
             pytest.fail("no Rust toolchain with a wasm32-wasi target")
         pytest.skip("no Rust toolchain with a wasm32-wasi target")
-    shell = get_ipython()
+    start_ipython()
+    shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "wagi_nb")
     return shell
 
