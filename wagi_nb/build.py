@@ -43,6 +43,8 @@ class Artifact:
     #: The compiler's warnings, if any.
     warnings: str = ""
     name: Optional[str] = None
+    #: The build flags that went into the key (``{"release": True}``).
+    flags: dict = field(default_factory=dict)
 
     @property
     def wasm(self) -> bytes:
@@ -122,7 +124,7 @@ def build(source: str, language: str, *, name: Optional[str] = None, release: bo
     if hit:
         wasm_path, record = hit
         artifact = Artifact(toolchain.language, wasm_path, key, record.toolchain,
-                            record.build_seconds, True, record.warnings, name)
+                            record.build_seconds, True, record.warnings, name, flags)
     else:
         with tempfile.TemporaryDirectory(prefix="wagi_nb-build-") as folder:
             workdir = Path(folder)
@@ -134,7 +136,7 @@ def build(source: str, language: str, *, name: Optional[str] = None, release: bo
             record = CachedBuild(key, toolchain.language, info.identity, flags, seconds, warnings)
             wasm_path = cache.put(record, (workdir / "cell.wasm").read_bytes())
         artifact = Artifact(toolchain.language, wasm_path, key, info.identity, seconds, False,
-                            warnings, name)
+                            warnings, name, flags)
     if name:
         modules[name] = artifact
     return artifact

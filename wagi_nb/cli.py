@@ -44,6 +44,22 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def cmd_build(args) -> int:
+    from .notebook import load_notebook_routes
+    from .wagi import WagiApp
+
+    def report(built):
+        a = built.handler.artifact
+        how = "cached" if a.cached else f"built in {a.build_seconds:.2f} s"
+        print(f"{built.handler.route.text:24} {built.cell.language:5} {a.size:>10,} bytes  {how}"
+              f"  (cell {built.cell.number})", flush=True)
+
+    app = WagiApp()
+    built = load_notebook_routes(app, args.notebook, progress=report)
+    print(f"{len(built)} route cell{'s' * (len(built) != 1)} built; {len(app.handlers)} routes.")
+    return 0
+
+
 def cmd_serve(args) -> int:
     from .server.serve import serve
     return serve(args)
@@ -55,6 +71,8 @@ def add_serve(commands) -> None:
         description="Serve the routes of a modules.toml the Wagi way: one fresh wasm instance per "
                     "request. Flags have wagi's names and defaults.")
     serve.add_argument("-c", "--config", metavar="FILE", help="The modules.toml to serve.")
+    serve.add_argument("--notebook", action="append", default=[], metavar="NOTEBOOK.ipynb",
+                       help="Serve the route cells of a notebook (built without a kernel; repeatable).")
     serve.add_argument("-l", "--listen", default="127.0.0.1:3000", metavar="IP:PORT",
                        help="Address to listen on (default 127.0.0.1:3000).")
     serve.add_argument("--hostname", default="localhost:3000", metavar="HOST[:PORT]",
@@ -106,6 +124,9 @@ def parser() -> argparse.ArgumentParser:
                      help="Call this exported function instead of _start.")
     run.set_defaults(func=cmd_run)
     add_serve(commands)
+    nb = commands.add_parser("build", help="Compile every route cell of a notebook, without a kernel.")
+    nb.add_argument("notebook", metavar="NOTEBOOK.ipynb")
+    nb.set_defaults(func=cmd_build)
     return top
 
 
@@ -119,7 +140,9 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except WagiNbError as error:
-        print(f"wagi-nb: {' '.join(str(error).split())}", file=sys.stderr)
+        # `serve` start-up errors are one line (spec section 6); others may carry diagnostics.
+        message = " ".join(str(error).split()) if args.command == "serve" else str(error)
+        print(f"wagi-nb: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -86,10 +86,14 @@ class WagiServer:
                            compress_response=False)
 
     def http_server(self) -> HTTPServer:
-        max_body = int((self.app.max_body_mib or 1024) * MiB)
-        # tornado's own body cap sits above ours so that we, not a dropped connection, answer 413.
+        # tornado's own body cap is out of the way when we have one, so that we, not tornado's bare
+        # "400 Bad Request", answer 413: tornado checks a chunk's announced size before handing it
+        # to data_received (so a chunked body never reached our check), and after our 413 to a big
+        # Content-Length it appended its own 400. The body is streamed and dropped once rejected, and
+        # the connection is closed after the 413, so the large cap costs no memory.
+        max_body = 1 << 62 if self.app.max_body_mib is not None else 1024 * MiB
         return HTTPServer(self.application(), max_header_size=self.limits.max_header_size,
-                          max_body_size=max_body + 1, idle_connection_timeout=60, body_timeout=60)
+                          max_body_size=max_body, idle_connection_timeout=60, body_timeout=60)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=False)

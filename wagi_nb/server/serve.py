@@ -12,6 +12,7 @@ import time
 from typing import Optional
 
 from ..envvars import parse_env_pairs
+from ..errors import WagiNbError
 from ..wagi import WagiApp
 from .http import AccessLog, Limits, WagiServer
 from .listen import listen, parse_listen
@@ -35,6 +36,8 @@ def build_app(args) -> WagiApp:
 
 
 def serve(args) -> int:
+    if not args.config and not args.notebook:
+        raise WagiNbError("Nothing to serve: give -c modules.toml (or --notebook NOTEBOOK.ipynb).")
     if args.log_dir is None:
         args.log_dir = tempfile.mkdtemp(prefix="wagi-nb-logs-")
         if args.worker_fd is None:

@@ -69,7 +69,8 @@ class Request:
         data = data.lstrip(b"\r\n")
         head, sep, body = data.partition(b"\n\n") if b"\r\n\r\n" not in data.split(b"\n\n")[0] else \
             data.partition(b"\r\n\r\n")
-        lines = head.decode("utf-8", "replace").replace("\r", "").split("\n")
+        # A cell ends with a newline even without a body: trailing newlines end the headers.
+        lines = head.decode("utf-8", "replace").replace("\r", "").rstrip("\n").split("\n")
         request = cls.parse_line(lines[0], **fields)
         for number, line in enumerate(lines[1:], start=2):
             name, colon, value = line.partition(":")

@@ -1,0 +1,131 @@
+"""Reading a notebook's route cells without a kernel (``wagi-nb build``, ``serve --notebook``, export)."""
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+from .build import build
+from .cell_options import CellLineError, parse_cell_line
+from .envvars import parse_env_pair
+from .errors import CompileError, WagiNbError
+from .toolchains import TOOLCHAINS
+
+_LANGUAGE_MAGIC = re.compile(r"^%%wasm_(\w+)\b(.*)$")
+_ENV_MAGIC = re.compile(r"^\s*%wagi_env\b(.*)$", re.MULTILINE)
+
+
+class NotebookError(WagiNbError):
+    """A notebook whose routes cannot be built."""
+
+
+@dataclass
+class RouteCell:
+    """A language cell with ``--route``, as the notebook has it."""
+
+    number: int          # 1-based position among the notebook's cells
+    language: str
+    line: str            # the options after the magic's name
+    source: str          # the cell body, without the magic line
+    options: object      # the parsed options (argparse.Namespace)
+
+    @property
+    def where(self) -> str:
+        return f"cell {self.number} (%%wasm_{self.language}{self.line})"
+
+
+def read_notebook(path: Union[str, Path]):
+    import nbformat
+    path = Path(path)
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except FileNotFoundError:
+        raise NotebookError(f"No such notebook: '{path}'. Give the path of an .ipynb file.") from None
+    except Exception as error:  # nbformat raises several kinds for a broken file
+        raise NotebookError(f"Cannot read '{path}' as a notebook: {error}.") from None
+
+
+def route_cells(notebook) -> list:
+    cells = []
+    for number, cell in enumerate(notebook.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        first, _, body = cell.source.partition("\n")
+        match = _LANGUAGE_MAGIC.match(first.strip())
+        if not match or match.group(1) not in TOOLCHAINS:
+            continue
+        language, line = match.group(1), match.group(2)
+        try:
+            options = parse_cell_line(line, profiles=TOOLCHAINS[language].has_profiles)
+        except CellLineError as error:
+            raise NotebookError(f"Cell {number}: cannot read `%%wasm_{language}{line}`: {error}.") from None
+        if options.route:
+            cells.append(RouteCell(number, language, line, body, options))
+    return cells
+
+
+def global_env_lines(notebook) -> list:
+    """The arguments of every ``%wagi_env`` line, in order."""
+    return [m.group(1).strip() for cell in notebook.cells if cell.cell_type == "code"
+            for m in _ENV_MAGIC.finditer(cell.source)]
+
+
+@dataclass
+class BuiltRoute:
+    cell: RouteCell
+    handler: object
+    seconds: float
+
+
+def load_notebook_routes(app, path: Union[str, Path], progress=None) -> list:
+    """Build every route cell of a notebook into ``app``, in notebook order (a later cell wins)."""
+    import shlex
+    from .wagi import make_handler
+    path = Path(path)
+    notebook = read_notebook(path)
+    folder = path.resolve().parent
+    cells = route_cells(notebook)
+    if not cells:
+        raise NotebookError(f"'{path}' has no route cells: no %%wasm_<language> cell with --route. "
+                            "Add --route /path to the magic line of the cells to serve.")
+    for line in global_env_lines(notebook):
+        words = shlex.split(line)
+        for index, word in enumerate(words):
+            if word == "--env-file" and index + 1 < len(words):
+                app.add_env_file(_resolve(words[index + 1], folder))
+            elif "=" in word and not word.startswith("-") and words[index - 1:index] != ["--env-file"]:
+                app.set_env(dict([parse_env_pair(word, where="%wagi_env")]))
+    built = []
+    for cell in cells:
+        opts = cell.options
+        start = time.perf_counter()
+        try:
+            artifact = build(cell.source, cell.language, name=opts.name, release=opts.release,
+                             line_offset=1)
+        except CompileError as error:
+            raise NotebookError(f"{path}, {cell.where} does not compile:\n{error.diagnostics}") from None
+        except WagiNbError as error:
+            raise NotebookError(f"{path}, {cell.where}: {error}") from None
+        volumes = {}
+        for pair in opts.volume:
+            guest, _, host = pair.partition("=")
+            volumes[guest] = _resolve(host, folder)
+        env = dict(parse_env_pair(pair) for pair in opts.env)
+        try:
+            handler = make_handler(opts.route, artifact, entrypoint=opts.entrypoint, argv=opts.argv,
+                                   volumes=volumes, env=env, origin=f"{path.name} cell {cell.number}",
+                                   source=cell.source)
+        except WagiNbError as error:
+            raise NotebookError(f"{path}, {cell.where}: {error}") from None
+        app.add(handler)
+        built.append(BuiltRoute(cell, handler, time.perf_counter() - start))
+        if progress:
+            progress(built[-1])
+    return built
+
+
+def _resolve(value: str, folder: Path) -> str:
+    return str((folder / os.path.expanduser(value)).resolve())
