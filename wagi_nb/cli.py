@@ -60,6 +60,23 @@ def cmd_build(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .export import export_app
+    from .notebook import load_notebook_routes
+    from .wagi import WagiApp
+    app = WagiApp()
+    load_notebook_routes(app, args.notebook)
+    print(export_app(app, args.folder, format=args.format, name=args.name, force=args.force))
+    return 0
+
+
+def add_export_options(parser) -> None:
+    parser.add_argument("--format", choices=("wagi", "spin", "both"), default="both",
+                        help="modules.toml for Wagi, spin.toml for Spin, or both (default).")
+    parser.add_argument("--name", default=None, help="The app's name (default: the folder's name).")
+    parser.add_argument("--force", action="store_true", help="Overwrite an earlier export in FOLDER.")
+
+
 def cmd_serve(args) -> int:
     from .server.serve import serve
     return serve(args)
@@ -127,6 +144,12 @@ def parser() -> argparse.ArgumentParser:
     nb = commands.add_parser("build", help="Compile every route cell of a notebook, without a kernel.")
     nb.add_argument("notebook", metavar="NOTEBOOK.ipynb")
     nb.set_defaults(func=cmd_build)
+    export = commands.add_parser("export", help="Write a notebook's routes as an app folder for "
+                                                "`wagi -c` and `spin up`.")
+    export.add_argument("notebook", metavar="NOTEBOOK.ipynb")
+    export.add_argument("folder", metavar="FOLDER")
+    add_export_options(export)
+    export.set_defaults(func=cmd_export)
     return top
 
 

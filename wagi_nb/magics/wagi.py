@@ -99,6 +99,23 @@ class WagiMagics(Magics):
               f"serve it with: wagi-nb serve -c {path}")
 
     @magic_arguments()
+    @argument("folder", help="The folder to write (must be new or empty, unless --force).")
+    @argument("--format", choices=("wagi", "spin", "both"), default="both",
+              help="modules.toml for Wagi, spin.toml for Spin, or both (default).")
+    @argument("--name", default=None, help="The app's name (default: the folder's name).")
+    @argument("--force", action="store_true", help="Overwrite an earlier export in the folder.")
+    @line_magic
+    def wagi_export(self, line):
+        """Export the notebook's routes as an app folder: compiled modules, cell sources,
+        modules.toml for `wagi -c`, spin.toml for `spin up`, and a README of anything a format
+        cannot express."""
+        from ..export import export_app
+        args = parse(self.wagi_export, line)
+        report = export_app(app, args.folder, format=args.format, name=args.name, force=args.force)
+        print(report)
+        return None
+
+    @magic_arguments()
     @argument("pairs", nargs="*", metavar="KEY=VALUE", help="Global variables for every route.")
     @argument("--env-file", action="append", default=[], metavar="FILE",
               help="A file of KEY=VALUE lines (repeatable); KEY=VALUE arguments beat it.")

@@ -28,8 +28,8 @@ class Wat(Toolchain):
 
     def command(self, info, source, output, release):
         # Only for writing build instructions down (exports); cells compile in process below.
-        script = ("import sys, wasmtime; open(sys.argv[2], 'wb')"
-                  ".write(wasmtime.wat2wasm(open(sys.argv[1]).read()))")
+        script = ('import sys, wasmtime; open(sys.argv[2], "wb")'
+                  '.write(wasmtime.wat2wasm(open(sys.argv[1]).read()))')
         return ["python3", "-c", script, source, output]
 
     def compile(self, info, workdir: Path, source, output, release, progress=None) -> str:

@@ -1,0 +1,183 @@
+"""Write a notebook's routes as a self-contained app folder for ``wagi -c`` and ``spin up``."""
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .. import toolchains
+from ..errors import WagiNbError
+from ..wagi.config import dump_config
+from .spin import check_manifest, component_id, manifest_text, outbound_host
+
+FORMATS = ("wagi", "spin", "both")
+GENERATED = ("modules", "src", "files", "modules.toml", "spin.toml", "app.env", "README.md")
+
+
+class ExportError(WagiNbError):
+    """An export that cannot be written as asked."""
+
+
+@dataclass
+class ExportedRoute:
+    route: str
+    id: str
+    module: str
+    source: Optional[str]
+    build: Optional[str]
+    #: What the target formats cannot express for this route.
+    notes: list = field(default_factory=list)
+
+
+@dataclass
+class ExportReport:
+    folder: Path
+    name: str
+    format: str
+    routes: list
+
+    @property
+    def notes(self) -> list:
+        return [(r.route, note) for r in self.routes for note in r.notes]
+
+    def __str__(self) -> str:
+        lines = [f"Exported {len(self.routes)} route(s) of app {self.name!r} to {self.folder} "
+                 f"({self.format})."]
+        lines += [f"  {r.route:24} -> modules/{r.id}.wasm" for r in self.routes]
+        if self.notes:
+            lines.append("Not expressible, see README.md:")
+            lines += [f"  {route}: {note}" for route, note in self.notes]
+        lines.append(run_hint(self))
+        return "\n".join(lines)
+
+
+def run_hint(report: ExportReport) -> str:
+    hints = []
+    if report.format in ("wagi", "both"):
+        hints.append(f"cd {report.folder} && wagi-nb serve -c modules.toml --env-file app.env")
+    if report.format in ("spin", "both"):
+        hints.append(f"cd {report.folder} && spin up")
+    return "Run it: " + "   or   ".join(hints)
+
+
+def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Optional[str] = None,
+               force: bool = False) -> ExportReport:
+    """Write ``app``'s routes to ``folder``: modules/, src/, modules.toml, spin.toml, README.md."""
+    if format not in FORMATS:
+        raise ExportError(f"Unknown export format {format!r}: use wagi, spin or both.")
+    if not app.handlers:
+        raise ExportError("There are no routes to export. Add one with a language magic's --route "
+                          "(or %wagi_load a modules.toml) first.")
+    folder = Path(folder)
+    if folder.exists() and any(folder.iterdir()):
+        if not force:
+            raise ExportError(f"The folder '{folder}' already exists and is not empty. Pick a new "
+                              "folder, or pass --force to overwrite what an earlier export wrote there.")
+        for item in GENERATED:
+            target = folder / item
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    name = component_id(name or folder.resolve().name or "wagi-app")
+    routes, entries, components, taken = [], [], [], set()
+    for handler in app.handlers:
+        cid = component_id(handler.artifact.name or handler.route.text, taken)
+        taken.add(cid)
+        routes.append(_write_route(folder, cid, handler, app.global_env, entries, components))
+    if format in ("wagi", "both"):
+        (folder / "modules.toml").write_text(dump_config(entries, folder, header=(
+            "Written by wagi_nb export. Serve with:\n"
+            "  wagi-nb serve -c modules.toml --env-file app.env   (or: wagi -c modules.toml --env-file app.env)")))
+        (folder / "app.env").write_text("".join(f"{k}={v}\n" for k, v in app.global_env.items()))
+    if format in ("spin", "both"):
+        text = manifest_text(name, components)
+        problems = check_manifest(tomllib.loads(text))
+        if problems:  # a bug in the exporter, not the user's input
+            raise ExportError("The generated spin.toml breaks Spin's manifest rules: " + "; ".join(problems))
+        (folder / "spin.toml").write_text(text)
+    report = ExportReport(folder, name, format, routes)
+    (folder / "README.md").write_text(readme(report, app))
+    return report
+
+
+def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: list,
+                 components: list) -> ExportedRoute:
+    artifact = handler.artifact
+    module = f"modules/{cid}.wasm"
+    (folder / "modules").mkdir(exist_ok=True)
+    shutil.copyfile(artifact.wasm_path, folder / module)
+    source = build = None
+    if handler.source and artifact.key:
+        tool = toolchains.get_toolchain(artifact.language)
+        source = f"src/{cid}.{tool.extension}"
+        (folder / "src").mkdir(exist_ok=True)
+        (folder / source).write_text(handler.source)
+        info = toolchains.discover(artifact.language)
+        # The compiler that built the cell, by its full path: on machines with several (rustup's
+        # and Debian's rustc), a bare name may pick one without the wasm target.
+        build = shlex.join(tool.command(info, source, module, artifact.flags.get("release", True)))
+    files, volumes = [], {}
+    for guest, host in handler.volumes.items():
+        copy = f"files/{cid}{guest.rstrip('/') or '/root'}"
+        shutil.copytree(host, folder / copy, dirs_exist_ok=True)
+        files.append({"source": copy, "destination": guest})
+        volumes[guest] = str(folder / copy)
+    notes = []
+    if handler.subroutes:
+        subs = ", ".join(f"{r.text} -> {e}" for r, e in handler.subroutes)
+        notes.append(f"spin: `_routes` sub-routes are not called by Spin ({subs}); only {handler.route} "
+                     "is served there")
+    if handler.entrypoint != "_start":
+        notes.append(f"spin: entrypoint {handler.entrypoint!r} is written as the wagi executor's "
+                     "`entrypoint` key, which the wagi_nb contract lists as unsupported; check it "
+                     "with your Spin version")
+    if handler.http_max_concurrency is not None:
+        notes.append("spin: http_max_concurrency has no Spin equivalent and is left out")
+    if handler.env:
+        notes.append("wagi: this route's own env (" + ", ".join(handler.env) + ") cannot be written "
+                     "in modules.toml; it is in spin.toml, and must be passed with -e for wagi")
+    entry = handler.entry()
+    entry.module, entry.volumes = folder / module, volumes
+    entries.append(entry)
+    executor = {"type": "wagi"}
+    if handler.argv is not None:
+        executor["argv"] = handler.argv
+    if handler.entrypoint != "_start":
+        executor["entrypoint"] = handler.entrypoint
+    components.append({
+        "id": cid, "route": handler.route.text, "source": module, "executor": executor,
+        "files": files, "environment": {**global_env, **handler.env},
+        "hosts": [outbound_host(h) for h in handler.allowed_hosts], "build": build,
+        "watch": [source] if source else [],
+    })
+    return ExportedRoute(handler.route.text, cid, module, source, build, notes)
+
+
+def readme(report: ExportReport, app) -> str:
+    lines = [f"# {report.name}", "", "Exported from a notebook by wagi_nb: every route's compiled module "
+             "(`modules/`), the source of its cell (`src/`), and the manifests to run it.", "",
+             "## Run it", ""]
+    if report.format in ("wagi", "both"):
+        lines += ["```sh", "wagi-nb serve -c modules.toml --env-file app.env", "# or, with Wagi itself:",
+                  "wagi -c modules.toml --env-file app.env", "```", ""]
+    if report.format in ("spin", "both"):
+        lines += ["```sh", "spin build   # rebuilds modules/ from src/ with the commands in spin.toml",
+                  "spin up", "```", ""]
+    lines += ["## Routes", "", "| route | module | source | build command |", "|---|---|---|---|"]
+    for r in report.routes:
+        lines.append(f"| `{r.route}` | `{r.module}` | {f'`{r.source}`' if r.source else '—'} | "
+                     f"{f'`{r.build}`' if r.build else '—'} |")
+    if app.global_env:
+        lines += ["", "Global environment (`app.env`, and each Spin component's `environment`): "
+                  + ", ".join(f"`{k}`" for k in app.global_env)]
+    lines += ["", "## What the formats cannot express", ""]
+    lines += [f"- `{route}` — {note}" for route, note in report.notes] or ["Nothing: every route "
+                                                                           "exports as it is."]
+    return "\n".join(lines) + "\n"
