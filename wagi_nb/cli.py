@@ -45,8 +45,18 @@ class Parser(argparse.ArgumentParser):
 
 
 def cmd_build(args) -> int:
-    from .notebook import load_notebook_routes
+    from .notebook import build_every_cell, load_notebook_routes
     from .wagi import WagiApp
+    if args.every_cell:
+        for notebook in args.notebook:
+            for cell, artifact in build_every_cell(notebook):
+                how = "cached" if artifact.cached else f"built in {artifact.build_seconds:.2f} s"
+                print(f"{notebook} cell {cell.number}: {cell.language}, {artifact.size:,} bytes, {how}",
+                      flush=True)
+        return 0
+    if len(args.notebook) != 1:
+        print("wagi-nb build: give one notebook (or --every-cell with several).", file=sys.stderr)
+        return 2
 
     def report(built):
         a = built.handler.artifact
@@ -55,7 +65,7 @@ def cmd_build(args) -> int:
               f"  (cell {built.cell.number})", flush=True)
 
     app = WagiApp()
-    built = load_notebook_routes(app, args.notebook, progress=report)
+    built = load_notebook_routes(app, args.notebook[0], progress=report)
     print(f"{len(built)} route cell{'s' * (len(built) != 1)} built; {len(app.handlers)} routes.")
     return 0
 
@@ -142,7 +152,9 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     add_serve(commands)
     nb = commands.add_parser("build", help="Compile every route cell of a notebook, without a kernel.")
-    nb.add_argument("notebook", metavar="NOTEBOOK.ipynb")
+    nb.add_argument("notebook", metavar="NOTEBOOK.ipynb", nargs="+")
+    nb.add_argument("--every-cell", action="store_true",
+                    help="Compile every %%%%wasm_* cell, not only route cells, to warm the build cache.")
     nb.set_defaults(func=cmd_build)
     export = commands.add_parser("export", help="Write a notebook's routes as an app folder for "
                                                 "`wagi -c` and `spin up`.")

@@ -24,7 +24,7 @@ class NotebookError(WagiNbError):
 
 @dataclass
 class RouteCell:
-    """A language cell with ``--route``, as the notebook has it."""
+    """A ``%%wasm_<language>`` cell as the notebook has it (a route cell when it has ``--route``)."""
 
     number: int          # 1-based position among the notebook's cells
     language: str
@@ -49,6 +49,11 @@ def read_notebook(path: Union[str, Path]):
 
 
 def route_cells(notebook) -> list:
+    return [cell for cell in language_cells(notebook) if cell.options.route]
+
+
+def language_cells(notebook) -> list:
+    """Every ``%%wasm_<language>`` cell, parsed."""
     cells = []
     for number, cell in enumerate(notebook.cells, start=1):
         if cell.cell_type != "code":
@@ -62,9 +67,22 @@ def route_cells(notebook) -> list:
             options = parse_cell_line(line, profiles=TOOLCHAINS[language].has_profiles)
         except CellLineError as error:
             raise NotebookError(f"Cell {number}: cannot read `%%wasm_{language}{line}`: {error}.") from None
-        if options.route:
-            cells.append(RouteCell(number, language, line, body, options))
+        cells.append(RouteCell(number, language, line, body, options))
     return cells
+
+
+def build_every_cell(path: Union[str, Path], progress=None) -> list:
+    """Compile every language cell (not only routes) into the build cache: a warm first run."""
+    built = []
+    for cell in language_cells(read_notebook(path)):
+        try:
+            artifact = build(cell.source, cell.language, release=cell.options.release, line_offset=1)
+        except CompileError as error:
+            raise NotebookError(f"{path}, {cell.where} does not compile:\n{error.diagnostics}") from None
+        built.append((cell, artifact))
+        if progress:
+            progress(cell, artifact)
+    return built
 
 
 def global_env_lines(notebook) -> list:
