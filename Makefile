@@ -2,19 +2,24 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test bench lab clean
 
 setup:
 	@bash scripts/setup.sh
 
 demo: setup
 	$(PY) examples/hello.py
+	$(PY) examples/walkthrough.py notebooks/01-hello-wasm.ipynb
 
 test: setup
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/run.py
+
+lab: setup
+	$(PY) -m pip install -q "jupyterlab>=4,<5"
+	$(VENV)/bin/jupyter lab notebooks/
 
 clean:
 	rm -rf $(VENV) build *.egg-info
