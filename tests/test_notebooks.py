@@ -1,0 +1,340 @@
+"""The tutorial notebooks, executed top to bottom on a real kernel, with their key outputs checked.
+
+Each notebook is copied to a temporary folder (its working directory, so the files it writes land
+there) and run with nbclient on a kernel started from this interpreter (a kernelspec written to a
+temporary folder points at ``sys.executable``, so the kernel sees the same wagi_nb). The kernel gets
+a free port in ``WAGI_NB_PORT``, a temporary build cache in ``WAGI_NB_CACHE_DIR`` and a temporary
+``IPYTHONDIR``. Outputs are found by the ``tags`` the generator (notebooks/make_notebooks.py) puts on
+the code cells.
+
+A notebook whose toolchain (or ``curl``) is missing is skipped locally and fails on CI (``CI=true``).
+"""
+from __future__ import annotations
+
+import html
+import importlib.util
+import json
+import os
+import re
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+from jupyter_client.kernelspec import KernelSpecManager  # noqa: E402
+from jupyter_client.manager import AsyncKernelManager  # noqa: E402
+
+from wagi_nb import toolchains  # noqa: E402
+from wagi_nb.errors import ToolchainNotFound  # noqa: E402
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+CELL_TIMEOUT = 120
+
+#: notebook → (languages it compiles, commands its shell cells run)
+NEEDS = {
+    "01-hello-wasm.ipynb": (["rust"], ["curl"]),
+    "02-wagi-routes.ipynb": (["rust"], []),
+    "03-any-language.ipynb": (["rust", "c", "cpp", "zig", "wat"], []),
+    "04-serve-and-share.ipynb": (["rust"], ["curl"]),
+}
+
+
+def missing(reason: str):
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: a notebook that cannot run fails CI)")
+    pytest.skip(reason)
+
+
+def require(name: str) -> None:
+    languages, commands = NEEDS[name]
+    for language in languages:
+        try:
+            toolchains.require(language)
+        except ToolchainNotFound as error:
+            missing(f"{name} needs a {language} toolchain: {error}")
+    for command in commands:
+        if shutil.which(command) is None:
+            missing(f"{name} runs `{command}`, which is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- running notebooks ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def kernel_dirs(tmp_path_factory) -> str:
+    """A kernelspec "python3" that runs this interpreter, whatever else is installed."""
+    root = tmp_path_factory.mktemp("kernels")
+    spec = root / "python3"
+    spec.mkdir()
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (wagi_nb tests)",
+        "language": "python",
+    }))
+    return str(root)
+
+
+@pytest.fixture(scope="session")
+def run_notebook(tmp_path_factory, kernel_dirs):
+    """run_notebook(name) → (executed notebook, its working folder, its port); each runs once."""
+    cache = tmp_path_factory.mktemp("wagi-nb-cache")
+    ipython_dir = tmp_path_factory.mktemp("ipython")
+    done = {}
+
+    def run(name: str):
+        require(name)
+        if name not in done:
+            work = tmp_path_factory.mktemp(name.split("-")[0])
+            shutil.copy(NOTEBOOKS / name, work / name)
+            nb = nbformat.read(str(work / name), as_version=4)
+            port = free_port()
+            env = dict(os.environ, WAGI_NB_PORT=str(port), WAGI_NB_CACHE_DIR=str(cache),
+                       IPYTHONDIR=str(ipython_dir), PYDEVD_DISABLE_FILE_VALIDATION="1")
+            km = AsyncKernelManager(kernel_name="python3",
+                                    kernel_spec_manager=KernelSpecManager(kernel_dirs=[kernel_dirs]))
+            client = nbclient.NotebookClient(nb, km=km, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                             resources={"metadata": {"path": str(work)}})
+            try:
+                client.execute(env=env)
+            finally:
+                nbformat.write(nb, str(work / f"executed-{name}"))  # to look at when a test fails
+            done[name] = Cells(nb), work, port
+        return done[name]
+
+    return run
+
+
+class Cells:
+    """The code cells of an executed notebook, by tag."""
+
+    def __init__(self, nb):
+        self.by_tag = {}
+        for cell in nb.cells:
+            for tag in cell.get("metadata", {}).get("tags", []):
+                self.by_tag[tag] = cell
+
+    def cell(self, tag):
+        assert tag in self.by_tag, f"no cell tagged {tag!r}; tags: {sorted(self.by_tag)}"
+        return self.by_tag[tag]
+
+    def text(self, tag) -> str:
+        """What a terminal would show: streams and the text/plain form of every output."""
+        parts = []
+        for output in self.cell(tag).outputs:
+            if output.output_type == "stream":
+                parts.append(output.text)
+            elif output.output_type == "error":
+                parts.append("\n".join(output.traceback))
+            elif "data" in output:
+                parts.append(output.data.get("text/plain", ""))
+        return "\n".join(parts)
+
+    def html(self, tag) -> str:
+        return "\n".join(output.data.get("text/html", "") for output in self.cell(tag).outputs
+                         if "data" in output)
+
+    def mimetypes(self, tag) -> set:
+        return {mime for output in self.cell(tag).outputs if "data" in output for mime in output.data}
+
+
+def table_rows(html_text: str) -> list:
+    """The cells of each row of an HTML table, tags stripped and entities decoded."""
+    rows = []
+    for row in re.findall(r"<tr>(.*?)</tr>", html_text, re.S):
+        cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)
+        rows.append([html.unescape(re.sub(r"<[^>]+>", "", cell)) for cell in cells])
+    return rows
+
+
+# -- the stored notebooks ----------------------------------------------------------------------
+def load_generator():
+    spec = importlib.util.spec_from_file_location("make_notebooks", NOTEBOOKS / "make_notebooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_stored_notebooks_are_the_generators_output_without_outputs(tmp_path):
+    generator = load_generator()
+    written = generator.write_all(tmp_path)
+    assert sorted(p.name for p in written) == sorted(NEEDS)
+    for path in written:
+        stored = NOTEBOOKS / path.name
+        assert stored.read_text() == path.read_text(), \
+            f"{path.name} differs from what make_notebooks.py writes; run python notebooks/make_notebooks.py"
+        nb = nbformat.read(str(stored), as_version=4)
+        nbformat.validate(nb)
+        assert nb.metadata.kernelspec.name == "python3"
+        tags = []
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert cell.outputs == [] and cell.execution_count is None, (path.name, cell.source)
+                tags += cell.metadata.get("tags", [])
+        assert len(tags) == len(set(tags)), f"{path.name}: a tag is used twice: {tags}"
+
+
+def test_files_the_notebooks_write_are_git_ignored():
+    ignored = (NOTEBOOKS / ".gitignore").read_text().split()
+    for pattern in ("/modules.toml", "/hello.wasm", "/public/", "/deploy/"):
+        assert pattern in ignored
+
+
+# -- 01: the seed's walk-through ------------------------------------------------------------------
+def test_01_hello_wasm(run_notebook):
+    cells, work, port = run_notebook("01-hello-wasm.ipynb")
+
+    hello = cells.text("hello-run")
+    assert "Hello, world!" in hello and "exit status 0" in hello
+    assert "wasm32-wasi code" in cells.text("hello-file")
+
+    # Run on its own, the CGI header is just text on stdout...
+    assert "Content-Type: text/plain\n\nHello, world!" in cells.text("wagi-raw")
+    # ...and Wagi turns it into a response.
+    preview = cells.text("route-preview")
+    assert "200 OK" in preview and "content-type: text/plain" in preview and "Hello, world!" in preview
+
+    # modules.toml and the module were written to the notebook's working folder and loaded from there.
+    toml = (work / "modules.toml").read_text()
+    assert 'route = "/"' in toml and 'module = "hello.wasm"' in toml
+    assert (work / "hello.wasm").read_bytes()[:4] == b"\0asm"
+    loaded = cells.text("wagi-load")
+    assert "hello.wasm" in loaded and "modules.toml" in loaded
+    response = cells.text("request")
+    assert "HTTP 200 OK" in response and "content-type: text/plain" in response
+    assert response.rstrip().endswith("Hello, world!")
+
+    # The real server, on the port the test chose, answered curl.
+    assert f"http://127.0.0.1:{port}/" in cells.text("serve")
+    curl = cells.text("curl")
+    assert "Hello, world!" in curl and "content-type" not in curl.lower()
+    verbose = cells.text("curl-v").lower()
+    assert "< http/1.1 200 ok" in verbose
+    assert "< content-type: text/plain" in verbose
+    assert "< content-length: 14" in verbose
+    assert "hello, world!" in verbose
+    assert cells.text("log").count('"GET / HTTP/1.1" 200') == 2
+
+
+# -- 02: the Wagi contract ----------------------------------------------------------------------------
+def test_02_wagi_routes(run_notebook):
+    cells, work, _ = run_notebook("02-wagi-routes.ipynb")
+
+    argv = cells.text("argv")
+    assert '["/args", "name=wasm", "lang=rust"]' in argv and "QUERY_STRING: name=wasm&lang=rust" in argv
+    assert '"city=S%C3%A3o%20Paulo"' in cells.text("argv-raw")
+
+    assert "0 bytes on stdin" in cells.text("shout")
+    assert "bytes on stdin: HELLO FROM THE REQUEST BODY" in cells.text("post")
+    assert "15 bytes on stdin: SHORT AND SWEET" in cells.text("post-line")
+
+    env = dict(row for row in table_rows(cells.html("env-table")) if len(row) == 2)
+    assert env["REQUEST_METHOD"] == "GET"
+    assert env["QUERY_STRING"] == "lang=rust&answer=42"
+    assert env["HTTP_ACCEPT_LANGUAGE"] == "fr"
+    assert env["SCRIPT_NAME"] == "/env" and env["SERVER_SOFTWARE"] == "WAGI/1"
+    assert "HOME" not in env and "PATH" not in env  # nothing of the kernel's environment leaks in
+
+    location = cells.text("location")
+    assert "302 Found" in location and "location: /new-page" in location
+    assert "418" in cells.text("status") and "Short and stout" in cells.text("status")
+    forgot = cells.text("no-header")
+    assert "500 Internal Server Error" in forgot and "Content-Type" in forgot
+
+    path_info = cells.text("path-info")
+    assert "SCRIPT_NAME=/files\n" in path_info
+    assert "PATH_INFO=/docs/read me.txt" in path_info and "X_RAW_PATH_INFO=/docs/read%20me.txt" in path_info
+    wildcard = {line.split()[0]: line.split()[1] for line in cells.text("wildcard").splitlines() if line}
+    assert wildcard == {"/files": "200", "/files/": "200", "/files/a/b": "200",
+                        "/files/docs/read%20me.txt": "200", "/filesystem": "404"}
+
+    routes = cells.text("routes")
+    assert "/api/hello" in routes and "/api/goodbye/..." in routes and "_routes of /api/..." in routes
+    assert "Hello from the `hello` export" in cells.text("entry-hello")
+    assert "Goodbye, moon" in cells.text("entry-goodbye")
+    assert "PATH_INFO=/anything/else" in cells.text("entry-main")
+
+    assert (work / "public" / "index.html").is_file()
+    static = cells.text("static")
+    assert "200 OK" in static and "content-type: text/html" in static and "Hello from a volume" in static
+    assert "<iframe sandbox" in cells.html("static")
+    assert "Plain text, read from disk" in cells.text("static-text")
+    sandbox = cells.text("sandbox")
+    assert "404 Not Found" in sandbox and "root:" not in sandbox
+
+    assert "GREETING=Bonjour" in cells.text("wagi-env")
+    env = dict(row for row in table_rows(cells.html("env-global")) if len(row) == 2)
+    assert env["GREETING"] == "Bonjour"
+    assert env["REQUEST_METHOD"] == "GET"  # the CGI variables beat the global env
+
+
+# -- 03: one handler, five languages -------------------------------------------------------------
+LANGUAGES = {"rust": "Rust", "c": "C", "cpp": "C++", "zig": "Zig", "wat": "WAT"}
+
+
+def test_03_any_language(run_notebook):
+    cells, _, _ = run_notebook("03-any-language.ipynb")
+
+    for lang in LANGUAGES:
+        response = cells.text(f"greet-{lang}")
+        assert "HTTP 200 OK" in response and "content-type: application/json" in response, lang
+        assert '"greeting": "Hello, wasm!"' in response and f'"language": "{lang}"' in response, lang
+
+    side = cells.text("side-by-side")
+    for lang in LANGUAGES:
+        assert f"/{lang:5} 200  {{'greeting': 'Hello, notebook!', 'language': '{lang}'}}" in side
+
+    header, *rows = table_rows(cells.html("sizes"))
+    assert header == ["language", "module size (bytes)", "median request (ms)"]
+    assert [row[0] for row in rows] == list(LANGUAGES.values())
+    sizes = {row[0]: int(row[1].replace(",", "")) for row in rows}
+    assert all(size > 0 for size in sizes.values())
+    assert sizes["WAT"] == min(sizes.values())  # the hand-written module is the smallest
+    assert all(float(row[2]) > 0 for row in rows)
+
+
+# -- 04: serve, watch, share ----------------------------------------------------------------------------
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def test_04_serve_and_share(run_notebook):
+    cells, work, port = run_notebook("04-serve-and-share.ipynb")
+
+    assert f"http://127.0.0.1:{port}/" in cells.text("serve")
+
+    # Hot reload: the live preview re-sent its request when the route's cell ran again.
+    assert WIDGET in cells.mimetypes("live-v1")
+    assert WIDGET in cells.mimetypes("preview-magic")
+    assert "version 1" in cells.text("curl-v1")
+    assert "Route /live now served by" in cells.text("live-v2")
+    status = cells.text("live-status")
+    assert "200 OK" in status and "send #2" in status and "version 2" in status
+    assert "version 2" in cells.text("curl-v2")
+
+    # Limits: a runaway loop is cut off (504), a trap is a 500, the server keeps serving.
+    spin = cells.text("spin")
+    assert "504 Gateway Timeout" in spin and "1 s timeout" in spin
+    spin_curl = cells.text("spin-curl")
+    assert "/spin answered 504" in spin_curl and "version 2" in spin_curl
+    trap = cells.text("trap")
+    assert "500 Internal Server Error" in trap and "trapped" in trap
+    assert "index out of bounds" in trap  # the module's stderr (its panic message)
+
+    log = cells.text("log")
+    assert '"GET /spin HTTP/1.1" 504' in log and '"GET /live HTTP/1.1" 200' in log
+    assert "stderr of /oops" in log and "index out of bounds" in log
+
+    saved = cells.text("save")
+    assert "Wrote deploy/modules.toml" in saved and 'route = "/live"' in saved
+    assert (work / "deploy" / "modules.toml").is_file() and (work / "deploy" / "modules" / "live.wasm").is_file()
+
+    assert f"Stopped the server on http://127.0.0.1:{port}/" in cells.text("stop")
+    with socket.socket() as sock:  # the port is free again
+        sock.bind(("127.0.0.1", port))
