@@ -24,6 +24,9 @@ def ip(tmp_path_factory):
     start_ipython()
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "wagi_nb")
+    # Built up front so the magics return their views (a slow build shows it in the status line).
+    for heading in ("first", "second", "form"):
+        wagi_nb.build(PAGE.format(heading), language="rust", line_offset=1)
     return shell
 
 

@@ -39,6 +39,10 @@ def ip(tmp_path_factory):
     start_ipython()
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "wagi_nb")
+    # Build once up front: a cell whose build takes over half a second shows its result in the
+    # live status line and returns None, and these tests want the returned view.
+    for source in (HELLO, ECHO, NO_HEADER):
+        wagi_nb.build(source, language="rust", line_offset=1)
     return shell
 
 

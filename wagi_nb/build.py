@@ -118,7 +118,10 @@ def build(source: str, language: str, *, name: Optional[str] = None, release: bo
     info = toolchains.require(toolchain.language)
     text = "\n" * line_offset + source
     flags = {"release": release} if toolchain.has_profiles else {}
-    key = build_key(text, toolchain.language, flags, info.identity)
+    # The compiler's whole command line is in the key, so a change of flags in a new wagi_nb
+    # (or a different compiler) never reuses an old build.
+    recipe = {**info.identity, "command": toolchain.command(info, "cell", "cell.wasm", release)}
+    key = build_key(text, toolchain.language, flags, recipe)
     cache = cache or BuildCache()
     hit = None if force else cache.get(key)
     if hit:

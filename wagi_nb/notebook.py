@@ -1,8 +1,10 @@
 """Reading a notebook's route cells without a kernel (``wagi-nb build``, ``serve --notebook``, export)."""
 from __future__ import annotations
 
+import argparse
 import os
 import re
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,7 +60,10 @@ def language_cells(notebook) -> list:
     for number, cell in enumerate(notebook.cells, start=1):
         if cell.cell_type != "code":
             continue
-        first, _, body = cell.source.partition("\n")
+        # As IPython hands a cell magic its body: with a final newline (so the same source, the
+        # same build-cache key and the same exported src/ file as in the kernel).
+        text = cell.source if cell.source.endswith("\n") else cell.source + "\n"
+        first, _, body = text.partition("\n")
         match = _LANGUAGE_MAGIC.match(first.strip())
         if not match or match.group(1) not in TOOLCHAINS:
             continue
@@ -100,7 +105,6 @@ class BuiltRoute:
 
 def load_notebook_routes(app, path: Union[str, Path], progress=None) -> list:
     """Build every route cell of a notebook into ``app``, in notebook order (a later cell wins)."""
-    import shlex
     from .wagi import make_handler
     path = Path(path)
     notebook = read_notebook(path)
@@ -110,12 +114,12 @@ def load_notebook_routes(app, path: Union[str, Path], progress=None) -> list:
         raise NotebookError(f"'{path}' has no route cells: no %%wasm_<language> cell with --route. "
                             "Add --route /path to the magic line of the cells to serve.")
     for line in global_env_lines(notebook):
-        words = shlex.split(line)
-        for index, word in enumerate(words):
-            if word == "--env-file" and index + 1 < len(words):
-                app.add_env_file(_resolve(words[index + 1], folder))
-            elif "=" in word and not word.startswith("-") and words[index - 1:index] != ["--env-file"]:
-                app.set_env(dict([parse_env_pair(word, where="%wagi_env")]))
+        args = _env_line(line, path)
+        if args.clear:
+            app.clear_env()
+        for env_file in args.env_file:
+            app.add_env_file(_resolve(env_file, folder))
+        app.set_env(dict(parse_env_pair(pair, where=f"{path}, %wagi_env") for pair in args.pairs))
     built = []
     for cell in cells:
         opts = cell.options
@@ -143,6 +147,23 @@ def load_notebook_routes(app, path: Union[str, Path], progress=None) -> list:
         if progress:
             progress(built[-1])
     return built
+
+
+class _EnvLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise CellLineError(message)
+
+
+def _env_line(line: str, path: Path) -> argparse.Namespace:
+    """A ``%wagi_env`` line read as the magic reads it (``--env-file=F``, ``--clear`` and pairs)."""
+    parser = _EnvLineParser(add_help=False)
+    parser.add_argument("pairs", nargs="*")
+    parser.add_argument("--env-file", action="append", default=[])
+    parser.add_argument("--clear", action="store_true")
+    try:
+        return parser.parse_args(shlex.split(line))
+    except (CellLineError, ValueError) as error:
+        raise NotebookError(f"{path}: cannot read `%wagi_env {line}`: {error}.") from None
 
 
 def _resolve(value: str, folder: Path) -> str:

@@ -41,7 +41,8 @@ def outbound_host(host: str) -> str:
     if host == "insecure:allow-all":
         return "*://*:*"
     if "://" in host:
-        return host
+        scheme, _, rest = host.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"  # a URL's path (even a lone `/`) is not part of a host
     return f"*://{host}" + ("" if ":" in host else ":*")
 
 
@@ -83,9 +84,16 @@ def check_manifest(data: dict) -> list:
         where = f"[component.{cid}]"
         if not COMPONENT_ID.match(cid):
             problems.append(f"{where}: id must be kebab-case words each starting with a letter")
+        if not isinstance(component, dict):
+            problems.append(f"{where}: must be a table")
+            continue
         if not isinstance(component.get("source"), str):
             problems.append(f"{where}: `source` must be a path string")
-        for entry in component.get("files", []):
+        files = component.get("files", [])
+        if not isinstance(files, list):
+            problems.append(f"{where}: `files` must be a list")
+            files = []
+        for entry in files:
             if isinstance(entry, dict):
                 if set(entry) != {"source", "destination"} or not str(entry.get("destination", "")).startswith("/"):
                     problems.append(f"{where}: a files table needs `source` and an absolute `destination`")
@@ -94,21 +102,26 @@ def check_manifest(data: dict) -> list:
         environment = component.get("environment", {})
         if not isinstance(environment, dict) or not all(isinstance(v, str) for v in environment.values()):
             problems.append(f"{where}: `environment` must be a table of strings")
-        for host in component.get("allowed_outbound_hosts", []):
+        hosts = component.get("allowed_outbound_hosts", [])
+        for host in hosts if isinstance(hosts, list) else [hosts]:
             if not isinstance(host, str) or not OUTBOUND_HOST.match(host):
                 problems.append(f"{where}: outbound host {host!r} needs a scheme (scheme://host[:port])")
         build = component.get("build")
-        if build is not None and not isinstance(build.get("command"), str):
+        if build is not None and not (isinstance(build, dict) and isinstance(build.get("command"), str)):
             problems.append(f"{where}.build: `command` must be a string")
-    triggers = data.get("trigger", {}).get("http")
+    trigger_table = data.get("trigger", {})
+    triggers = trigger_table.get("http") if isinstance(trigger_table, dict) else None
     if not isinstance(triggers, list) or not triggers:
         problems.append("no [[trigger.http]] entries")
         triggers = []
     for index, trigger in enumerate(triggers, start=1):
         where = f"[[trigger.http]] #{index}"
+        if not isinstance(trigger, dict):
+            problems.append(f"{where}: must be a table")
+            continue
         if not isinstance(trigger.get("route"), str) or not trigger["route"].startswith("/"):
             problems.append(f"{where}: `route` must be a path starting with /")
-        if trigger.get("component") not in components:
+        if not isinstance(trigger.get("component"), str) or trigger["component"] not in components:
             problems.append(f"{where}: component {trigger.get('component')!r} is not defined")
         executor = trigger.get("executor")
         if not isinstance(executor, dict) or executor.get("type") != "wagi":

@@ -214,7 +214,7 @@ class BuiltView:
 
 
 def _show(status, view):
-    """The result replaces the live status line, if one was shown."""
+    """The result replaces the live status line, if one was shown (then the cell returns None)."""
     handle = status.get("handle")
     if handle is None:
         return view

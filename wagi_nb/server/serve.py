@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -38,15 +39,23 @@ def build_app(args) -> WagiApp:
 def serve(args) -> int:
     if not args.config and not args.notebook:
         raise WagiNbError("Nothing to serve: give -c modules.toml (or --notebook NOTEBOOK.ipynb).")
-    if args.log_dir is None:
+    temporary_log_dir = args.log_dir is None
+    if temporary_log_dir:
         args.log_dir = tempfile.mkdtemp(prefix="wagi-nb-logs-")
-        if args.worker_fd is None:
-            print(f"Module stderr goes to {args.log_dir}", file=sys.stderr, flush=True)
-    app = build_app(args)
-    if args.worker_fd is not None:
-        return run_worker(app, args, socket.socket(fileno=args.worker_fd))
-    host, port = parse_listen(args.listen)
-    sockets = listen(host, port, flag="--listen {host}:{port}")
+    try:
+        app = build_app(args)
+        if args.worker_fd is not None:
+            return run_worker(app, args, socket.socket(fileno=args.worker_fd))
+        host, port = parse_listen(args.listen)
+        sockets = listen(host, port, flag="--listen {host}:{port}")
+    except WagiNbError:
+        # A start-up error is one line on stderr: no "Module stderr goes to" line before it, and
+        # no empty temporary folder left behind.
+        if temporary_log_dir:
+            shutil.rmtree(args.log_dir, ignore_errors=True)
+        raise
+    if temporary_log_dir:
+        print(f"Module stderr goes to {args.log_dir}", file=sys.stderr, flush=True)
     shown = f"[{host}]" if ":" in host else host
     ready = f"Ready: serving on http://{shown}:{sockets[0].getsockname()[1]}"
     if args.workers <= 1:

@@ -89,7 +89,8 @@ class Clang(Toolchain):
                              (sub, "-target", "wasm32-wasi"), note=note)
 
     def command(self, info, source, output, release):
-        profile = ["-O2"] if release else ["-O0", "-g"]
+        # Debian's wasi-libc and libc++ archives carry DWARF; strip it from release builds.
+        profile = ["-O2", "-Wl,--strip-debug"] if release else ["-O0", "-g"]
         cxx = ["-fno-exceptions"] if self.cxx else []
         return [info.path, *info.extra_args, *profile, *cxx, "-fno-color-diagnostics",
                 source, "-o", output]
