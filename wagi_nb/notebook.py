@@ -50,19 +50,20 @@ def read_notebook(path: Union[str, Path]):
         raise NotebookError(f"Cannot read '{path}' as a notebook: {error}.") from None
 
 
-def route_cells(notebook) -> list:
-    return [cell for cell in language_cells(notebook) if cell.options.route]
+def route_cells(notebook, name: str = "") -> list:
+    return [cell for cell in language_cells(notebook, name) if cell.options.route]
 
 
-def language_cells(notebook) -> list:
-    """Every ``%%wasm_<language>`` cell, parsed."""
+def language_cells(notebook, name: str = "") -> list:
+    """Every ``%%wasm_<language>`` cell, parsed; ``name`` (the notebook's path) goes into errors."""
     cells = []
     for number, cell in enumerate(notebook.cells, start=1):
         if cell.cell_type != "code":
             continue
         # As IPython hands a cell magic its body: with a final newline (so the same source, the
         # same build-cache key and the same exported src/ file as in the kernel).
-        text = cell.source if cell.source.endswith("\n") else cell.source + "\n"
+        text = cell.source.lstrip("\n")  # IPython skips blank lines before a cell magic's line
+        text = text if text.endswith("\n") else text + "\n"
         first, _, body = text.partition("\n")
         match = _LANGUAGE_MAGIC.match(first.strip())
         if not match or match.group(1) not in TOOLCHAINS:
@@ -71,7 +72,7 @@ def language_cells(notebook) -> list:
         try:
             options = parse_cell_line(line, profiles=TOOLCHAINS[language].has_profiles)
         except CellLineError as error:
-            raise NotebookError(f"Cell {number}: cannot read `%%wasm_{language}{line}`: {error}.") from None
+            raise NotebookError(f"{name + ', ' if name else ''}cell {number}: cannot read `%%wasm_{language}{line}`: {error}.") from None
         cells.append(RouteCell(number, language, line, body, options))
     return cells
 
@@ -79,7 +80,7 @@ def language_cells(notebook) -> list:
 def build_every_cell(path: Union[str, Path], progress=None) -> list:
     """Compile every language cell (not only routes) into the build cache: a warm first run."""
     built = []
-    for cell in language_cells(read_notebook(path)):
+    for cell in language_cells(read_notebook(path), str(path)):
         try:
             artifact = build(cell.source, cell.language, release=cell.options.release, line_offset=1)
         except CompileError as error:
@@ -109,7 +110,7 @@ def load_notebook_routes(app, path: Union[str, Path], progress=None) -> list:
     path = Path(path)
     notebook = read_notebook(path)
     folder = path.resolve().parent
-    cells = route_cells(notebook)
+    cells = route_cells(notebook, str(path))
     if not cells:
         raise NotebookError(f"'{path}' has no route cells: no %%wasm_<language> cell with --route. "
                             "Add --route /path to the magic line of the cells to serve.")

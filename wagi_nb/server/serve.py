@@ -27,12 +27,14 @@ def build_app(args) -> WagiApp:
                   max_body_mib=args.max_body, log_dir=args.log_dir)
     for path in args.env_file:
         app.add_env_file(path)
-    app.set_env(parse_env_pairs(args.env, where="-e/--env"))
+    flags = parse_env_pairs(args.env, where="-e/--env")
+    app.set_env(flags)
     if args.config:
         app.load_config(args.config)
     for notebook in getattr(args, "notebook", None) or []:
         from ..notebook import load_notebook_routes
         load_notebook_routes(app, notebook)
+    app.set_env(flags)  # a flag beats the notebooks' %wagi_env lines too
     return app
 
 

@@ -1,6 +1,7 @@
 """WAT: wasmtime's own text-format parser, in process; nothing to install."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -30,7 +31,7 @@ class Wat(Toolchain):
         # Only for writing build instructions down (exports); cells compile in process below.
         script = ('import sys, wasmtime; open(sys.argv[2], "wb")'
                   '.write(wasmtime.wat2wasm(open(sys.argv[1]).read()))')
-        return ["python3", "-c", script, source, output]
+        return [sys.executable, "-c", script, source, output]
 
     def compile(self, info, workdir: Path, source, output, release, progress=None) -> str:
         text = (workdir / source).read_text(encoding="utf-8")
