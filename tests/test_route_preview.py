@@ -1,9 +1,6 @@
 """The live route preview: request logic tested directly, the widget through button clicks."""
-import os
 
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
 
 import wagi_nb
@@ -15,19 +12,13 @@ PAGE = ('fn main() {{\n    println!("Content-Type: text/html");\n    println!();
 
 
 @pytest.fixture(scope="module")
-def ip(tmp_path_factory):
-    os.environ.setdefault("WAGI_NB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    if wagi_nb.discover("rust").path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("no Rust toolchain with a wasm32-wasi target")
-        pytest.skip("no Rust toolchain with a wasm32-wasi target")
-    start_ipython()
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "wagi_nb")
-    # Built up front so the magics return their views (a slow build shows it in the status line).
+def ip(ipython_shell, need_toolchain):
+    need_toolchain("rust")
+    # Built up front: a cell whose build takes over half a second shows its result in the live
+    # status line and returns None, and these tests want the returned view.
     for heading in ("first", "second", "form"):
         wagi_nb.build(PAGE.format(heading), language="rust", line_offset=1)
-    return shell
+    return ipython_shell
 
 
 @pytest.fixture(autouse=True)

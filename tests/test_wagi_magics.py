@@ -1,11 +1,8 @@
 """The Wagi magics through a real IPython shell: --route previews, %wagi_request, routes, load/save, env."""
-import os
 import shutil
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
-from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
 
 import wagi_nb
@@ -30,20 +27,13 @@ NO_HEADER = 'fn main() {\n    println!("Hello, world!");\n}\n'
 
 
 @pytest.fixture(scope="module")
-def ip(tmp_path_factory):
-    os.environ.setdefault("WAGI_NB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-    if wagi_nb.discover("rust").path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("no Rust toolchain with a wasm32-wasi target")
-        pytest.skip("no Rust toolchain with a wasm32-wasi target")
-    start_ipython()
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "wagi_nb")
-    # Build once up front: a cell whose build takes over half a second shows its result in the
-    # live status line and returns None, and these tests want the returned view.
+def ip(ipython_shell, need_toolchain):
+    need_toolchain("rust")
+    # Built up front: a cell whose build takes over half a second shows its result in the live
+    # status line and returns None, and these tests want the returned view.
     for source in (HELLO, ECHO, NO_HEADER):
         wagi_nb.build(source, language="rust", line_offset=1)
-    return shell
+    return ipython_shell
 
 
 @pytest.fixture(autouse=True)

@@ -41,3 +41,13 @@ class NotACommand(WagiNbError):
 
 class ModuleLoadError(WagiNbError):
     """wasmtime could not compile or link a ``.wasm`` file."""
+
+
+class ModuleInterrupted(KeyboardInterrupt):
+    """Ctrl-C (the notebook's stop button) stopped a running module; the kernel carries on."""
+
+    def __str__(self) -> str:
+        return "the running module was stopped (interrupted); the kernel is still usable"
+
+    def _render_traceback_(self) -> list:
+        return [f"KeyboardInterrupt: {self}"]

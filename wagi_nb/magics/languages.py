@@ -81,7 +81,8 @@ class WasmMagics(Magics):
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
         for trait, language in self._COMPILER_TRAITS.items():
-            toolchains.set_compiler(language, getattr(self, trait))
+            if getattr(self, trait):  # an empty setting leaves set_compiler() calls made before alone
+                toolchains.set_compiler(language, getattr(self, trait))
 
     @observe(*_COMPILER_TRAITS)
     def _compiler_changed(self, change):

@@ -1,0 +1,118 @@
+"""Toolchain discovery: which compiler each language uses, and what a user is told when one is missing."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import wagi_nb
+from wagi_nb.display import ToolchainsView
+from wagi_nb.errors import ToolchainNotFound
+
+LANGUAGES = ["rust", "c", "cpp", "zig", "wat"]
+
+
+def has_wasi_std(rustc: str) -> bool:
+    """Independently of wagi_nb: does this rustc have a WASI standard library?"""
+    done = subprocess.run([rustc, "--print", "sysroot"], capture_output=True, text=True)
+    if done.returncode != 0:
+        return False
+    sysroot = Path(done.stdout.strip())
+    return any((sysroot / "lib" / "rustlib" / target / "lib").is_dir()
+               for target in ("wasm32-wasip1", "wasm32-wasi"))
+
+
+def rustc_without_wasm_target():
+    """The first rustc on PATH, if it lacks the wasm target (as rustup's does on these machines)."""
+    first = shutil.which("rustc")
+    if first is None or has_wasi_std(first):
+        pytest.skip("the first rustc on PATH has a wasm target (or there is none): "
+                    "nothing for discovery to pass over here")
+    return first
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_discovery_finds_a_compiler_for_wasm32_wasi(language, need_toolchain):
+    info = need_toolchain(language)
+    assert info.found
+    assert info.language == language
+    assert info.version, "the version is part of the cache key and of the table"
+    assert info.target.startswith("wasm32")
+    if language != "wat":
+        assert os.path.isfile(info.path) and os.access(info.path, os.X_OK), info.path
+    # The public API reports the same choice.
+    assert wagi_nb.discover(language).path == info.path
+
+
+def test_rust_discovery_chooses_a_rustc_with_the_wasi_target(need_toolchain):
+    info = need_toolchain("rust")
+    assert has_wasi_std(info.path), f"{info.path} cannot build for wasm32-wasi"
+    assert info.target in ("wasm32-wasip1", "wasm32-wasi")
+
+
+def test_rust_discovery_says_which_rustc_it_passed_over(need_toolchain):
+    first = rustc_without_wasm_target()
+    info = need_toolchain("rust")
+    assert os.path.realpath(info.path) != os.path.realpath(first)
+    assert first in info.note, info.note
+    assert "no WASI target" in info.note
+    # ... and the table a user sees says so too.
+    table = repr(ToolchainsView([info]))
+    assert info.path in table and first in table
+
+
+INSTALL_COMMANDS = {
+    "rust": ("rustup target add wasm32-wasip1", "apt-get install rustc libstd-rust-dev-wasm32"),
+    "c": ("apt-get install clang lld wasi-libc",),
+    "cpp": ("libc++-dev-wasm32",),
+    "zig": ("pip install",),
+}
+
+
+@pytest.mark.parametrize("language", sorted(INSTALL_COMMANDS))
+def test_configured_compiler_that_does_not_exist_names_the_install_command(language, tmp_path,
+                                                                           hello_sources):
+    missing = str(tmp_path / "bin" / "no-such-compiler")
+    wagi_nb.set_compiler(language, missing)
+    info = wagi_nb.discover(language)
+    assert not info.found
+    with pytest.raises(ToolchainNotFound) as caught:
+        wagi_nb.build(hello_sources[language], language=language)
+    message = str(caught.value)
+    assert "Install one with:" in message
+    assert any(command in message for command in INSTALL_COMMANDS[language]), message
+    assert missing in message, "the message should say which configured compiler failed"
+    # The table shows it as missing, with the install command.
+    table = repr(ToolchainsView([info]))
+    assert "MISSING" in table
+    assert any(command in table for command in INSTALL_COMMANDS[language]), table
+
+
+def test_configured_rustc_without_the_wasm_target_is_refused_with_the_rustup_command(hello_sources):
+    first = rustc_without_wasm_target()
+    wagi_nb.set_compiler("rust", first)
+    with pytest.raises(ToolchainNotFound) as caught:
+        wagi_nb.build(hello_sources["rust"], language="rust")
+    message = str(caught.value)
+    assert "no wasm32-wasip1/wasm32-wasi target" in message
+    assert "rustup target add wasm32-wasip1" in message or "apt-get install" in message
+
+
+def test_set_compiler_none_goes_back_to_discovery(tmp_path, need_toolchain, hello_sources):
+    info = need_toolchain("rust")
+    wagi_nb.set_compiler("rust", str(tmp_path / "nope"))
+    assert not wagi_nb.discover("rust").found
+    wagi_nb.set_compiler("rust", None)
+    assert wagi_nb.discover("rust").path == info.path
+    assert wagi_nb.build(hello_sources["rust"], language="rust").run().text == "Hello, world!\n"
+
+
+def test_unknown_language_lists_the_known_ones():
+    with pytest.raises(wagi_nb.WagiNbError) as caught:
+        wagi_nb.build("print('hi')", language="python")
+    message = str(caught.value)
+    for language in LANGUAGES:
+        assert language in message
