@@ -7,7 +7,7 @@ from IPython.utils.capture import capture_output
 
 import wagi_nb
 from wagi_nb.wagi import app
-from wagi_nb.wagi.config import ConfigError
+from wagi_nb.wagi.config import ConfigError, ConfigWarning
 
 HELLO = ('fn main() {\n    println!("Content-Type: text/plain");\n    println!();\n'
          '    println!("Hello, world!");\n}\n')
@@ -62,8 +62,10 @@ def test_route_cell_previews_the_seed_response(ip):
 def test_the_same_module_from_a_two_line_modules_toml_previews_the_same(ip, tmp_path):
     built = wagi_nb.build(HELLO, language="rust")
     shutil.copy(built.wasm_path, tmp_path / "hello.wasm")
-    (tmp_path / "modules.toml").write_text('[[module]]\nroute = "/"\nmodule = "hello.wasm"\n')
-    ip.run_line_magic("wagi_load", str(tmp_path / "modules.toml"))
+    # Exactly the two lines the article shows (Wagi itself would want a [[module]] line above them).
+    (tmp_path / "modules.toml").write_text('module = "hello.wasm"\nroute = "/"\n')
+    with pytest.warns(ConfigWarning, match=r"\[\[module\]\]"):
+        ip.run_line_magic("wagi_load", str(tmp_path / "modules.toml"))
     response = ip.run_line_magic("wagi_request", "GET /")
     assert (response.status, response.headers["Content-Type"], response.body) == \
         (200, "text/plain", b"Hello, world!\n")

@@ -75,6 +75,17 @@ def parse_config(text: str, folder: Path, name: str = "modules.toml") -> list:
     if modules is None:
         raise ConfigError(f"{name} has no [[module]] entries. Add one per route:\n"
                           "[[module]]\nroute = \"/\"\nmodule = \"hello.wasm\"")
+    if isinstance(modules, str):
+        # The two-line form the seed article shows (`module = ...`, `route = ...`, no header):
+        # one entry. Wagi itself wants the [[module]] header, so say so, but serve it.
+        if not isinstance(data.get("route"), str):
+            raise ConfigError(f"In {name}, `module = {modules!r}` has no `route` beside it. Add "
+                              "route = \"/\" (and, for more than one module, a [[module]] line above "
+                              "each entry).")
+        warnings.warn(f"{name} has `module` and `route` at the top level; read as one [[module]] "
+                      "entry. Wagi itself needs a [[module]] line above them.", ConfigWarning,
+                      stacklevel=2)
+        modules = [{key: value for key, value in data.items() if key in KEYS}]
     if not isinstance(modules, list):
         raise ConfigError(f"In {name}, `module` must be an array of tables: write [[module]] "
                           "(two brackets) above each entry, not [module].")
