@@ -244,3 +244,13 @@ def ipython_shell():
     shell = InteractiveShell.instance()
     shell.run_line_magic("load_ext", "wagi_nb")
     return shell
+
+
+@pytest.fixture(scope="session")
+def kernelspec_dir(tmp_path_factory):
+    """A ``python3`` kernelspec that runs *this* interpreter (works from a fresh venv, and is not
+    shadowed by some other python3 kernelspec the user has installed)."""
+    from ipykernel.kernelspec import install
+    prefix = tmp_path_factory.mktemp("jupyter-prefix")
+    install(kernel_name="python3", prefix=str(prefix))
+    return prefix / "share" / "jupyter"

@@ -13,74 +13,37 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat.v4 import new_code_cell, new_notebook
 
+from kernels import live_kernel, run_cell, text_of
+
 RUST_HELLO = '%%wasm_rust\nfn main() {\n    println!("Hello, world!");\n}\n'
 RUST_ERROR = '%%wasm_rust\nfn main() {\n    let x: i32 = "nope";\n}\n'
 
 
 @pytest.fixture(scope="module")
-def kernelspec_dir(tmp_path_factory):
-    """A ``python3`` kernelspec that runs *this* interpreter (works from a fresh venv, and is not
-    shadowed by some other python3 kernelspec the user has installed)."""
-    from ipykernel.kernelspec import install
-    prefix = tmp_path_factory.mktemp("jupyter-prefix")
-    install(kernel_name="python3", prefix=str(prefix))
-    return prefix / "share" / "jupyter"
-
-
-@pytest.fixture(scope="module")
 def notebook_client(kernelspec_dir, python_env, need_toolchain, tmp_path_factory):
     need_toolchain("rust")
-    cwd = tmp_path_factory.mktemp("notebook-cwd")
-    env = python_env(JUPYTER_PATH=kernelspec_dir)
-    mp = pytest.MonkeyPatch()
-    mp.setenv("JUPYTER_PATH", str(kernelspec_dir))  # where the client looks up "python3"
-    nb = new_notebook()
-    client = NotebookClient(nb, kernel_name="python3", timeout=120, startup_timeout=60,
-                            resources={"metadata": {"path": str(cwd)}})
-    try:
-        with client.setup_kernel(env=env):
-            yield client
-    finally:
-        mp.undo()
-
-
-def execute(client, source):
-    """Append a cell to the notebook and run it in the shared kernel; returns the cell."""
-    cell = new_code_cell(source)
-    client.nb.cells.append(cell)
-    client.execute_cell(cell, len(client.nb.cells) - 1)
-    return cell
-
-
-def text_of(cell) -> str:
-    parts = []
-    for output in cell.outputs:
-        if output.output_type == "stream":
-            parts.append(output.text)
-        elif output.output_type in ("execute_result", "display_data"):
-            parts.append(output.data.get("text/plain", ""))
-        elif output.output_type == "error":
-            parts.append("\n".join(output.traceback))
-    return "\n".join(parts)
+    with live_kernel(kernelspec_dir, python_env(JUPYTER_PATH=kernelspec_dir),
+                     tmp_path_factory.mktemp("notebook-cwd")) as client:
+        yield client
 
 
 def test_kernel_runs_this_python(notebook_client):
-    cell = execute(notebook_client, "import sys\nprint(sys.prefix)")
+    cell = run_cell(notebook_client, "import sys\nprint(sys.prefix)")
     assert text_of(cell).strip() == sys.prefix
 
 
 def test_notebook_hello_world(notebook_client):
-    execute(notebook_client, "%load_ext wagi_nb")
-    cell = execute(notebook_client, RUST_HELLO)
+    run_cell(notebook_client, "%load_ext wagi_nb")
+    cell = run_cell(notebook_client, RUST_HELLO)
     assert "Hello, world!" in text_of(cell)
     html = [o for o in cell.outputs if o.output_type == "execute_result"][0].data["text/html"]
     assert "Hello, world!" in html
 
 
 def test_notebook_compile_error_fails_the_cell_and_the_kernel_stays_usable(notebook_client):
-    execute(notebook_client, "%load_ext wagi_nb")
+    run_cell(notebook_client, "%load_ext wagi_nb")
     with pytest.raises(CellExecutionError) as caught:
-        execute(notebook_client, RUST_ERROR)
+        run_cell(notebook_client, RUST_ERROR)
     assert "cell.rs:3:18" in str(caught.value)
     error = [o for o in notebook_client.nb.cells[-1].outputs if o.output_type == "error"][0]
     assert error.ename == "CompileError"
@@ -88,12 +51,12 @@ def test_notebook_compile_error_fails_the_cell_and_the_kernel_stays_usable(noteb
     assert "cell.rs:3:18" in rendered
     assert "mismatched types" in rendered
     assert "Traceback" not in rendered and "File " not in rendered
-    after = execute(notebook_client, "print(6 * 7)")
+    after = run_cell(notebook_client, "print(6 * 7)")
     assert text_of(after).strip() == "42"
 
 
 def test_notebook_interrupt_stops_a_running_module(notebook_client, wat):
-    execute(notebook_client, "%load_ext wagi_nb")
+    run_cell(notebook_client, "%load_ext wagi_nb")
     interrupted_at = []
 
     def press_stop():
@@ -105,7 +68,7 @@ def test_notebook_interrupt_stops_a_running_module(notebook_client, wat):
     started = time.monotonic()
     try:
         with pytest.raises(CellExecutionError) as caught:
-            execute(notebook_client, f"%%wasm_wat --timeout 60\n{wat.LOOP}")
+            run_cell(notebook_client, f"%%wasm_wat --timeout 60\n{wat.LOOP}")
     finally:
         timer.cancel()
     finished = time.monotonic()
@@ -115,10 +78,10 @@ def test_notebook_interrupt_stops_a_running_module(notebook_client, wat):
     assert finished - started < 30
 
     # The kernel is alive and wasm still runs.
-    hello = execute(notebook_client, RUST_HELLO)
+    hello = run_cell(notebook_client, RUST_HELLO)
     assert "Hello, world!" in text_of(hello)
     assert "cached build" in text_of(hello)
-    after = execute(notebook_client, "print('still here')")
+    after = run_cell(notebook_client, "print('still here')")
     assert text_of(after).strip() == "still here"
 
 

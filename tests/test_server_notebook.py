@@ -10,53 +10,17 @@ from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
 import test_server_support as ss
+from kernels import live_kernel, run_cell, text_of
 
 HELLO_CELL = "%%wasm_rust --route /\n" + ss.HELLO_RUST
 
 
 @pytest.fixture(scope="module")
-def kernelspec_dir(tmp_path_factory):
-    """A ``python3`` kernelspec that runs this interpreter (whatever other kernelspecs exist)."""
-    from ipykernel.kernelspec import install
-    prefix = tmp_path_factory.mktemp("server-jupyter-prefix")
-    install(kernel_name="python3", prefix=str(prefix))
-    return prefix / "share" / "jupyter"
-
-
-@pytest.fixture(scope="module")
 def kernel(kernelspec_dir, python_env, need_toolchain, tmp_path_factory):
     need_toolchain("rust")
-    cwd = tmp_path_factory.mktemp("server-notebook-cwd")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("JUPYTER_PATH", str(kernelspec_dir))
-    client = NotebookClient(new_notebook(), kernel_name="python3", timeout=120, startup_timeout=60,
-                            resources={"metadata": {"path": str(cwd)}})
-    try:
-        with client.setup_kernel(env=python_env(JUPYTER_PATH=kernelspec_dir)):
-            yield client
-    finally:
-        mp.undo()
-
-
-def run(client, source, raises=False):
-    cell = new_code_cell(source)
-    if raises:
-        cell.metadata["tags"] = ["raises-exception"]
-    client.nb.cells.append(cell)
-    client.execute_cell(cell, len(client.nb.cells) - 1)
-    return cell
-
-
-def text_of(cell) -> str:
-    parts = []
-    for output in cell.outputs:
-        if output.output_type == "stream":
-            parts.append(output.text)
-        elif output.output_type in ("execute_result", "display_data"):
-            parts.append(output.data.get("text/plain", ""))
-        elif output.output_type == "error":
-            parts.append(f"{output.ename}: {output.evalue}\n" + "\n".join(output.traceback))
-    return "\n".join(parts)
+    with live_kernel(kernelspec_dir, python_env(JUPYTER_PATH=kernelspec_dir),
+                     tmp_path_factory.mktemp("server-notebook-cwd")) as client:
+        yield client
 
 
 def errors_of(cell) -> list:
@@ -65,50 +29,50 @@ def errors_of(cell) -> list:
 
 def test_wagi_serve_then_curl_from_a_later_cell(kernel):
     port = ss.free_port()
-    run(kernel, "%load_ext wagi_nb")
-    route = run(kernel, HELLO_CELL)
+    run_cell(kernel, "%load_ext wagi_nb")
+    route = run_cell(kernel, HELLO_CELL)
     assert not errors_of(route), text_of(route)
 
-    served = run(kernel, f"%wagi_serve --port {port}")
+    served = run_cell(kernel, f"%wagi_serve --port {port}")
     assert not errors_of(served), text_of(served)
     assert f"http://127.0.0.1:{port}/" in text_of(served)
 
-    curl = run(kernel, f"!curl -s http://127.0.0.1:{port}/")
+    curl = run_cell(kernel, f"!curl -s http://127.0.0.1:{port}/")
     assert "Hello, world!" in text_of(curl)
     # The test process reaches it too, with the seed's header.
     reply = ss.request(port, "GET", "/")
     assert (reply.status, reply.header("Content-Type"), reply.body) == (200, "text/plain", b"Hello, world!\n")
     assert ss.listening_addresses(port) == [f"127.0.0.1:{port}"]
 
-    again = run(kernel, f"%wagi_serve --port {port}")
+    again = run_cell(kernel, f"%wagi_serve --port {port}")
     assert not errors_of(again), text_of(again)
     assert "Already serving" in text_of(again)
     assert ss.request(port, "GET", "/").body == b"Hello, world!\n"
 
-    log = run(kernel, "%wagi_log")
+    log = run_cell(kernel, "%wagi_log")
     assert '"GET / HTTP/1.1" 200' in text_of(log)
 
     # Hot reload from a cell: re-running the route cell with new code swaps the live module.
-    reloaded = run(kernel, HELLO_CELL.replace("Hello, world!", "Hello again!"))
+    reloaded = run_cell(kernel, HELLO_CELL.replace("Hello, world!", "Hello again!"))
     assert not errors_of(reloaded), text_of(reloaded)
-    assert "Hello again!" in text_of(run(kernel, f"!curl -s http://127.0.0.1:{port}/"))
+    assert "Hello again!" in text_of(run_cell(kernel, f"!curl -s http://127.0.0.1:{port}/"))
 
-    stopped = run(kernel, "%wagi_stop")
+    stopped = run_cell(kernel, "%wagi_stop")
     assert f"Stopped the server on http://127.0.0.1:{port}/" in text_of(stopped)
     assert ss.listening_addresses(port) == []
     with socket.socket() as sock:  # the port is free again: binding it succeeds (as a server would)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
         sock.listen()
-    assert "No server is running" in text_of(run(kernel, "%wagi_stop"))
+    assert "No server is running" in text_of(run_cell(kernel, "%wagi_stop"))
 
 
 def test_wagi_serve_on_a_port_held_by_another_process(kernel):
-    run(kernel, "%load_ext wagi_nb")
+    run_cell(kernel, "%load_ext wagi_nb")
     held = ss.hold_port()  # this test process is "another program" for the kernel
     port = held.getsockname()[1]
     try:
-        cell = run(kernel, f"%wagi_serve --port {port}", raises=True)
+        cell = run_cell(kernel, f"%wagi_serve --port {port}", raises=True)
     finally:
         held.close()
     [error] = errors_of(cell)
@@ -117,4 +81,4 @@ def test_wagi_serve_on_a_port_held_by_another_process(kernel):
     assert f"--port {port + 1}" in error.evalue
     assert "Traceback" not in "\n".join(error.traceback)  # the message, not a Python traceback
     # The kernel is fine and has no server.
-    assert "No server is running" in text_of(run(kernel, "%wagi_stop"))
+    assert "No server is running" in text_of(run_cell(kernel, "%wagi_stop"))
