@@ -8,20 +8,17 @@ being line 1) so a notebook-born app can be built in CI.
 """
 from __future__ import annotations
 
-import contextlib
 import http.client
 import os
 import re
-import select
-import subprocess
-import sys
-import time
 import uuid
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from subprocesses import serving, wagi_nb_cli
 
 import wagi_nb
 from wagi_nb.notebook import NotebookError, load_notebook_routes
@@ -73,44 +70,6 @@ def write_notebook(folder: Path, cells, name="app.ipynb") -> Path:
     path = folder / name
     nbformat.write(notebook, str(path))
     return path
-
-
-def subprocess_env(**extra) -> dict:
-    env = dict(os.environ)  # with conftest's WAGI_NB_CACHE_DIR
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env.update(extra)
-    return env
-
-
-def cli(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wagi_nb", *map(str, args)], cwd=cwd,
-                          env=env or subprocess_env(), capture_output=True, text=True, timeout=120)
-
-
-@contextlib.contextmanager
-def serving(*args, cwd, log: Path):
-    with open(log, "w") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "wagi_nb", "serve", *map(str, args),
-                                    "-l", "127.0.0.1:0"], cwd=cwd, env=subprocess_env(),
-                                   stdout=subprocess.PIPE, stderr=stderr, text=True)
-    try:
-        deadline, line = time.monotonic() + 60, ""
-        while not line and time.monotonic() < deadline and process.poll() is None:
-            if select.select([process.stdout], [], [], 0.5)[0]:
-                line = process.stdout.readline()
-        match = re.search(r"Ready: serving on http://127\.0\.0\.1:(\d+)", line)
-        if not match:
-            process.kill()
-            pytest.fail(f"the server did not start: {line!r}, exit {process.poll()}:\n{log.read_text()}")
-        yield int(match.group(1))
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            process.kill()
-            process.wait()
-        process.stdout.close()
 
 
 def fetch(port, method, target, body=b""):
@@ -166,14 +125,14 @@ def build_lines(stdout: str) -> dict:
 def test_build_reports_each_route_size_and_time(app_notebook, tmp_path):
     # From another folder, with a relative path: the volume is still found next to the notebook.
     relative = os.path.relpath(app_notebook["path"], tmp_path)
-    first = cli("build", relative, cwd=tmp_path)
+    first = wagi_nb_cli("build", relative, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     routes = build_lines(first.stdout)
     assert list(routes) == ["/rust", "/c", "/wat/..."]  # in notebook order
     assert {r: (v["language"], v["cell"]) for r, v in routes.items()} == \
         {"/rust": ("rust", "5"), "/c": ("c", "6"), "/wat/...": ("wat", "7")}
     assert all(v["how"].startswith("built in ") for v in routes.values()), first.stdout
-    again = build_lines(cli("build", app_notebook["path"]).stdout)
+    again = build_lines(wagi_nb_cli("build", app_notebook["path"]).stdout)
     assert all(v["how"] == "cached" for v in again.values())
     # The sizes are the modules' sizes.
     built = load_notebook_routes(WagiApp(), app_notebook["path"])
@@ -286,7 +245,7 @@ def test_later_route_cell_wins(tmp_path, need_toolchain):
     assert len(built) == 3 and [h.route.text for h in app.handlers] == ["/dup", "/e"]
     assert app.request("GET", "/dup").text == "second\n"
     assert app.request("GET", "/e").text == "go\n"
-    done = cli("build", path)
+    done = wagi_nb_cli("build", path)
     assert done.returncode == 0 and done.stdout.splitlines()[-1] == "3 route cells built; 2 routes."
 
 
@@ -307,7 +266,7 @@ def test_a_cell_that_does_not_compile_fails_the_build_with_its_diagnostics(langu
     body, where = BAD_CELLS[language]
     path = write_notebook(tmp_path, ["%%wasm_wat --route /ok\n" + wat_text("Content-Type: text/plain\n\nok\n"),
                                      f"%%wasm_{language} --route /bad\n{body}"])
-    done = cli("build", path)
+    done = wagi_nb_cli("build", path)
     assert done.returncode == 2
     assert done.stdout.startswith("/ok ")  # the routes before it were built and reported
     assert "route cells built" not in done.stdout
@@ -315,7 +274,7 @@ def test_a_cell_that_does_not_compile_fails_the_build_with_its_diagnostics(langu
     assert where in done.stderr, done.stderr
     assert f"app.ipynb, cell 2 (%%wasm_{language} --route /bad) does not compile:" in done.stderr
     for command in (["export", path, tmp_path / "out"], ["serve", "--notebook", path, "-l", "127.0.0.1:0"]):
-        failed = cli(*command)
+        failed = wagi_nb_cli(*command)
         assert failed.returncode == 2 and "does not compile" in failed.stderr, command
     assert not (tmp_path / "out").exists()
     with pytest.raises(NotebookError, match="does not compile"):
@@ -330,7 +289,7 @@ def test_a_cell_that_does_not_compile_fails_the_build_with_its_diagnostics(langu
 def test_a_notebook_without_route_cells_is_refused(cells, tmp_path):
     path = write_notebook(tmp_path, cells)
     for command in (["build", path], ["serve", "--notebook", path, "-l", "127.0.0.1:0"]):
-        done = cli(*command)
+        done = wagi_nb_cli(*command)
         assert done.returncode == 2, command
         assert "has no route cells" in done.stderr and "--route /path" in done.stderr
         assert "Traceback" not in done.stderr
@@ -352,7 +311,7 @@ def test_a_notebook_without_route_cells_is_refused(cells, tmp_path):
 def test_bad_notebooks_get_a_clear_message(make, message, tmp_path, need_toolchain):
     need_toolchain("wat")
     path = make(tmp_path)
-    done = cli("build", path)
+    done = wagi_nb_cli("build", path)
     assert done.returncode == 2
     assert done.stderr.startswith("wagi-nb: ") and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr

@@ -6,8 +6,6 @@ from __future__ import annotations
 import socket
 
 import pytest
-from nbclient import NotebookClient
-from nbformat.v4 import new_code_cell, new_notebook
 
 import test_server_support as ss
 from kernels import live_kernel, run_cell, text_of

@@ -4,7 +4,6 @@ sub-routes (the slash-joining table, reverse order, fresh instances), and the ro
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 

@@ -6,7 +6,6 @@ parse the magic line, build, run, show.
 from __future__ import annotations
 
 import shlex
-import time
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class

@@ -1,7 +1,7 @@
 """A request kept to be sent again: the logic behind the live route preview, without widgets."""
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 from .app import Handler, WagiApp
 from .request import Request
