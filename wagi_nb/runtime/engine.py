@@ -1,23 +1,26 @@
 """One wasmtime engine and linker per process; a fresh store and instance per run."""
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
 import wasmtime
+from wasmtime import _ffi as ffi
+from wasmtime._extern import wrap_extern
 
 from ..cache import atomic_write, cache_root
-from ..errors import ModuleLoadError, NotACommand
+from ..errors import ModuleInterrupted, ModuleLoadError, NotACommand
 from .deadlines import Deadline, start_ticker, watch
 from .result import EXIT, INTERRUPTED, OK, TIMEOUT, TRAP, RunResult
 from .traps import split_trap
@@ -54,17 +57,36 @@ class Runtime:
         self.linker = wasmtime.Linker(self.engine)
         self.linker.define_wasi()
         self._loaded: dict = {}
+        #: path → ((device, inode, size, mtime, ctime), LoadedModule): see :meth:`load`.
+        self._by_path: dict = {}
         self._lock = threading.Lock()
         self._scratch = Path(tempfile.mkdtemp(prefix="wagi_nb-", dir=_fast_tmp()))
         weakref.finalize(self, shutil.rmtree, self._scratch, True)
         self._local = threading.local()
-        self._main_runner = ThreadPoolExecutor(1, thread_name_prefix="wagi_nb-run")
         start_ticker(self.engine)
 
     # -- loading -----------------------------------------------------------------------------
     def load(self, wasm: Union[bytes, str, os.PathLike]) -> LoadedModule:
-        """Compile (or fetch from the native-code cache) and link a module; memoised by content."""
-        data = wasm if isinstance(wasm, (bytes, bytearray)) else Path(wasm).read_bytes()
+        """Compile (or fetch from the native-code cache) and link a module; memoised by content.
+
+        A file already loaded is not read and hashed again while its device, inode, size,
+        modification and change times are the same (a server loads its module on every
+        request); any write to the file, or a new file in its place, changes them.
+        """
+        if isinstance(wasm, (bytes, bytearray)):
+            return self._load_data(wasm)
+        path = os.fspath(wasm)
+        stat = os.stat(path)
+        signature = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+        known = self._by_path.get(path)
+        if known is not None and known[0] == signature:
+            return known[1]
+        # stat before reading: a change made in between leaves a signature that no longer matches
+        loaded = self._load_data(Path(path).read_bytes())
+        self._by_path[path] = (signature, loaded)
+        return loaded
+
+    def _load_data(self, data: Union[bytes, bytearray]) -> LoadedModule:
         sha = hashlib.sha256(data).hexdigest()
         loaded = self._loaded.get(sha)
         if loaded is None:
@@ -117,9 +139,9 @@ class Runtime:
         an environment; ``dirs`` are ``(host_path, guest_path)`` pairs to
         preopen. ``inherit_stdio`` connects the module to this process's
         stdin/stdout/stderr instead (the command line's ``run``); the result's
-        streams are then empty. Called from the main thread (a notebook cell), the module runs
-        on a helper thread so Ctrl-C stops it within a tick and re-raises
-        :class:`KeyboardInterrupt`.
+        streams are then empty. On the main thread (a notebook cell), Ctrl-C stops
+        the module within a tick and raises :class:`~wagi_nb.errors.ModuleInterrupted`
+        (a :class:`KeyboardInterrupt`).
         """
         if entrypoint not in module.functions:
             raise NotACommand(_missing_entrypoint(module, entrypoint))
@@ -130,13 +152,20 @@ class Runtime:
                entrypoint, program, deadline, inherit_stdio)
         if threading.current_thread() is not threading.main_thread():
             return self._run(*job)
-        future = self._main_runner.submit(self._run, *job)
-        try:
-            return future.result()
-        except KeyboardInterrupt:
+        # On the main thread (a notebook cell, the command line) Ctrl-C must stop the module, not
+        # wait for it: while it runs, SIGINT only cancels its deadline. The handler runs at the next
+        # epoch tick (the tick callback is Python code on this thread), which stops the module.
+        def on_sigint(signum, frame):
             deadline.cancel()
-            future.result()
-            raise
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+        try:
+            result = self._run(*job)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if deadline.reason == "interrupted":
+            raise ModuleInterrupted()
+        return result
 
     def _scratch_files(self) -> tuple:
         files = getattr(self._local, "files", None)
@@ -173,7 +202,7 @@ class Runtime:
         with watch(store, deadline):
             try:
                 instance = module.pre.instantiate(store)
-                instance.exports(store)[entrypoint](store)
+                _export(store, instance, entrypoint)(store)
             except wasmtime.ExitTrap as exit_:
                 outcome, code = (OK if exit_.code == 0 else EXIT), exit_.code
             except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
@@ -190,6 +219,17 @@ class Runtime:
             return RunResult(b"", b"", outcome, code, trap, frames, duration)
         return RunResult(Path(stdout_path).read_bytes(), Path(stderr_path).read_bytes(), outcome,
                          code, trap, frames, duration)
+
+
+def _export(store: wasmtime.Store, instance: wasmtime.Instance, name: str):
+    """``instance.exports(store)[name]`` without wrapping every other export of the module too."""
+    raw = name.encode()
+    item = ffi.wasmtime_extern_t()
+    if not ffi.wasmtime_instance_export_get(store._context(), ctypes.byref(instance._instance),
+                                            ctypes.cast(ctypes.c_char_p(raw), ctypes.POINTER(ctypes.c_char)),
+                                            len(raw), ctypes.byref(item)):
+        raise KeyError(name)
+    return wrap_extern(item)
 
 
 def _missing_entrypoint(module: LoadedModule, entrypoint: str) -> str:
