@@ -5,7 +5,6 @@ import ctypes
 import hashlib
 import os
 import shutil
-import signal
 import tempfile
 import threading
 import time
@@ -22,6 +21,7 @@ from wasmtime._extern import wrap_extern
 from ..cache import atomic_write, cache_root
 from ..errors import ModuleInterrupted, ModuleLoadError, NotACommand
 from .deadlines import Deadline, start_ticker, watch
+from .interrupts import cancels_on_sigint
 from .result import EXIT, INTERRUPTED, OK, TIMEOUT, TRAP, RunResult
 from .traps import split_trap
 
@@ -152,17 +152,10 @@ class Runtime:
                entrypoint, program, deadline, inherit_stdio)
         if threading.current_thread() is not threading.main_thread():
             return self._run(*job)
-        # On the main thread (a notebook cell, the command line) Ctrl-C must stop the module, not
-        # wait for it: while it runs, SIGINT only cancels its deadline. The handler runs at the next
-        # epoch tick (the tick callback is Python code on this thread), which stops the module.
-        def on_sigint(signum, frame):
-            deadline.cancel()
-
-        previous = signal.signal(signal.SIGINT, on_sigint)
-        try:
+        # On the main thread (a notebook cell, the command line) Ctrl-C stops the module and then
+        # the cell, instead of waiting for the module.
+        with cancels_on_sigint(deadline):
             result = self._run(*job)
-        finally:
-            signal.signal(signal.SIGINT, previous)
         if deadline.reason == "interrupted":
             raise ModuleInterrupted()
         return result
@@ -180,7 +173,8 @@ class Runtime:
         stdin_path, stdout_path, stderr_path = self._scratch_files()
         wasi = wasmtime.WasiConfig()
         wasi.argv = [program, *args]
-        wasi.env = [(str(k), str(v)) for k, v in env.items()]
+        if env:
+            wasi.env = [(str(k), str(v)) for k, v in env.items()]
         if inherit_stdio:
             wasi.inherit_stdin()
             wasi.inherit_stdout()
@@ -217,8 +211,12 @@ class Runtime:
         duration = time.perf_counter() - start
         if inherit_stdio:
             return RunResult(b"", b"", outcome, code, trap, frames, duration)
-        return RunResult(Path(stdout_path).read_bytes(), Path(stderr_path).read_bytes(), outcome,
-                         code, trap, frames, duration)
+        return RunResult(_read(stdout_path), _read(stderr_path), outcome, code, trap, frames, duration)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as file:
+        return file.read()
 
 
 def _export(store: wasmtime.Store, instance: wasmtime.Instance, name: str):
