@@ -18,12 +18,17 @@ from dataclasses import dataclass
 from typing import Optional, TextIO
 
 from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
 from tornado.web import Application, RequestHandler, stream_request_body
 
 from ..wagi import Request, Response, WagiApp
 from ..wagi.response import error_response
 
 MiB = 1024 * 1024
+#: A body over --max-body is still read (and dropped) up to this much past the limit before the 413
+#: is sent: a client that is still sending (no ``Expect: 100-continue``) would otherwise meet a
+#: connection reset instead of the answer. Past it, the 413 goes out at once and the connection closes.
+DRAIN_BYTES = 16 * MiB
 #: Module headers that describe the connection, which the server writes itself.
 HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
 
@@ -89,14 +94,54 @@ class WagiServer:
         # tornado's own body cap is out of the way when we have one, so that we, not tornado's bare
         # "400 Bad Request", answer 413: tornado checks a chunk's announced size before handing it
         # to data_received (so a chunked body never reached our check), and after our 413 to a big
-        # Content-Length it appended its own 400. The body is streamed and dropped once rejected, and
-        # the connection is closed after the 413, so the large cap costs no memory.
+        # Content-Length it appended its own 400. The body is streamed and dropped once rejected (and
+        # the connection closed after the 413 past DRAIN_BYTES), so the large cap costs no memory.
         max_body = 1 << 62 if self.app.max_body_mib is not None else 1024 * MiB
-        return HTTPServer(self.application(), max_header_size=self.limits.max_header_size,
-                          max_body_size=max_body, idle_connection_timeout=60, body_timeout=60)
+        return WagiHTTPServer(self.application(), max_header_size=self.limits.max_header_size,
+                              max_body_size=max_body, idle_connection_timeout=60, body_timeout=60)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=False)
+
+
+class WagiHTTPServer(HTTPServer):
+    """tornado's HTTPServer, taking one waiting connection each time the listening socket is ready.
+
+    tornado accepts up to 128 waiting connections in one go. With ``--workers N`` sharing one
+    listening socket, the worker that wakes first then takes a whole burst of keep-alive
+    connections (a load generator opens them all at once) and the others sit idle: with wrk -c32
+    and 2 workers, 10 of 24 starts put all 32 connections on one worker. One accept per wake-up
+    lets every worker's loop take turns (none of 24 starts did that; the worst split was 2/30); a
+    single process loses nothing (the socket stays readable, so its loop comes straight back for
+    the next one).
+    """
+
+    def add_sockets(self, sockets) -> None:
+        for sock in sockets:
+            self._sockets[sock.fileno()] = sock
+            self._handlers[sock.fileno()] = _accept_one_at_a_time(sock, self._handle_connection)
+
+
+def _accept_one_at_a_time(sock, callback):
+    """``tornado.netutil.add_accept_handler`` with one ``accept()`` per readiness event."""
+    loop = IOLoop.current()
+    removed = []
+
+    def accept(fd, events) -> None:
+        if removed:
+            return
+        try:
+            connection, address = sock.accept()
+        except (BlockingIOError, ConnectionAbortedError):
+            return  # another worker took it, or the client gave up while it waited
+        callback(connection, address)
+
+    def remove() -> None:
+        loop.remove_handler(sock)
+        removed.append(True)
+
+    loop.add_handler(sock, accept, IOLoop.READ)
+    return remove
 
 
 @stream_request_body
@@ -106,22 +151,33 @@ class WagiRequestHandler(RequestHandler):
     def initialize(self, server: WagiServer):
         self.server = server
         self.chunks, self.size, self.rejected = [], 0, False
+        self._counted = False
+        #: The body size to report in a 413: Content-Length, or what was read.
+        self._too_big = 0
 
     def compute_etag(self):
         return None  # a module's response is passed on as it is
 
     def prepare(self):
         self.server.active += 1
+        self._counted = True
         length = self.request.headers.get("Content-Length", "")
         if length.isdigit() and int(length) > self._max_body:
-            self._reject_body(int(length))
+            self.rejected, self._too_big = True, int(length)
+            # A client waiting for "100 Continue" sends nothing more: answer now. So for a body too
+            # big to drain. Otherwise the 413 goes out in _handle, once the body has been read.
+            if "100-continue" in self.request.headers.get("Expect", "").lower() or \
+                    self._too_big > self._max_body + DRAIN_BYTES:
+                self._reject_body()
 
     def data_received(self, chunk: bytes):
-        if self.rejected:
-            return
         self.size += len(chunk)
-        if self.size > self._max_body:
-            self._reject_body(self.size)
+        if not self.rejected and self.size > self._max_body:
+            self.rejected, self.chunks = True, []
+        if self.rejected:
+            self._too_big = max(self._too_big, self.size)
+            if self.size > self._max_body + DRAIN_BYTES:
+                self._reject_body()
         else:
             self.chunks.append(chunk)
 
@@ -130,8 +186,8 @@ class WagiRequestHandler(RequestHandler):
         limit = self.server.app.max_body_mib
         return float("inf") if limit is None else limit * MiB
 
-    def _reject_body(self, size: int):
-        self.rejected = True
+    def _reject_body(self):
+        size = self._too_big
         response = error_response(413, f"The request body ({size:,} bytes) is over the "
                                        f"{self.server.app.max_body_mib:g} MiB limit (--max-body).")
         self._send(self._wagi_request(b""), response)
@@ -143,6 +199,7 @@ class WagiRequestHandler(RequestHandler):
 
     async def _handle(self):
         if self.rejected:
+            self._reject_body()  # the body has been read and dropped (unless the 413 went out already)
             return
         request = self._wagi_request(b"".join(self.chunks))
         response = await self.server.respond(request)
@@ -168,5 +225,16 @@ class WagiRequestHandler(RequestHandler):
         self.finish()
         self.server.access_log.write(request, response, len(body))
 
+    def _uncount(self):
+        if self._counted:
+            self._counted = False
+            self.server.active -= 1
+
     def on_finish(self):
-        self.server.active -= 1
+        self._uncount()
+
+    def on_connection_close(self):
+        # A client gone mid-request never reaches on_finish: without this, `active` stayed up and
+        # every later graceful stop waited out its whole deadline.
+        super().on_connection_close()
+        self._uncount()
