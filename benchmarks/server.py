@@ -524,10 +524,9 @@ def _diagnosis(results: dict) -> List[str]:
             "ctypes releases and retakes it). When those threads run on different cores, each "
             "hand-off is a cross-core wake-up and the threads queue for the GIL across cores; kept "
             "on one core, a hand-off is a cheap local switch, and with one process per core the "
-            "cores still all work. Suggested fix (in "
-            "`wagi_nb/server/serve.py`): start each `--workers` process pinned to a core of its "
-            "own (`os.sched_setaffinity`), and make `--workers` default to the number of usable "
-            "cores.")
+            "cores still all work. `wagi-nb serve --workers N` therefore pins each worker to a core "
+            "of its own (so its two rows above measure the same thing); a single process is left "
+            "unpinned, so long-running modules can still use every core.")
     return notes
 
 
