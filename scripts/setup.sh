@@ -36,7 +36,16 @@ fi
 # -- 2. The virtual environment and the package ------------------------------------------------
 if [ ! -x "$VENV/bin/python" ]; then
     say "creating $VENV"
-    "$PYTHON" -m venv "$VENV"
+    if ! "$PYTHON" -m venv "$VENV"; then
+        # Debian's own python3 needs python3-venv for ensurepip.
+        rm -rf "$VENV"
+        if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+            apt-get install -y -qq python3-venv >/dev/null && "$PYTHON" -m venv "$VENV"
+        else
+            say "cannot create a virtual environment: install python3-venv (apt-get install python3-venv)"
+            exit 1
+        fi
+    fi
 fi
 stamp="$VENV/.wagi_nb-installed"
 fingerprint="$(cat pyproject.toml; echo "$EXTRAS")"
