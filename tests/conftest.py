@@ -254,3 +254,22 @@ def kernelspec_dir(tmp_path_factory):
     prefix = tmp_path_factory.mktemp("jupyter-prefix")
     install(kernel_name="python3", prefix=str(prefix))
     return prefix / "share" / "jupyter"
+
+
+# -- the Wagi test modules (tests/wagi_modules.py), built once per session --------------------------
+@pytest.fixture(scope="session")
+def hello_module():
+    import wagi_modules
+    return wagi_modules.hello_module()
+
+
+@pytest.fixture(scope="session")
+def env_module():
+    import wagi_modules
+    return wagi_modules.env_module()
+
+
+@pytest.fixture(scope="session")
+def tool_module():
+    import wagi_modules
+    return wagi_modules.tool_module()

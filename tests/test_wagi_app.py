@@ -20,16 +20,6 @@ fn main() {
 """
 
 
-@pytest.fixture(scope="module")
-def tool_module():
-    return wm.tool_module()
-
-
-@pytest.fixture(scope="module")
-def env_module():
-    return wm.env_module()
-
-
 def test_seed_rust_module_at_root():
     app = WagiApp()
     app.add_route("/", wm.build(SEED_RUST, "rust"))

@@ -22,11 +22,6 @@ CGI_KEYS = {"REQUEST_METHOD", "QUERY_STRING", "SCRIPT_NAME", "X_MATCHED_ROUTE", 
             "AUTH_TYPE", "REMOTE_USER", "CONTENT_LENGTH", "CONTENT_TYPE"}
 
 
-@pytest.fixture(scope="module")
-def env_module():
-    return wm.env_module()
-
-
 @pytest.fixture
 def app(env_module):
     app = WagiApp()

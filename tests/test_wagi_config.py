@@ -17,21 +17,6 @@ from wagi_nb.wagi import ConfigError, WagiApp, load_config
 from wagi_nb.wagi.config import ConfigWarning
 
 
-@pytest.fixture(scope="module")
-def hello_module():
-    return wm.hello_module()
-
-
-@pytest.fixture(scope="module")
-def env_module():
-    return wm.env_module()
-
-
-@pytest.fixture(scope="module")
-def tool_module():
-    return wm.tool_module()
-
-
 @pytest.fixture
 def site(tmp_path, hello_module, env_module, tool_module):
     """A folder with modules in it, as a modules.toml would sit beside them."""

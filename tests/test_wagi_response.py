@@ -18,16 +18,6 @@ except ImportError:
 from wagi_nb.wagi import WagiApp, parse_cgi_output
 
 
-@pytest.fixture(scope="module")
-def tool_module():
-    return wm.tool_module()
-
-
-@pytest.fixture(scope="module")
-def env_module():
-    return wm.env_module()
-
-
 @pytest.fixture
 def app(tool_module):
     app = WagiApp()

@@ -15,16 +15,6 @@ except ImportError:
 from wagi_nb.wagi import BadRoute, Route, WagiApp
 
 
-@pytest.fixture(scope="module")
-def env_module():
-    return wm.env_module()
-
-
-@pytest.fixture(scope="module")
-def tool_module():
-    return wm.tool_module()
-
-
 def matched(app, target):
     """The route that answered ``GET target`` (X_MATCHED_ROUTE as the module saw it), or 404."""
     response = app.request("GET", target)
