@@ -162,3 +162,21 @@ def test_serve_starts_keeps_restarts_and_stops(app, no_current_server):
     assert wagi_server.current_server() is None
     assert ss.port_is_free(second_port)
     assert wagi_server.stop() is None
+
+
+def test_link_is_local_and_the_hub_proxy_form_only_where_the_hub_says_so(app, monkeypatch):
+    from wagi_nb.display import ServerView
+    server = BackgroundServer(app, port=0)
+    try:
+        monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
+        assert server.proxy_url() is None
+        local = ServerView(server.url, server.proxy_url(), "started", app.routes())
+        assert f"http://127.0.0.1:{server.port}/" in repr(local)
+        assert "proxy" not in repr(local)
+        monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
+        assert server.proxy_url() == f"/user/ada/proxy/{server.port}/"
+        hub = ServerView(server.url, server.proxy_url(), "started", app.routes())
+        assert f"href='/user/ada/proxy/{server.port}/'" in hub._repr_html_()
+        assert f"!curl -s http://127.0.0.1:{server.port}/" in repr(hub)
+    finally:
+        server.stop()
