@@ -80,10 +80,14 @@ class Artifact:
                                  entrypoint=entrypoint, program=program,
                                  inherit_stdio=inherit_stdio)
 
+    @property
+    def how_built(self) -> str:
+        """``"cached"`` or ``"built in 0.31 s"``."""
+        return "cached" if self.cached else f"built in {self.build_seconds:.2f} s"
+
     def __repr__(self) -> str:
-        how = "cached" if self.cached else f"built in {self.build_seconds:.2f} s"
         return (f"<Artifact {self.name or self.key[:12] or self.wasm_path} ({self.language}, "
-                f"{self.size:,} bytes, {how})>")
+                f"{self.size:,} bytes, {self.how_built})>")
 
 
 def parse_dirs(dirs: Iterable) -> list:

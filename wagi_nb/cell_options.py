@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import shlex
 
+from .errors import WagiNbError
+
 BUILD = (
     (("-n", "--name"), dict(default=None,
                             help="Keep the module under this name (wagi_nb.modules[NAME], %%wasm_run NAME).")),
@@ -56,6 +58,15 @@ def cell_options(profiles: bool) -> tuple:
     return BUILD[:1] + (PROFILES if profiles else ()) + BUILD[1:] + RUN + ROUTE
 
 
+#: ``%wagi_env`` (the magic, and the headless reader of a notebook's ``%wagi_env`` lines).
+ENV_LINE = (
+    (("pairs",), dict(nargs="*", metavar="KEY=VALUE", help="Global variables for every route.")),
+    (("--env-file",), dict(action="append", default=[], metavar="FILE",
+                           help="A file of KEY=VALUE lines (repeatable); KEY=VALUE arguments beat it.")),
+    (("--clear",), dict(action="store_true", help="Forget the global env first.")),
+)
+
+
 class CellLineError(ValueError):
     """A magic line the headless reader cannot parse."""
 
@@ -65,15 +76,32 @@ class _Parser(argparse.ArgumentParser):
         raise CellLineError(message)
 
 
+def parse_options(line: str, options) -> argparse.Namespace:
+    """Parse a magic line against ``options`` as the magic would; raises CellLineError."""
+    parser = _Parser(add_help=False)
+    for names, kwargs in options:
+        parser.add_argument(*names, **kwargs)
+    try:
+        return parser.parse_args(shlex.split(line))
+    except ValueError as error:  # shlex: an unclosed quote
+        raise CellLineError(str(error)) from None
+
+
 def parse_cell_line(line: str, profiles: bool) -> argparse.Namespace:
     """Parse the options after ``%%wasm_<language>`` as the magic would."""
-    parser = _Parser(add_help=False)
-    for names, options in cell_options(profiles):
-        parser.add_argument(*names, **options)
-    try:
-        args = parser.parse_args(shlex.split(line))
-    except ValueError as error:
-        raise CellLineError(str(error)) from None
+    args = parse_options(line, cell_options(profiles))
     if not profiles:
         args.release = True
     return args
+
+
+def parse_volumes(pairs) -> dict:
+    """``--volume GUEST=HOST`` values → {guest: host}."""
+    volumes = {}
+    for pair in pairs:
+        guest, sep, host = pair.partition("=")
+        if not sep or not guest.startswith("/") or not host:
+            raise WagiNbError(f"--volume expects GUEST=HOST with an absolute guest path, got {pair!r}; "
+                              "e.g. --volume /static=./public.")
+        volumes[guest] = host
+    return volumes

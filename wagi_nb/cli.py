@@ -50,9 +50,8 @@ def cmd_build(args) -> int:
     if args.every_cell:
         for notebook in args.notebook:
             for cell, artifact in build_every_cell(notebook):
-                how = "cached" if artifact.cached else f"built in {artifact.build_seconds:.2f} s"
-                print(f"{notebook} cell {cell.number}: {cell.language}, {artifact.size:,} bytes, {how}",
-                      flush=True)
+                print(f"{notebook} cell {cell.number}: {cell.language}, {artifact.size:,} bytes, "
+                      f"{artifact.how_built}", flush=True)
         return 0
     if len(args.notebook) != 1:
         print("wagi-nb build: give one notebook (or --every-cell with several).", file=sys.stderr)
@@ -60,9 +59,8 @@ def cmd_build(args) -> int:
 
     def report(built):
         a = built.handler.artifact
-        how = "cached" if a.cached else f"built in {a.build_seconds:.2f} s"
-        print(f"{built.handler.route.text:24} {built.cell.language:5} {a.size:>10,} bytes  {how}"
-              f"  (cell {built.cell.number})", flush=True)
+        print(f"{built.handler.route.text:24} {built.cell.language:5} {a.size:>10,} bytes  "
+              f"{a.how_built}  (cell {built.cell.number})", flush=True)
 
     app = WagiApp()
     built = load_notebook_routes(app, args.notebook[0], progress=report)

@@ -4,14 +4,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
 from .build import build
-from .cell_options import CellLineError, parse_cell_line
+from .cell_options import ENV_LINE, CellLineError, parse_cell_line, parse_options, parse_volumes
 from .envvars import parse_env_pair
 from .errors import CompileError, WagiNbError
 from .toolchains import TOOLCHAINS
@@ -132,12 +131,10 @@ def load_notebook_routes(app, path: Union[str, Path], progress=None) -> list:
             raise NotebookError(f"{path}, {cell.where} does not compile:\n{error.diagnostics}") from None
         except WagiNbError as error:
             raise NotebookError(f"{path}, {cell.where}: {error}") from None
-        volumes = {}
-        for pair in opts.volume:
-            guest, _, host = pair.partition("=")
-            volumes[guest] = _resolve(host, folder)
         env = dict(parse_env_pair(pair) for pair in opts.env)
         try:
+            volumes = {guest: _resolve(host, folder)
+                       for guest, host in parse_volumes(opts.volume).items()}
             handler = make_handler(opts.route, artifact, entrypoint=opts.entrypoint, argv=opts.argv,
                                    volumes=volumes, env=env, origin=f"{path.name} cell {cell.number}",
                                    source=cell.source)
@@ -150,20 +147,11 @@ def load_notebook_routes(app, path: Union[str, Path], progress=None) -> list:
     return built
 
 
-class _EnvLineParser(argparse.ArgumentParser):
-    def error(self, message):
-        raise CellLineError(message)
-
-
 def _env_line(line: str, path: Path) -> argparse.Namespace:
     """A ``%wagi_env`` line read as the magic reads it (``--env-file=F``, ``--clear`` and pairs)."""
-    parser = _EnvLineParser(add_help=False)
-    parser.add_argument("pairs", nargs="*")
-    parser.add_argument("--env-file", action="append", default=[])
-    parser.add_argument("--clear", action="store_true")
     try:
-        return parser.parse_args(shlex.split(line))
-    except (CellLineError, ValueError) as error:
+        return parse_options(line, ENV_LINE)
+    except CellLineError as error:
         raise NotebookError(f"{path}: cannot read `%wagi_env {line}`: {error}.") from None
 
 

@@ -3,25 +3,10 @@ from __future__ import annotations
 
 from IPython.core.error import UsageError
 
+from ..cell_options import parse_volumes
 from ..display import ResponseView
 from ..errors import WagiNbError
 from ..wagi import Request, app, make_handler
-
-
-def parse_volumes(pairs) -> dict:
-    volumes = {}
-    for pair in pairs:
-        guest, sep, host = pair.partition("=")
-        if not sep or not guest.startswith("/") or not host:
-            raise UsageError(f"--volume expects GUEST=HOST with an absolute guest path, got {pair!r}; "
-                             "e.g. --volume /static=./public.")
-        volumes[guest] = host
-    return volumes
-
-
-def preview_target(route) -> str:
-    """The path a preview requests by default: the route itself, or a prefix route's base."""
-    return route.script_name
 
 
 def serve_cell(artifact, args, env: dict, origin: str, source: str):
@@ -30,7 +15,8 @@ def serve_cell(artifact, args, env: dict, origin: str, source: str):
         handler = make_handler(args.route, artifact, entrypoint=args.entrypoint, argv=args.argv,
                                volumes=parse_volumes(args.volume), env=env, origin=origin,
                                source=source)
-        request = Request.parse_line(args.request or f"GET {preview_target(handler.route)}")
+        # By default the preview requests the route itself (a prefix route: its base path).
+        request = Request.parse_line(args.request or f"GET {handler.route.script_name}")
     except UsageError:
         raise
     except WagiNbError as error:

@@ -7,8 +7,10 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..display import ResponseView, RoutesView
 from ..errors import WagiNbError
-from ..wagi import Request, app
-from .languages import parse, parse_env
+from ..wagi import Request, Route, app
+from ..wagi.request import split_header
+from ..cell_options import ENV_LINE
+from .languages import declare, parse, parse_env
 from .routes import live_preview
 
 
@@ -48,10 +50,10 @@ class WagiMagics(Magics):
                 raise UsageError('%wagi_request needs a method and a path, e.g. %wagi_request GET /')
             request = Request.parse_line(" ".join(args.words))
             for header in args.header:
-                name, colon, value = header.partition(":")
-                if not colon or not name.strip():
+                name_value = split_header(header)
+                if name_value is None:
                     raise UsageError(f'-H expects "Name: value", got {header!r}.')
-                request.headers.add(name.strip(), value.strip())
+                request.headers.add(*name_value)
             if args.data is not None:
                 request.body = args.data.encode()
         return ResponseView(app.handle(request), routes=app.routes())
@@ -66,7 +68,7 @@ class WagiMagics(Magics):
         re-sends it, so the response updates as you edit the module."""
         args = parse(self.wagi_preview, line)
         try:
-            request = Request.parse_line(args.request or f"GET {args.route.replace('/...', '') or '/'}")
+            request = Request.parse_line(args.request or f"GET {Route(args.route).script_name}")
             return live_preview(args.route, request)
         except WagiNbError as error:
             raise UsageError(str(error)) from None
@@ -116,10 +118,7 @@ class WagiMagics(Magics):
         return None
 
     @magic_arguments()
-    @argument("pairs", nargs="*", metavar="KEY=VALUE", help="Global variables for every route.")
-    @argument("--env-file", action="append", default=[], metavar="FILE",
-              help="A file of KEY=VALUE lines (repeatable); KEY=VALUE arguments beat it.")
-    @argument("--clear", action="store_true", help="Forget the global env first.")
+    @declare(ENV_LINE)
     @line_magic
     def wagi_env(self, line):
         """Set environment variables every route's module sees (the CGI variables still win)."""

@@ -14,7 +14,7 @@ from typing import Optional
 
 from ..wagi import WagiApp
 from .http import AccessLog, Limits, WagiServer
-from .listen import bound_port, listen
+from .listen import bound_port, http_url, listen
 
 
 class BackgroundServer:
@@ -50,8 +50,7 @@ class BackgroundServer:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return http_url(self.host, self.port) + "/"
 
     def proxy_url(self) -> Optional[str]:
         """The jupyter-server-proxy path on JupyterHub/Binder, from the hub's own variable."""

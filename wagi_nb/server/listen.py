@@ -41,3 +41,8 @@ def listen(host: str, port: int, flag: str = "--port {port}") -> list:
 
 def bound_port(sockets: list) -> int:
     return sockets[0].getsockname()[1]
+
+
+def http_url(host: str, port: int) -> str:
+    """``http://host:port`` with an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -16,7 +16,7 @@ from ..envvars import parse_env_pairs
 from ..errors import WagiNbError
 from ..wagi import WagiApp
 from .http import AccessLog, Limits, WagiServer
-from .listen import listen, parse_listen
+from .listen import bound_port, http_url, listen, parse_listen
 
 #: How long a stop waits for requests in flight, beyond the module timeout.
 GRACE = 5.0
@@ -58,8 +58,7 @@ def serve(args) -> int:
         raise
     if temporary_log_dir:
         print(f"Module stderr goes to {args.log_dir}", file=sys.stderr, flush=True)
-    shown = f"[{host}]" if ":" in host else host
-    ready = f"Ready: serving on http://{shown}:{sockets[0].getsockname()[1]}"
+    ready = f"Ready: serving on {http_url(host, bound_port(sockets))}"
     if args.workers <= 1:
         return run_loop(app, args, sockets, ready)
     return run_pool(args, sockets, ready)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .app import Handler, WagiApp
-from .request import Request
+from .request import BadRequest, Request, split_header
 from .response import Response
 from .routes import Route
 
@@ -35,11 +35,10 @@ class RequestPreview:
         for number, line in enumerate(self.headers.splitlines(), start=1):
             if not line.strip():
                 continue
-            name, colon, value = line.partition(":")
-            if not colon or not name.strip():
-                from .request import BadRequest
+            header = split_header(line)
+            if header is None:
                 raise BadRequest(f"Header line {number}, {line!r}, is not `Name: value`.")
-            request.headers.add(name.strip(), value.strip())
+            request.headers.add(*header)
         request.body = self.body.encode()
         return request
 

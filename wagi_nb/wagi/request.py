@@ -2,13 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Union
+from typing import Iterable, Mapping, Optional, Union
 
 from tornado.httputil import HTTPHeaders
 
 from ..errors import WagiNbError
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
+
+
+def split_header(line: str) -> Optional[tuple]:
+    """``"Name: value"`` → (name, value), stripped; None when the line is not a header."""
+    name, colon, value = line.partition(":")
+    if not colon or not name.strip():
+        return None
+    return name.strip(), value.strip()
 
 
 class BadRequest(WagiNbError):
@@ -73,11 +81,12 @@ class Request:
         lines = head.decode("utf-8", "replace").replace("\r", "").rstrip("\n").split("\n")
         request = cls.parse_line(lines[0], **fields)
         for number, line in enumerate(lines[1:], start=2):
-            name, colon, value = line.partition(":")
-            if not colon or not name.strip() or name != name.strip():
+            header = split_header(line)
+            # A name with space around it (or a folded continuation line) is not a header either.
+            if header is None or line.partition(":")[0] != header[0]:
                 raise BadRequest(f"Line {number} of the request, {line!r}, is not a header "
                                  "(Name: value). Put a blank line between the headers and the body.")
-            request.headers.add(name, value.strip())
+            request.headers.add(*header)
         request.body = body
         if body and "Content-Length" not in request.headers:
             request.headers["Content-Length"] = str(len(body))
