@@ -1,15 +1,18 @@
-"""Stopping a running module: wall-clock timeouts and Ctrl-C, through epoch interruption.
+"""Stopping a running module: wall-clock timeouts, Ctrl-C and the output cap, through epoch interruption.
 
 One ticker thread advances the engine's epoch every :data:`TICK` seconds. Each
 store has a deadline of one tick and an epoch callback that, at every tick,
-either lets the module go on or stops it (it timed out, or someone cancelled
-it). The callback runs on the thread that runs the module, so no store is ever
-touched from another thread.
+either lets the module go on or stops it (it timed out, someone cancelled it,
+or its captured output grew past the cap). The callback runs on the thread that
+runs the module, so no store is ever touched from another thread. A module
+waiting in a host call sees no ticks: ``poll_oneoff.py`` covers the one host
+call that waits.
 """
 from __future__ import annotations
 
 import ctypes
 import itertools
+import os
 import threading
 import time
 from typing import Optional
@@ -26,13 +29,21 @@ _CONTINUE = 0
 
 
 class Deadline:
-    """The stop conditions of one run."""
+    """The stop conditions of one run: a wall-clock timeout, cancelling, an output cap.
 
-    def __init__(self, timeout: Optional[float]):
+    ``max_output`` (bytes) applies to each file in ``outputs`` (the captured stdout
+    and stderr); it is looked at every tick, so a module can overshoot it by what it
+    writes in one tick before it is stopped.
+    """
+
+    def __init__(self, timeout: Optional[float], max_output: Optional[int] = None,
+                 outputs: tuple = ()):
         self.timeout = timeout
         self.expires = None if timeout is None else time.monotonic() + timeout
+        self.max_output = max_output
+        self.outputs = outputs
         self.cancelled = threading.Event()
-        #: Why the module was stopped: "timeout", "interrupted", or None.
+        #: Why the module was stopped: "timeout", "interrupted", "output", or None.
         self.reason: Optional[str] = None
 
     def cancel(self) -> None:
@@ -43,6 +54,13 @@ class Deadline:
             return "interrupted"
         if self.expires is not None and time.monotonic() >= self.expires:
             return "timeout"
+        if self.max_output is not None:
+            for path in self.outputs:
+                try:
+                    if os.stat(path).st_size > self.max_output:
+                        return "output"
+                except OSError:
+                    pass
         return None
 
 
@@ -78,6 +96,14 @@ class watch:
     def __exit__(self, *exc):
         _active.pop(self.id, None)
         return False
+
+
+def cancel_all() -> int:
+    """Cancel every run in progress (a server that is stopping); returns how many."""
+    running = list(_active.values())
+    for deadline in running:
+        deadline.cancel()
+    return len(running)
 
 
 def start_ticker(engine) -> threading.Thread:

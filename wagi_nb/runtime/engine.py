@@ -20,14 +20,17 @@ from wasmtime._extern import wrap_extern
 
 from ..cache import atomic_write, cache_root
 from ..errors import ModuleInterrupted, ModuleLoadError, NotACommand
+from . import poll_oneoff
 from .deadlines import Deadline, start_ticker, watch
 from .interrupts import cancels_on_sigint
-from .result import EXIT, INTERRUPTED, OK, TIMEOUT, TRAP, RunResult
+from .limits import instance_limits, limit_message
+from .result import EXIT, INTERRUPTED, OK, OUTPUT, TIMEOUT, TRAP, RunResult
 from .traps import split_trap
 
 MiB = 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_MEMORY_MIB = 256
+DEFAULT_MAX_OUTPUT_MIB = 64
 WASMTIME_VERSION = version("wasmtime")
 
 
@@ -56,6 +59,8 @@ class Runtime:
         self.engine = wasmtime.Engine(config)
         self.linker = wasmtime.Linker(self.engine)
         self.linker.define_wasi()
+        self._clock = poll_oneoff.RunClock()
+        poll_oneoff.define(self.linker, self.engine, self._clock)
         self._loaded: dict = {}
         #: path → ((device, inode, size, mtime, ctime), LoadedModule): see :meth:`load`.
         self._by_path: dict = {}
@@ -130,14 +135,19 @@ class Runtime:
     def run(self, module: LoadedModule, args: Sequence[str] = (), *, env: Optional[Mapping] = None,
             stdin: Union[bytes, str] = b"", timeout: Optional[float] = DEFAULT_TIMEOUT,
             memory_limit_mib: Optional[int] = DEFAULT_MEMORY_MIB,
+            max_output_mib: Optional[float] = DEFAULT_MAX_OUTPUT_MIB,
             dirs: Iterable[tuple] = (), entrypoint: str = "_start",
             program: str = "main.wasm", deadline: Optional[Deadline] = None,
             inherit_stdio: bool = False) -> RunResult:
         """Run ``module`` once on a fresh instance.
 
         ``args`` follow ``program`` in argv; ``env`` is all the module sees of
-        an environment; ``dirs`` are ``(host_path, guest_path)`` pairs to
-        preopen. ``inherit_stdio`` connects the module to this process's
+        an environment; ``dirs`` are ``(host_path, guest_path)`` or
+        ``(host_path, guest_path, read_only)`` tuples to preopen.
+        ``memory_limit_mib`` bounds everything the instance can allocate
+        (:mod:`~wagi_nb.runtime.limits`); ``max_output_mib`` caps stdout and
+        stderr each (past it the module is stopped: outcome ``"output"``); None
+        lifts a limit. ``inherit_stdio`` connects the module to this process's
         stdin/stdout/stderr instead (the command line's ``run``); the result's
         streams are then empty. On the main thread (a notebook cell), Ctrl-C stops
         the module within a tick and raises :class:`~wagi_nb.errors.ModuleInterrupted`
@@ -147,9 +157,11 @@ class Runtime:
             raise NotACommand(_missing_entrypoint(module, entrypoint))
         if isinstance(stdin, str):
             stdin = stdin.encode()
-        deadline = deadline or Deadline(timeout)
+        files = self._scratch_files()
+        max_output = None if max_output_mib is None or inherit_stdio else int(max_output_mib * MiB)
+        deadline = deadline or Deadline(timeout, max_output, files[1:])
         job = (module, list(args), dict(env or {}), stdin, memory_limit_mib, list(dirs),
-               entrypoint, program, deadline, inherit_stdio)
+               entrypoint, program, deadline, inherit_stdio, files)
         if threading.current_thread() is not threading.main_thread():
             return self._run(*job)
         # On the main thread (a notebook cell, the command line) Ctrl-C stops the module and then
@@ -169,8 +181,8 @@ class Runtime:
         return files
 
     def _run(self, module, args, env, stdin, memory_limit_mib, dirs, entrypoint, program,
-             deadline, inherit_stdio) -> RunResult:
-        stdin_path, stdout_path, stderr_path = self._scratch_files()
+             deadline, inherit_stdio, files) -> RunResult:
+        stdin_path, stdout_path, stderr_path = files
         wasi = wasmtime.WasiConfig()
         wasi.argv = [program, *args]
         if env:
@@ -185,15 +197,17 @@ class Runtime:
                 wasi.stdin_file = stdin_path
             wasi.stdout_file = stdout_path
             wasi.stderr_file = stderr_path
-        for host, guest in dirs:
-            wasi.preopen_dir(str(host), str(guest))
+        for host, guest, *read_only in dirs:
+            wasi.preopen_dir(str(host), str(guest), not (read_only and read_only[0]))
         store = wasmtime.Store(self.engine)
+        self._clock.start(deadline)
         store.set_wasi(wasi)
         if memory_limit_mib:
-            store.set_limits(memory_size=int(memory_limit_mib * MiB))
+            store.set_limits(**instance_limits(memory_limit_mib))
         outcome, code, trap, frames = OK, 0, None, []
         start = time.perf_counter()
         with watch(store, deadline):
+            instance = None
             try:
                 instance = module.pre.instantiate(store)
                 _export(store, instance, entrypoint)(store)
@@ -201,22 +215,53 @@ class Runtime:
                 outcome, code = (OK if exit_.code == 0 else EXIT), exit_.code
             except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
                 trap, frames = split_trap(str(error))
-                code = None
-                if deadline.reason == "timeout":
-                    outcome, trap = TIMEOUT, f"timed out after {deadline.timeout:g} s"
-                elif deadline.reason == "interrupted":
-                    outcome, trap = INTERRUPTED, "interrupted"
-                else:
-                    outcome = TRAP
+                outcome, code = TRAP, None
+                if instance is None:  # a limit the module's declarations break, before it ran
+                    trap = limit_message(str(error), memory_limit_mib) or trap
         duration = time.perf_counter() - start
         if inherit_stdio:
-            return RunResult(b"", b"", outcome, code, trap, frames, duration)
-        return RunResult(_read(stdout_path), _read(stderr_path), outcome, code, trap, frames, duration)
+            stdout = stderr = b""
+        else:
+            limit = deadline.max_output
+            stdout, stderr = _take(stdout_path, limit), _take(stderr_path, limit)
+            if stdin:
+                os.truncate(stdin_path, 0)
+            if limit is not None and max(len(stdout), len(stderr)) > limit:
+                deadline.reason = deadline.reason or "output"
+                stdout, stderr = stdout[:limit], stderr[:limit]
+        # A stop decided by wagi_nb wins over how the module happened to end after it.
+        if deadline.reason == "timeout":
+            outcome, code, trap = TIMEOUT, None, f"timed out after {deadline.timeout:g} s"
+        elif deadline.reason == "interrupted":
+            outcome, code, trap = INTERRUPTED, None, "interrupted"
+        elif deadline.reason == "output":
+            outcome, code = OUTPUT, None
+            trap = f"printed more than the {deadline.max_output / MiB:g} MiB output cap"
+        return RunResult(stdout, stderr, outcome, code, trap, frames, duration)
 
 
-def _read(path: str) -> bytes:
-    with open(path, "rb") as file:
-        return file.read()
+def _take(path: str, limit: Optional[int]) -> bytes:
+    """A captured stream, at most ``limit + 1`` bytes of it, leaving the file empty for the next run.
+
+    Sized by ``fstat`` first: ``read(limit + 1)`` would allocate the whole cap on every run.
+    """
+    fd = os.open(path, os.O_RDWR)
+    try:
+        size = os.fstat(fd).st_size
+        if not size:
+            return b""
+        want = size if limit is None else min(size, limit + 1)
+        chunks = []
+        while want > 0:
+            chunk = os.read(fd, want)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            want -= len(chunk)
+        os.ftruncate(fd, 0)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _export(store: wasmtime.Store, instance: wasmtime.Instance, name: str):

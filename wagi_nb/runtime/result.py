@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 #: How a run ended.
-OK, EXIT, TRAP, TIMEOUT, INTERRUPTED = "ok", "exit", "trap", "timeout", "interrupted"
+OK, EXIT, TRAP, TIMEOUT, INTERRUPTED, OUTPUT = "ok", "exit", "trap", "timeout", "interrupted", "output"
 
 
 @dataclass
@@ -13,8 +13,9 @@ class RunResult:
     """stdout and stderr in full (bytes), and how the run ended.
 
     ``outcome`` is ``"ok"`` (returned from main, or ``proc_exit(0)``),
-    ``"exit"`` (a non-zero exit code), ``"trap"``, ``"timeout"`` or
-    ``"interrupted"``.
+    ``"exit"`` (a non-zero exit code), ``"trap"``, ``"timeout"``,
+    ``"interrupted"`` or ``"output"`` (stopped for printing more than the
+    output cap; ``stdout``/``stderr`` then hold the first cap's worth).
     """
 
     stdout: bytes
@@ -48,7 +49,7 @@ class RunResult:
             return f"exit status 0 ({self.duration * 1000:.2f} ms)"
         if self.outcome == EXIT:
             return f"exit status {self.exit_code}"
-        if self.outcome == TIMEOUT:
+        if self.outcome in (TIMEOUT, OUTPUT):
             return f"stopped: {self.trap}"
         if self.outcome == INTERRUPTED:
             return "stopped: interrupted"

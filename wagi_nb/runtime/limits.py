@@ -1,0 +1,39 @@
+"""What ``memory_limit_mib`` means for one instance: all of its memories and tables.
+
+wasmtime's store limits are per linear memory and per table, so a bound on the
+instance as a whole needs a bound on how many of each it may have as well: one
+linear memory of up to the limit (every toolchain wagi_nb knows emits one) and up
+to :data:`TABLES` tables whose elements, 8 bytes each, take at most a sixteenth
+of the limit between them. An instance thus holds at most 1.0625 × the limit.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+MiB = 1024 * 1024
+TABLES = 4
+#: Bytes a table element takes in wasmtime (a function reference).
+TABLE_ELEMENT_BYTES = 8
+#: Tables are never limited below this many elements (a large interpreter has ~20,000 functions).
+MIN_TABLE_ELEMENTS = 65536
+
+
+def instance_limits(memory_limit_mib: float) -> dict:
+    """Keyword arguments for :meth:`wasmtime.Store.set_limits`."""
+    limit = int(memory_limit_mib * MiB)
+    elements = max(MIN_TABLE_ELEMENTS, limit // 16 // TABLES // TABLE_ELEMENT_BYTES)
+    return dict(memory_size=limit, memories=1, tables=TABLES, table_elements=elements, instances=1)
+
+
+_LIMITS = re.compile(r"(memory|table) minimum size .* exceeds|resource limit exceeded|"
+                     r"(memory|table|instance)s? count|count of (memories|tables|instances)", re.I)
+
+
+def limit_message(error: str, memory_limit_mib: Optional[float]) -> Optional[str]:
+    """One line for an instantiation that broke the limits, or None for any other error."""
+    if not _LIMITS.search(error):
+        return None
+    first = error.strip().splitlines()[0] if error.strip() else error
+    return (f"the module asks for more than an instance may have ({first}): one linear memory of "
+            f"up to {memory_limit_mib:g} MiB (the memory limit) and at most {TABLES} tables")
