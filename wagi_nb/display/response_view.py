@@ -8,6 +8,7 @@ import json
 import re
 from typing import Optional, Sequence
 
+from ..wagi.response import header_text
 from .run_view import STDERR_STYLE
 from .text import SHOW_LIMIT, decode_for_display, escape, pre
 
@@ -188,7 +189,7 @@ class ResponseView:
         lines = [line for line in (self.title, request_line(response.request)) if line]
         details = self.status_details()
         lines.append(f"HTTP {self.status_text()}" + (f"  ({details})" if details else ""))
-        lines.extend(f"{name.lower()}: {value}" for name, value in response.headers.get_all())
+        lines.extend(f"{name.lower()}: {header_text(value)}" for name, value in response.headers.get_all())
         lines.append("")
         lines.extend(self._text_body())
         if self.route_hint():
@@ -242,7 +243,7 @@ class ResponseView:
     def _html_headers(self) -> str:
         cell = "text-align:left;vertical-align:top;padding:1px 8px 1px 0;font-family:monospace"
         rows = "".join(f"<tr><td style='{cell};font-weight:bold'>{escape(name)}</td>"
-                       f"<td style='{cell}'>{escape(value)}</td></tr>"
+                       f"<td style='{cell}'>{escape(header_text(value))}</td></tr>"
                        for name, value in self.response.headers.get_all())
         if not rows:
             return _note("(no headers)")

@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import collections
-import hashlib
 import re
 import shutil
 import threading
-import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Union
@@ -14,13 +13,15 @@ from typing import Iterable, Mapping, Optional, Union
 from ..build import Artifact, load
 from ..envvars import parse_env_file, parse_env_pairs
 from ..errors import NotACommand, WagiNbError
-from ..runtime import DEFAULT_MEMORY_MIB, get_runtime
-from ..runtime.result import EXIT, INTERRUPTED, OK, TIMEOUT
+from ..runtime import DEFAULT_MAX_OUTPUT_MIB, DEFAULT_MEMORY_MIB, get_runtime
+from ..runtime.result import EXIT, INTERRUPTED, OK, OUTPUT, TIMEOUT
 from .cgi import DEFAULT_HOSTNAME, cgi_argv, cgi_environment
-from .config import ConfigError, ModuleEntry, dump_config, load_config
+from .config import ConfigError, ConfigWarning, ModuleEntry, dump_config, load_config
+from .live_module import LiveModule
 from .request import Request
 from .response import Response, error_response, parse_cgi_output
 from .routes import BadRoute, Route, parse_routes_output
+from .stderr_log import StderrLog
 
 HEALTHZ = "/healthz"
 DEFAULT_TIMEOUT = 30.0
@@ -47,6 +48,13 @@ class Handler:
     #: Where the handler came from ("cell [3]", "modules.toml"), and the source text if any.
     origin: str = ""
     source: str = ""
+    #: The module as loaded, which survives its file changing (None: load on each request).
+    module: Optional[LiveModule] = field(default=None, compare=False, repr=False)
+    #: Guest paths of ``volumes`` the module may only read.
+    read_only: frozenset = frozenset()
+
+    def loaded(self):
+        return self.module.current() if self.module is not None else self.artifact.load()
 
     def candidates(self):
         """(route, entrypoint) in matching order: sub-routes last printed first, then the route itself."""
@@ -61,16 +69,31 @@ class Handler:
 
 def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: str = "_start",
                  volumes: Optional[Mapping] = None, argv: Optional[str] = None,
-                 env: Optional[Mapping] = None, allowed_hosts: Iterable[str] = (), http_max_concurrency: Optional[int] = None,
-                 origin: str = "", source: str = "") -> Handler:
-    """Check and link the module, and ask it for its ``_routes`` if it has them."""
+                 env: Optional[Mapping] = None, allowed_hosts: Iterable[str] = (),
+                 http_max_concurrency: Optional[int] = None, origin: str = "", source: str = "",
+                 read_only: Iterable[str] = (), watch: Optional[Path] = None,
+                 notice=lambda message: None) -> Handler:
+    """Check and link the module, and ask it for its ``_routes`` if it has them.
+
+    ``watch`` is the file the module came from (default: the artifact's ``.wasm``): if
+    it changes under a running server, the replacement is used once it loads.
+    """
     route = route if isinstance(route, Route) else Route(route)
     volumes = dict(volumes or {})
     for guest, host in volumes.items():
         if not Path(host).is_dir():
             raise WagiNbError(f"The volume {guest}={host} of route {route} names a host folder that does "
                               "not exist. Give an existing folder: --volume GUEST=HOST.")
+    read_only = frozenset(read_only)
+    unknown = read_only - set(volumes)
+    if unknown:
+        raise WagiNbError(f"Route {route}: {', '.join(sorted(unknown))} is marked read-only but is not "
+                          "one of its volumes.")
     loaded = artifact.load()
+    if watch is None:
+        module = LiveModule(artifact.wasm_path, loaded, notice=notice)
+    else:
+        module = LiveModule(watch, loaded, reload=lambda: load(watch).load(), notice=notice)
     subroutes = ()
     if "_routes" in loaded.functions:
         result = get_runtime().run(loaded, entrypoint="_routes", timeout=DEFAULT_TIMEOUT)
@@ -79,7 +102,7 @@ def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: st
                            f"{result.status}. {result.stderr_text.strip()}".strip())
         subroutes = tuple(parse_routes_output(result.text, route))
     return Handler(route, artifact, entrypoint, volumes, argv, dict(env or {}), tuple(allowed_hosts),
-                   http_max_concurrency, subroutes, origin, source)
+                   http_max_concurrency, subroutes, origin, source, module, read_only)
 
 
 class WagiApp:
@@ -96,10 +119,12 @@ class WagiApp:
 
     def __init__(self, *, hostname: str = DEFAULT_HOSTNAME, timeout: Optional[float] = DEFAULT_TIMEOUT,
                  memory_limit_mib: Optional[int] = DEFAULT_MEMORY_MIB,
+                 max_output_mib: Optional[float] = DEFAULT_MAX_OUTPUT_MIB,
                  max_body_mib: float = DEFAULT_MAX_BODY_MIB, log_dir: Union[str, Path, None] = None):
         self.hostname = hostname
         self.timeout = timeout
         self.memory_limit_mib = memory_limit_mib
+        self.max_output_mib = max_output_mib
         self.max_body_mib = max_body_mib
         self.log_dir = Path(log_dir) if log_dir else None
         self._handlers: tuple = ()
@@ -107,12 +132,21 @@ class WagiApp:
         self._env_files: dict = {}
         self._env_flags: dict = {}
         self.global_env: dict = {}
-        #: route text → recent (time, stderr bytes) of its module.
-        self.stderr_log: dict = collections.defaultdict(lambda: collections.deque(maxlen=50))
+        #: Lines about the app itself (a module file that changed, a log that cannot be written).
+        self.notices: collections.deque = collections.deque(maxlen=100)
+        #: Called with each notice line too (the server prints them).
+        self.notice_listeners: list = []
+        #: route text → recent (time, stderr bytes) of its module, bounded (see stderr_log.py).
+        self.stderr_log = StderrLog(self.log_dir, self.notice)
         #: Called with (request, response) after every request (the server's access log).
         self.listeners: list = []
         #: Called with the new handler after a route is added or replaced (live previews).
         self.route_listeners: list = []
+
+    def notice(self, message: str) -> None:
+        self.notices.append(message)
+        for listener in list(self.notice_listeners):
+            listener(message)
 
     # -- the route table ------------------------------------------------------------------------
     @property
@@ -162,15 +196,23 @@ class WagiApp:
     # -- modules.toml -----------------------------------------------------------------------------
     def load_config(self, path: Union[str, Path], replace_all: bool = False) -> list:
         """Add (or replace) the routes of a modules.toml; every module is compiled first."""
-        handlers = []
-        for entry in load_config(path):
+        handlers, first = [], {}
+        for index, entry in enumerate(load_config(path), start=1):
+            if entry.route in first:
+                # Wagi serves the first of two entries with one route (spec section 2).
+                warnings.warn(f"{path}: [[module]] #{index} repeats route {entry.route} of "
+                              f"[[module]] #{first[entry.route]}; the first one is served.",
+                              ConfigWarning, stacklevel=2)
+                continue
+            first[entry.route] = index
             try:
                 artifact = load(entry.module)
                 handler = make_handler(entry.route, artifact, entrypoint=entry.entrypoint,
                                        volumes=entry.volumes, argv=entry.argv,
                                        allowed_hosts=entry.allowed_hosts,
                                        http_max_concurrency=entry.http_max_concurrency,
-                                       origin=str(path))
+                                       origin=str(path), read_only=entry.read_only,
+                                       watch=entry.module, notice=self.notice)
             except WagiNbError as error:
                 raise ConfigError(f"{path}, route {entry.route}: module {entry.module}: {error}") from None
             handlers.append(handler)
@@ -244,20 +286,24 @@ class WagiApp:
         """Send a request to the routes in-process: ``app.request("POST", "/x?y=1", body="hi")``."""
         return self.handle(Request.make(method, target, headers, body, **fields))
 
-    def handle(self, request: Request) -> Response:
-        response = self._respond(request)
+    def handle(self, request: Request, found: Optional[tuple] = None) -> Response:
+        """Answer ``request``; ``found`` is its :meth:`match` when the caller has it already."""
+        response = self._respond(request, found)
         response.request = request
         for listener in self.listeners:
             listener(request, response)
         return response
 
-    def _respond(self, request: Request) -> Response:
+    def _respond(self, request: Request, found: Optional[tuple]) -> Response:
         if self.max_body_mib is not None and len(request.body) > self.max_body_mib * MiB:
             return error_response(413, f"The request body is {len(request.body):,} bytes, over the "
                                        f"{self.max_body_mib:g} MiB limit (max_body_mib / --max-body).")
         if request.path == HEALTHZ:
             return Response(200, _plain(), b"OK", route=HEALTHZ)
-        found = self.match(request.path)
+        if "%00" in request.path:
+            return error_response(400, f"The request path {request.path} holds an encoded NUL byte "
+                                       "(%00), which no module can be given in PATH_INFO. Leave it out.")
+        found = found or self.match(request.path)
         if found is None:
             return Response(404, error=f"No route matches {request.path}.")
         handler, route, entrypoint = found
@@ -267,16 +313,17 @@ class WagiApp:
         env = cgi_environment(request, route, hostname=self.hostname,
                               global_env={**self.global_env, **handler.env})
         argv = cgi_argv(request, handler.argv) or [request.path]
-        dirs = [(host, guest) for guest, host in handler.volumes.items()]
+        dirs = [(host, guest, guest in handler.read_only) for guest, host in handler.volumes.items()]
         fields = dict(route=route.text)
         try:
-            result = get_runtime().run(handler.artifact.load(), argv[1:], program=argv[0], env=env,
+            result = get_runtime().run(handler.loaded(), argv[1:], program=argv[0], env=env,
                                        stdin=request.body, timeout=self.timeout,
-                                       memory_limit_mib=self.memory_limit_mib, dirs=dirs,
+                                       memory_limit_mib=self.memory_limit_mib,
+                                       max_output_mib=self.max_output_mib, dirs=dirs,
                                        entrypoint=entrypoint)
         except NotACommand as error:
             return error_response(500, str(error), **fields)
-        self.log_stderr(handler.route.text, result.stderr)
+        self.stderr_log.record(handler.route.text, result.stderr)
         fields.update(stderr=result.stderr, duration=result.duration)
         if result.outcome == OK:
             return parse_cgi_output(result.stdout, **fields)
@@ -284,22 +331,16 @@ class WagiApp:
         if result.outcome == TIMEOUT:
             return error_response(504, f"The module ran past the {self.timeout:g} s timeout and was "
                                        "stopped.", **fields)
+        if result.outcome == OUTPUT:
+            return error_response(500, f"The module was stopped: it {result.trap} "
+                                       "(max_output_mib / --max-output); the first part of what it "
+                                       "printed is the raw output.", **fields)
         if result.outcome == EXIT:
             return error_response(500, f"The module exited with code {result.exit_code}.", **fields)
         if result.outcome == INTERRUPTED:
             return error_response(500, "The module was interrupted.", **fields)
         trace = "".join(f"\n    {frame}" for frame in result.backtrace)
         return error_response(500, f"The module trapped: {result.trap}{trace}", **fields)
-
-    def log_stderr(self, route: str, stderr: bytes) -> None:
-        if not stderr:
-            return
-        self.stderr_log[route].append((time.time(), stderr))
-        if self.log_dir is not None:
-            folder = self.log_dir / hashlib.sha256(route.encode()).hexdigest()
-            folder.mkdir(parents=True, exist_ok=True)
-            with open(folder / "module.stderr", "ab") as log:
-                log.write(stderr)
 
 
 def module_file_name(handler: Handler) -> str:

@@ -36,8 +36,13 @@ KEYS = {
     "volumes": (dict, "a table of guest path = host folder, e.g. { \"/data\" = \"static\" }"),
     "argv": (str, "a string such as \"${SCRIPT_NAME} ${ARGS}\""),
     "allowed_hosts": (list, "a list of strings such as [\"https://api.example.com\"]"),
-    "http_max_concurrency": (int, "a whole number"),
+    "http_max_concurrency": (int, "a whole number of at least 1"),
+    # wagi_nb's own (Wagi ignores unknown keys, so the file stays a Wagi file): volumes the
+    # module may only read.
+    "read_only_volumes": (list, "a list of guest paths of this entry's volumes, e.g. [\"/data\"]"),
 }
+
+EXAMPLE = "[[module]]\nroute = \"/\"\nmodule = \"hello.wasm\""
 
 
 @dataclass
@@ -51,6 +56,7 @@ class ModuleEntry:
     argv: Optional[str] = None
     allowed_hosts: list = field(default_factory=list)
     http_max_concurrency: Optional[int] = None
+    read_only: list = field(default_factory=list)
 
 
 def load_config(path) -> list:
@@ -60,41 +66,47 @@ def load_config(path) -> list:
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"No such config file: '{path}'. Give the path of a modules.toml.") from None
-    except (OSError, UnicodeDecodeError) as error:
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         raise ConfigError(f"Cannot read the config file '{path}': {error}.") from None
     return parse_config(text, path.resolve().parent, name=str(path))
 
 
 def parse_config(text: str, folder: Path, name: str = "modules.toml") -> list:
+    """Every entry of a modules.toml's text; any problem is a :class:`ConfigError` naming the entry."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{name} is not valid TOML: {error}. Fix that line; each entry looks like\n"
-                          "[[module]]\nroute = \"/\"\nmodule = \"hello.wasm\"") from None
+                          f"{EXAMPLE}") from None
+    except RecursionError:
+        raise ConfigError(f"{name} nests arrays or tables too deeply to read. A modules.toml needs "
+                          f"no nesting beyond `volumes = {{ ... }}`; each entry looks like\n{EXAMPLE}") from None
     modules = data.get("module")
     if modules is None:
-        raise ConfigError(f"{name} has no [[module]] entries. Add one per route:\n"
-                          "[[module]]\nroute = \"/\"\nmodule = \"hello.wasm\"")
+        raise ConfigError(f"{name} has no [[module]] entries. Add one per route:\n{EXAMPLE}")
     if isinstance(modules, str):
         # The two-line form the seed article shows (`module = ...`, `route = ...`, no header):
         # one entry. Wagi itself wants the [[module]] header, so say so, but serve it.
         if not isinstance(data.get("route"), str):
-            raise ConfigError(f"In {name}, `module = {modules!r}` has no `route` beside it. Add "
-                              "route = \"/\" (and, for more than one module, a [[module]] line above "
-                              "each entry).")
+            raise ConfigError(f"In {name}, `module = {_short(modules)}` has no `route` beside it. "
+                              "Add route = \"/\" (and, for more than one module, a [[module]] line "
+                              "above each entry).")
         warnings.warn(f"{name} has `module` and `route` at the top level; read as one [[module]] "
                       "entry. Wagi itself needs a [[module]] line above them.", ConfigWarning,
                       stacklevel=2)
         modules = [{key: value for key, value in data.items() if key in KEYS}]
     if not isinstance(modules, list):
         raise ConfigError(f"In {name}, `module` must be an array of tables: write [[module]] "
-                          "(two brackets) above each entry, not [module].")
+                          "(two brackets) above each entry, not [module] or module = ....")
     return [_entry(raw, index, folder, name) for index, raw in enumerate(modules, start=1)]
 
 
-def _entry(raw: dict, index: int, folder: Path, name: str) -> ModuleEntry:
-    where = f"{name}, [[module]] #{index}" + (f" (route {raw['route']!r})"
-                                             if isinstance(raw.get("route"), str) else "")
+def _entry(raw, index: int, folder: Path, name: str) -> ModuleEntry:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}, [[module]] #{index} is {_toml_type(raw)}, not a table. Write each "
+                          f"entry as a [[module]] section:\n{EXAMPLE}")
+    route = raw.get("route")
+    where = f"{name}, [[module]] #{index}" + (f" (route {_short(route)})" if isinstance(route, str) else "")
     for key in ("route", "module"):
         if key not in raw:
             raise ConfigError(f"{where} has no `{key}`. Every [[module]] needs `route` and `module`.")
@@ -105,6 +117,12 @@ def _entry(raw: dict, index: int, folder: Path, name: str) -> ModuleEntry:
         kind, description = KEYS[key]
         if not isinstance(value, kind) or isinstance(value, bool):
             raise ConfigError(f"{where}: `{key}` must be {description}, not {_toml_type(value)}.")
+    for key in ("route", "module", "entrypoint", "argv"):
+        if "\x00" in raw.get(key, ""):
+            raise ConfigError(f"{where}: `{key}` holds a NUL character (\\u0000). Remove it.")
+    if raw.get("http_max_concurrency", 1) < 1:
+        raise ConfigError(f"{where}: `http_max_concurrency` must be {KEYS['http_max_concurrency'][1]}, "
+                          f"not {raw['http_max_concurrency']}.")
     try:
         check_route(raw["route"])
     except BadRoute as error:
@@ -112,45 +130,69 @@ def _entry(raw: dict, index: int, folder: Path, name: str) -> ModuleEntry:
     volumes = raw.get("volumes", {})
     for guest, host in volumes.items():
         if not isinstance(host, str):
-            raise ConfigError(f"{where}: volume {guest!r} must map to a host folder (a string).")
+            raise ConfigError(f"{where}: volume {_short(guest)} must map to a host folder (a string), "
+                              f"not {_toml_type(host)}.")
         if not guest.startswith("/"):
-            raise ConfigError(f"{where}: volume {guest!r} must be an absolute guest path like \"/data\".")
-    hosts = raw.get("allowed_hosts", [])
-    if not all(isinstance(host, str) for host in hosts):
-        raise ConfigError(f"{where}: `allowed_hosts` must be a list of strings.")
+            raise ConfigError(f"{where}: volume {_short(guest)} must be an absolute guest path like \"/data\".")
+        if "\x00" in guest + host:
+            raise ConfigError(f"{where}: volume {_short(guest)} holds a NUL character. Remove it.")
+    for key in ("allowed_hosts", "read_only_volumes"):
+        if not all(isinstance(item, str) for item in raw.get(key, [])):
+            raise ConfigError(f"{where}: `{key}` must be {KEYS[key][1]}.")
+    read_only = raw.get("read_only_volumes", [])
+    unknown = [guest for guest in read_only if guest not in volumes]
+    if unknown:
+        raise ConfigError(f"{where}: `read_only_volumes` names {_short(unknown[0])}, which is not one "
+                          "of this entry's `volumes`.")
     module = resolve_module(raw["module"], folder, where)
     resolved_volumes = {}
     for guest, host in volumes.items():
-        host_path = (folder / host).resolve()
-        if not host_path.is_dir():
-            raise ConfigError(f"{where}: the host folder {host!r} of volume {guest!r} does not exist "
-                              f"(looked for {host_path}).")
+        try:
+            host_path = (folder / host).resolve()
+            exists = host_path.is_dir()
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"{where}: the host folder {_short(host)} of volume {_short(guest)} "
+                              f"cannot be used: {error}.") from None
+        if not exists:
+            raise ConfigError(f"{where}: the host folder {_short(host)} of volume {_short(guest)} does "
+                              f"not exist (looked for {host_path}).")
         resolved_volumes[guest] = str(host_path)
     return ModuleEntry(raw["route"], module, raw.get("entrypoint", "_start"), resolved_volumes,
-                       raw.get("argv"), list(hosts), raw.get("http_max_concurrency"))
+                       raw.get("argv"), list(raw.get("allowed_hosts", [])),
+                       raw.get("http_max_concurrency"), list(read_only))
 
 
 def resolve_module(reference: str, folder: Path, where: str) -> Path:
     scheme = reference.split(":", 1)[0] if ":" in reference else ""
     if scheme in ("oci", "bindle"):
-        raise ConfigError(f"{where}: module {reference!r} is a {scheme}: reference, which wagi_nb does not "
-                          "support. Download the .wasm and point `module` at the file.")
-    if scheme == "file":
-        reference = unquote(urlparse(reference).path)
-    elif scheme and len(scheme) > 1:
-        raise ConfigError(f"{where}: module {reference!r} is not a file path. Give a .wasm or .wat path "
-                          "(relative to the config file) or a file: URL.")
-    path = (folder / reference).resolve()
-    if not path.is_file():
-        raise ConfigError(f"{where}: the module file {reference!r} does not exist (looked for {path}). "
+        raise ConfigError(f"{where}: module {_short(reference)} is a {scheme}: reference, which wagi_nb "
+                          "does not support. Download the .wasm and point `module` at the file.")
+    try:
+        if scheme == "file":
+            reference = unquote(urlparse(reference).path)
+        elif scheme and len(scheme) > 1:
+            raise ConfigError(f"{where}: module {_short(reference)} is not a file path. Give a .wasm or "
+                              ".wat path (relative to the config file) or a file: URL.")
+        path = (folder / reference).resolve()
+        exists = path.is_file()
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{where}: the module path {_short(reference)} cannot be used: {error}.") from None
+    if not exists:
+        raise ConfigError(f"{where}: the module file {_short(reference)} does not exist (looked for {path}). "
                           "Paths are relative to the folder of the config file.")
     return path
+
+
+def _short(value, limit: int = 80) -> str:
+    """``repr`` of a value from the file, cut so that one bad value cannot flood the message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _toml_type(value) -> str:
     names = {str: "a string", bool: "a boolean", int: "a number", float: "a number", list: "a list",
              dict: "a table"}
-    return names.get(type(value), type(value).__name__) + f" ({value!r})"
+    return names.get(type(value), "a date or time") + f" ({_short(value)})"
 
 
 # -- writing -------------------------------------------------------------------------------------

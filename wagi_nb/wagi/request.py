@@ -1,6 +1,7 @@
 """An HTTP request as a Wagi module receives it."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Optional, Union
 
@@ -17,6 +18,39 @@ def split_header(line: str) -> Optional[tuple]:
     if not colon or not name.strip():
         return None
     return name.strip(), value.strip()
+
+
+_ABSOLUTE_FORM = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
+def wire_text(text: str) -> str:
+    """A request-line part as tornado hands it over (Latin-1: one character per byte) → its text.
+
+    Raw UTF-8 bytes (a client that sent ``/é`` without percent-encoding it) become the
+    characters they spell, so the module sees ``/é``, not ``/Ã©``; bytes that are not
+    UTF-8 cannot reach a module's environment as they are and become ``%XX``.
+    """
+    if text.isascii():
+        return text
+    raw = text.encode("latin-1", "replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return _NON_ASCII.sub(lambda m: b"%%%02X" % m.group()[0], raw).decode("ascii")
+
+
+def split_target(target: str) -> tuple:
+    """A request target from the wire → (raw path, raw query).
+
+    The absolute form (``http://host/path?q``, which RFC 9112 has servers accept) is
+    routed on its path.
+    """
+    match = _ABSOLUTE_FORM.match(target)
+    if match:
+        target = target[match.end():] or "/"
+    path, _, query = target.partition("?")
+    return wire_text(path), wire_text(query)
 
 
 class BadRequest(WagiNbError):

@@ -9,9 +9,11 @@ from typing import Optional
 
 from tornado.httputil import HTTPHeaders
 
-# RFC 9110 token characters for a header name; a value must hold no control characters but tab.
-_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# RFC 9110 token characters for a header name; a value holds visible ASCII, space, tab and obs-text
+# (0x80-0xFF), no other control characters. Checked on the bytes the module printed.
+_NAME = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+_STATUS = re.compile(rb"^([0-9]{3})(?:[ \t]|$)")
 
 NO_HEADERS = ("The module printed no CGI header block. A Wagi module must print a `Content-Type` "
               "(or `Location`) header, then a blank line, then the body, e.g.\n"
@@ -83,10 +85,12 @@ def error_response(status: int, message: str, **fields) -> Response:
 
 
 def parse_cgi_output(stdout: bytes, **fields) -> Response:
-    """Read the header block and body a module printed.
+    """Read the header block and body a module printed; never raises.
 
     Carriage returns are ignored while reading headers and the first empty
-    line ends them; the body is kept byte for byte.
+    line ends them; the body is kept byte for byte. Header values keep their
+    bytes exactly: they are held as Latin-1 text, one character per byte, as
+    Python's HTTP libraries hold them.
     """
     headers, warnings = HTTPHeaders(), []
     status, has_status = 200, False
@@ -101,26 +105,29 @@ def parse_cgi_output(stdout: bytes, **fields) -> Response:
         if not line:
             ended = True
             break
-        text = line.decode("utf-8", "replace")
-        name, colon, value = text.partition(":")
-        value = value.strip()
-        if not colon or not _NAME.match(name) or _BAD_VALUE.search(value):
-            warnings.append(f"dropped a header line that is not `Name: value`: {text[:200]!r}")
+        name, colon, value = line.partition(b":")
+        value = value.strip(b" \t")
+        if not colon or not _NAME.match(name):
+            warnings.append(f"dropped a header line that is not `Name: value`: {_shown(line)}")
+            continue
+        if _BAD_VALUE.search(value):
+            warnings.append(f"dropped a header line whose value has a control character: {_shown(line)}")
             continue
         lower = name.lower()
-        if lower == "status":
-            code = value.split(" ", 1)[0]
-            if not (code.isdigit() and 100 <= int(code) <= 599):
-                return error_response(502, f"The module printed `Status: {value}`, which does not start "
-                                           "with an HTTP status code from 100 to 599 (e.g. `Status: 404 "
-                                           "Not Found`).", raw=stdout, warnings=warnings, **fields)
-            status, has_status = int(code), True
-        elif lower == "location":
-            headers.add("Location", value)
+        if lower == b"status":
+            code = _STATUS.match(value)
+            if not (code and 100 <= int(code.group(1)) <= 599):
+                return error_response(502, f"The module printed `Status: {_shown(value, quote=False)}`, "
+                                           "which does not start with an HTTP status code from 100 to "
+                                           "599 (e.g. `Status: 404 Not Found`).", raw=stdout,
+                                      warnings=warnings, **fields)
+            status, has_status = int(code.group(1)), True
+        elif lower == b"location":
+            headers.add("Location", value.decode("latin-1"))
             if not has_status:
                 status = 302
         else:
-            headers.add(name, value)
+            headers.add(name.decode("ascii"), value.decode("latin-1"))
     if ended:
         body = stdout[position:]
     if not (has_status or "Content-Type" in headers or "Location" in headers):
@@ -128,3 +135,19 @@ def parse_cgi_output(stdout: bytes, **fields) -> Response:
     if not ended:
         warnings.append("the header block did not end with a blank line, so the body is empty")
     return Response(status, headers, body, raw=stdout, warnings=warnings, **fields)
+
+
+def _shown(data: bytes, quote: bool = True) -> str:
+    """Module bytes for a message: as UTF-8 text where they are, cut to 200 characters."""
+    text = data.decode("utf-8", "backslashreplace")[:200]
+    return repr(text) if quote else text
+
+
+def header_text(value: str) -> str:
+    """A header value (Latin-1 code points, one per byte) as the text it spells, for display."""
+    if value.isascii():
+        return value
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return value
