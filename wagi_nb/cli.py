@@ -44,6 +44,28 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def number(kind, minimum, what: str, inclusive: bool = True):
+    """An argparse type: a ``kind`` (int or float) of at least (or above) ``minimum``."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}"
+                                             "number") from None
+        if value != value or value in (float("inf"), float("-inf")) or \
+                (value < minimum if inclusive else value <= minimum):
+            bound = f"at least {minimum:g}" if inclusive else f"more than {minimum:g}"
+            raise argparse.ArgumentTypeError(f"{text} is not allowed: it must be {bound} ({what})")
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+POSITIVE_SECONDS = number(float, 0, "there is no unlimited: give a large number instead",
+                          inclusive=False)
+MEMORY_MIB = number(int, 1, "MiB per instance; there is no unlimited")
+
+
 def cmd_build(args) -> int:
     from .notebook import build_every_cell, load_notebook_routes
     from .wagi import WagiApp
@@ -108,18 +130,25 @@ def add_serve(commands) -> None:
                        help="A file of KEY=VALUE lines (repeatable).")
     serve.add_argument("--log-dir", default=None, metavar="DIR",
                        help="Where module stderr goes, one folder per route (default: a temporary folder).")
-    serve.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
-                       help="Wall-clock limit per request; past it the client gets 504 (default 30).")
-    serve.add_argument("--memory-limit", type=int, default=256, metavar="MIB",
-                       help="Linear memory per instance (default 256).")
-    serve.add_argument("--max-body", type=float, default=16, metavar="MIB",
+    serve.add_argument("--timeout", type=POSITIVE_SECONDS, default=30.0, metavar="SECONDS",
+                       help="Wall-clock limit per request, whatever the module is doing (computing or "
+                            "sleeping); past it the client gets 504 (default 30).")
+    serve.add_argument("--memory-limit", type=MEMORY_MIB, default=256, metavar="MIB",
+                       help="What one instance may allocate: its linear memory and tables (default 256).")
+    serve.add_argument("--max-output", type=number(float, 0, "MiB", inclusive=False), default=64,
+                       metavar="MIB", help="Largest stdout (and stderr) of one run; past it the module "
+                                           "is stopped and the client gets 500 (default 64).")
+    serve.add_argument("--max-body", type=number(float, 0, "MiB; 0 accepts only empty bodies"),
+                       default=16, metavar="MIB",
                        help="Largest request body; larger gets 413 (default 16).")
-    serve.add_argument("--workers", type=int, default=1, metavar="N",
+    serve.add_argument("--workers", type=number(int, 1, "processes"), default=1, metavar="N",
                        help="Processes sharing the port (default 1).")
-    serve.add_argument("--max-concurrency", type=int, default=None, metavar="N",
-                       help="Modules running at once per process (default: 2 per core, at least 4); "
-                            "more requests queue, then get 503.")
+    serve.add_argument("--max-concurrency", type=number(int, 1, "modules at once"), default=None,
+                       metavar="N", help="Modules running at once per process (default: 4 per core, at "
+                                         "least 8; no route may take the last quarter); more requests "
+                                         "queue, then get 503.")
     serve.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
 
@@ -141,10 +170,10 @@ def parser() -> argparse.ArgumentParser:
                      help="Environment variable for the module (repeatable); nothing is inherited.")
     run.add_argument("--dir", action="append", default=[], metavar="HOST[:GUEST]",
                      help="Preopen a host folder (repeatable).")
-    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+    run.add_argument("--timeout", type=POSITIVE_SECONDS, default=None, metavar="SECONDS",
                      help="Stop the module after this long (default: no limit).")
-    run.add_argument("--memory-limit", type=int, default=256, metavar="MIB",
-                     help="Linear memory limit in MiB (default 256).")
+    run.add_argument("--memory-limit", type=MEMORY_MIB, default=256, metavar="MIB",
+                     help="What the instance may allocate: linear memory and tables (default 256).")
     run.add_argument("--invoke", default="_start", metavar="EXPORT",
                      help="Call this exported function instead of _start.")
     run.set_defaults(func=cmd_run)
@@ -163,8 +192,18 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _plain_warnings() -> None:
+    """Warnings (a modules.toml key that is ignored, a repeated route) as one line each."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"wagi-nb: warning: {message}", file=file or sys.stderr, flush=True)
+    warnings.showwarning = show
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _plain_warnings()
     # Everything after `--` belongs to the module, so options may come before or after FILE.wasm.
     module_args = argv[argv.index("--") + 1:] if "--" in argv else []
     args = parser().parse_args(argv[:len(argv) - len(module_args) - (1 if "--" in argv else 0)])

@@ -1,6 +1,7 @@
 """HTTP over the Wagi route table: tornado, a thread pool, limits at the edge."""
 from .background import BackgroundServer, current_server, serve, stop
-from .http import AccessLog, Limits, WagiServer
+from .access_log import AccessLog
+from .http import Limits, WagiServer
 from .listen import ListenError
 
 __all__ = ["BackgroundServer", "current_server", "serve", "stop", "AccessLog", "Limits", "WagiServer", "ListenError"]

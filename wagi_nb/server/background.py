@@ -13,19 +13,27 @@ import threading
 from typing import Optional
 
 from ..wagi import WagiApp
-from .http import AccessLog, Limits, WagiServer
+from .access_log import AccessLog
+from .host_check import HostCheck
+from .http import Limits, WagiServer
 from .listen import bound_port, http_url, listen
 
 
 class BackgroundServer:
+    """``allow_hosts``: ``Host`` names to answer beyond the ones that cannot be rebound
+    (see host_check.py); ``"*"`` answers any."""
+
     def __init__(self, app: WagiApp, host: str = "127.0.0.1", port: int = 3000,
-                 limits: Optional[Limits] = None):
+                 limits: Optional[Limits] = None, allow_hosts: tuple = ()):
         self.app, self.host = app, host
+        self.allow_hosts = tuple(allow_hosts)
         self.access_log = AccessLog(stream=None)
-        self.wagi = WagiServer(app, limits, self.access_log)
         # Bind here, in the caller's thread, so "port in use" is raised to the caller.
         self.sockets = listen(host, port)
         self.port = bound_port(self.sockets)
+        self.wagi = WagiServer(app, limits, self.access_log,
+                               HostCheck(self.port, self.allow_hosts))
+        app.notice_listeners.append(self.access_log.notice)
         self._ready = threading.Event()
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread = threading.Thread(target=self._serve, name=f"wagi_nb-server-{self.port}",
@@ -37,7 +45,7 @@ class BackgroundServer:
         loop = self._loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
         self.http = self.wagi.http_server()
-        self.http.add_sockets(self.sockets)
+        self.wagi.add_sockets(self.http, self.sockets)
         self._ready.set()
         try:
             loop.run_forever()
@@ -71,7 +79,9 @@ class BackgroundServer:
 
         asyncio.run_coroutine_threadsafe(shutdown(), self._loop)
         self._thread.join(timeout)
-        self.wagi.close()
+        if self.access_log.notice in self.app.notice_listeners:
+            self.app.notice_listeners.remove(self.access_log.notice)
+        self.wagi.close(wait=False)  # modules still running end by their own timeout
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
@@ -83,7 +93,7 @@ _current_lock = threading.Lock()
 
 
 def serve(app: Optional[WagiApp] = None, port: int = 3000, host: str = "127.0.0.1",
-          limits: Optional[Limits] = None) -> tuple:
+          limits: Optional[Limits] = None, allow_hosts: tuple = ()) -> tuple:
     """Start (or keep) the process's background server; returns (server, what happened).
 
     The same settings again keep the running server ("running"); new settings
@@ -92,19 +102,21 @@ def serve(app: Optional[WagiApp] = None, port: int = 3000, host: str = "127.0.0.
     global _current
     from ..wagi import app as notebook_app
     app = app or notebook_app
+    allow_hosts = tuple(allow_hosts)
     with _current_lock:
         current = _current
         if current is not None and current.running:
-            if (current.app, current.host, current.port) == (app, host, port):
+            if (current.app, current.host, current.port, current.allow_hosts) == \
+                    (app, host, port, allow_hosts):
                 return current, "running"
             if current.port == port:
                 current.stop()
-                _current = BackgroundServer(app, host, port, limits)
+                _current = BackgroundServer(app, host, port, limits, allow_hosts)
             else:  # bind the new port first, so a busy one leaves the running server alone
-                _current = BackgroundServer(app, host, port, limits)
+                _current = BackgroundServer(app, host, port, limits, allow_hosts)
                 current.stop()
             return _current, "restarted"
-        _current = BackgroundServer(app, host, port, limits)
+        _current = BackgroundServer(app, host, port, limits, allow_hosts)
         return _current, "started"
 
 

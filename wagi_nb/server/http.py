@@ -1,28 +1,34 @@
-"""The tornado application over a :class:`~wagi_nb.wagi.WagiApp`: HTTP in, a module run, HTTP out.
+"""The server's application side: each HTTP exchange becomes a Wagi request, run on a thread pool.
 
-tornado owns the protocol (parsing, keep-alive, header-size limits); this file
-only turns a tornado request into a Wagi request, runs it on a thread pool so a
-slow module never blocks the event loop (wasmtime releases the GIL), and writes
-the response back.
+tornado owns the protocol (parsing, keep-alive, chunked bodies, header-size
+limits); :class:`WagiServer` is the ``HTTPServerConnectionDelegate`` it hands
+each request to. An :class:`Exchange` collects one request's body (answering
+413 past ``--max-body``), asks the route scheduler for a slot, runs the module
+on the pool (wasmtime releases the GIL, so a slow module never blocks the event
+loop) and writes the response. Every response, errors included, is wagi-nb's own.
 """
 from __future__ import annotations
 
 import asyncio
-import collections
 import os
+import re
 import sys
-import threading
 import time
+from email.utils import formatdate
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Optional, TextIO
+from dataclasses import dataclass, field
+from typing import Optional
 
-from tornado.httpserver import HTTPServer
-from tornado.ioloop import IOLoop
-from tornado.web import Application, RequestHandler, stream_request_body
+from tornado.httputil import (HTTPHeaders, HTTPMessageDelegate, HTTPServerConnectionDelegate,
+                              RequestStartLine, ResponseStartLine)
 
-from ..wagi import Request, Response, WagiApp
+from ..wagi import HEALTHZ, Request, Response, WagiApp
+from ..wagi.request import split_target
 from ..wagi.response import error_response
+from .access_log import AccessLog
+from .connections import WagiHTTPServer
+from .host_check import HostCheck
+from .scheduler import Closed, QueueFull, RouteScheduler
 
 MiB = 1024 * 1024
 #: A body over --max-body is still read (and dropped) up to this much past the limit before the 413
@@ -30,211 +36,274 @@ MiB = 1024 * 1024
 #: connection reset instead of the answer. Past it, the 413 goes out at once and the connection closes.
 DRAIN_BYTES = 16 * MiB
 #: Module headers that describe the connection, which the server writes itself.
-HOP_BY_HOP = {"content-length", "transfer-encoding", "connection", "keep-alive"}
+HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+_UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def default_concurrency() -> int:
+    return max(8, 4 * (os.cpu_count() or 1))
 
 
 @dataclass
 class Limits:
     #: Modules running at once; further requests wait in the queue.
-    max_concurrency: int = max(4, 2 * (os.cpu_count() or 1))
+    max_concurrency: int = field(default_factory=default_concurrency)
     #: Requests waiting for a free slot before new ones get 503.
     max_queue: int = 1024
     #: Request line and headers, in bytes (tornado closes the connection past it).
     max_header_size: int = 64 * 1024
+    #: Slots no single route may take, kept for the others (default: a quarter, at least 1).
+    route_reserve: Optional[int] = None
+
+    @property
+    def reserve(self) -> int:
+        return self.route_reserve if self.route_reserve is not None else max(1, self.max_concurrency // 4)
 
 
-class AccessLog:
-    """One line per request on a stream, and the recent lines kept for ``%wagi_log``."""
-
-    def __init__(self, stream: Optional[TextIO] = None, keep: int = 200):
-        self.stream = stream
-        self.lines = collections.deque(maxlen=keep)
-
-    def write(self, request: Request, response: Response, size: int) -> None:
-        line = (f'{request.remote_addr} "{request.method} {request.target} {request.protocol}" '
-                f"{response.status} {size} {response.duration * 1000:.2f}ms"
-                + (f" route={response.route}" if response.route else ""))
-        self.lines.append(f"{time.strftime('%H:%M:%S')} {line}")
-        if self.stream is not None:
-            print(line, file=self.stream, flush=True)
+_date_cache = [0, ""]
 
 
-class WagiServer:
-    """Runs a WagiApp's requests with bounded concurrency; shared by every connection."""
+def http_date() -> str:
+    """The ``Date`` header for now (computed once a second)."""
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache[:] = [now, formatdate(now, usegmt=True)]
+    return _date_cache[1]
 
-    def __init__(self, app: WagiApp, limits: Optional[Limits] = None, access_log: Optional[AccessLog] = None):
+
+def wire_headers(response: Response, method: str) -> HTTPHeaders:
+    """The headers the server sends for ``response``: the module's (without hop-by-hop ones) and
+    ``Server``/``Date``/``Content-Length``. Values are str of Latin-1 code points (each one byte
+    on the wire)."""
+    headers = HTTPHeaders()
+    headers["Server"] = "wagi-nb"
+    headers["Date"] = http_date()
+    for name, value in response.headers.get_all():
+        if name.lower() in HOP_BY_HOP or _UNSAFE_VALUE.search(value) or not _latin1(value):
+            continue  # response.py never lets these through; this keeps the wire safe regardless
+        headers.add(name, value)
+    if has_body(response.status):
+        headers["Content-Length"] = str(len(response.body))
+    return headers
+
+
+def has_body(status: int) -> bool:
+    return not (100 <= status < 200 or status in (204, 304))
+
+
+def _latin1(value: str) -> bool:
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def wire_bytes(status: int, reason: str, headers: HTTPHeaders, body: bytes) -> bytes:
+    """A whole HTTP/1.1 response, for a socket tornado has let go of (a half-closed client)."""
+    lines = [f"HTTP/1.1 {status} {reason}", *(f"{n}: {v}" for n, v in headers.get_all()),
+             "Connection: close", "", ""]
+    return "\r\n".join(lines).encode("latin-1") + body
+
+
+class WagiServer(HTTPServerConnectionDelegate):
+    """Runs a WagiApp's requests with bounded, route-fair concurrency; shared by every connection."""
+
+    def __init__(self, app: WagiApp, limits: Optional[Limits] = None,
+                 access_log: Optional[AccessLog] = None, host_check: Optional[HostCheck] = None):
         self.app = app
         self.limits = limits or Limits()
         self.access_log = access_log or AccessLog(sys.stderr)
+        self.host_check = host_check
         self.executor = ThreadPoolExecutor(self.limits.max_concurrency, thread_name_prefix="wagi_nb-req")
-        self._waiting = 0
-        self._lock = threading.Lock()
+        self.scheduler = RouteScheduler(self.limits.max_concurrency, self.limits.max_queue,
+                                        self.limits.reserve)
         #: Requests being answered (for a graceful stop).
         self.active = 0
 
+    # -- tornado's side --------------------------------------------------------------------------
+    def start_request(self, server_conn, request_conn) -> HTTPMessageDelegate:
+        return Exchange(self, request_conn)
+
+    def on_close(self, server_conn) -> None:
+        pass
+
+    def http_server(self) -> WagiHTTPServer:
+        # tornado's own body cap is out of the way when we have one, so that we, not tornado's bare
+        # "400 Bad Request", answer 413: the body is streamed and dropped once rejected (and the
+        # connection closed after the 413 past DRAIN_BYTES), so the large cap costs no memory.
+        max_body = 1 << 62 if self.app.max_body_mib is not None else 1024 * MiB
+        return WagiHTTPServer(self, max_header_size=self.limits.max_header_size,
+                              max_body_size=max_body, idle_connection_timeout=60, body_timeout=60)
+
+    def add_sockets(self, http: WagiHTTPServer, sockets) -> None:
+        http.add_sockets(sockets, log=self.access_log.notice)
+
+    # -- answering -------------------------------------------------------------------------------
     async def respond(self, request: Request) -> Response:
-        with self._lock:
-            full = self._waiting >= self.limits.max_concurrency + self.limits.max_queue
-            if not full:
-                self._waiting += 1
-        if full:
+        found = self.app.match(request.path) if request.path != HEALTHZ else None
+        if found is None:  # /healthz, 404: no module runs
+            return self.app.handle(request)
+        route = found[0].route.text
+        try:
+            await self.scheduler.acquire(route)
+        except Closed:
+            return error_response(503, "The server is stopping. Try again when it is back.")
+        except QueueFull:
             return error_response(503, "The server is busy: too many requests are waiting for a "
                                        "module. Try again shortly.")
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, self.app.handle, request)
+            return await asyncio.get_running_loop().run_in_executor(
+                self.executor, self.app.handle, request, found)
         finally:
-            with self._lock:
-                self._waiting -= 1
+            self.scheduler.release(route)
 
-    def application(self) -> Application:
-        return Application([(r".*", WagiRequestHandler, {"server": self})], log_function=lambda h: None,
-                           compress_response=False)
-
-    def http_server(self) -> HTTPServer:
-        # tornado's own body cap is out of the way when we have one, so that we, not tornado's bare
-        # "400 Bad Request", answer 413: tornado checks a chunk's announced size before handing it
-        # to data_received (so a chunked body never reached our check), and after our 413 to a big
-        # Content-Length it appended its own 400. The body is streamed and dropped once rejected (and
-        # the connection closed after the 413 past DRAIN_BYTES), so the large cap costs no memory.
-        max_body = 1 << 62 if self.app.max_body_mib is not None else 1024 * MiB
-        return WagiHTTPServer(self.application(), max_header_size=self.limits.max_header_size,
-                              max_body_size=max_body, idle_connection_timeout=60, body_timeout=60)
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True, cancel_futures=False)
+    def close(self, wait: bool = True) -> None:
+        self.executor.shutdown(wait=wait, cancel_futures=not wait)
 
 
-class WagiHTTPServer(HTTPServer):
-    """tornado's HTTPServer, taking one waiting connection each time the listening socket is ready.
+class Exchange(HTTPMessageDelegate):
+    """One request on a connection and its response."""
 
-    tornado accepts up to 128 waiting connections in one go. With ``--workers N`` sharing one
-    listening socket, the worker that wakes first then takes a whole burst of keep-alive
-    connections (a load generator opens them all at once) and the others sit idle: with wrk -c32
-    and 2 workers, 10 of 24 starts put all 32 connections on one worker. One accept per wake-up
-    lets every worker's loop take turns (none of 24 starts did that; the worst split was 2/30); a
-    single process loses nothing (the socket stays readable, so its loop comes straight back for
-    the next one).
-    """
+    def __init__(self, server: WagiServer, connection):
+        self.server, self.connection = server, connection
+        self.stream = connection.stream
+        self.chunks: list = []
+        self.size = 0
+        self.rejected = False
+        self.too_big = 0  # the body size a 413 reports: Content-Length, or what was read
+        self.answered = False
+        self.closed = False
+        self.task: Optional[asyncio.Task] = None
+        self.counted = False
+        self.start_line: Optional[RequestStartLine] = None
+        self.headers = HTTPHeaders()
 
-    def add_sockets(self, sockets) -> None:
-        for sock in sockets:
-            self._sockets[sock.fileno()] = sock
-            self._handlers[sock.fileno()] = _accept_one_at_a_time(sock, self._handle_connection)
+    @property
+    def max_body(self) -> float:
+        limit = self.server.app.max_body_mib
+        return float("inf") if limit is None else limit * MiB
 
-
-def _accept_one_at_a_time(sock, callback):
-    """``tornado.netutil.add_accept_handler`` with one ``accept()`` per readiness event."""
-    loop = IOLoop.current()
-    removed = []
-
-    def accept(fd, events) -> None:
-        if removed:
-            return
-        try:
-            connection, address = sock.accept()
-        except (BlockingIOError, ConnectionAbortedError):
-            return  # another worker took it, or the client gave up while it waited
-        callback(connection, address)
-
-    def remove() -> None:
-        loop.remove_handler(sock)
-        removed.append(True)
-
-    loop.add_handler(sock, accept, IOLoop.READ)
-    return remove
-
-
-@stream_request_body
-class WagiRequestHandler(RequestHandler):
-    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
-
-    def initialize(self, server: WagiServer):
-        self.server = server
-        self.chunks, self.size, self.rejected = [], 0, False
-        self._counted = False
-        #: The body size to report in a 413: Content-Length, or what was read.
-        self._too_big = 0
-
-    def compute_etag(self):
-        return None  # a module's response is passed on as it is
-
-    def prepare(self):
+    def headers_received(self, start_line, headers) -> None:
         self.server.active += 1
-        self._counted = True
-        length = self.request.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self._max_body:
-            self.rejected, self._too_big = True, int(length)
+        self.counted = True
+        self.start_line, self.headers = start_line, headers
+        check = self.server.host_check
+        if check is not None and not check.allows(headers.get("Host"),
+                                                  headers.get("X-Forwarded-Context")):
+            self._send(self._request(b""), error_response(403, check.refusal(headers["Host"])))
+            return
+        length = headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > self.max_body:
+            self.rejected, self.too_big = True, int(length)
             # A client waiting for "100 Continue" sends nothing more: answer now. So for a body too
-            # big to drain. Otherwise the 413 goes out in _handle, once the body has been read.
-            if "100-continue" in self.request.headers.get("Expect", "").lower() or \
-                    self._too_big > self._max_body + DRAIN_BYTES:
+            # big to drain. Otherwise the 413 goes out in finish(), once the body has been read.
+            if "100-continue" in headers.get("Expect", "").lower() or \
+                    self.too_big > self.max_body + DRAIN_BYTES:
                 self._reject_body()
 
-    def data_received(self, chunk: bytes):
+    def data_received(self, chunk: bytes) -> None:
+        if self.answered:
+            return
         self.size += len(chunk)
-        if not self.rejected and self.size > self._max_body:
+        if not self.rejected and self.size > self.max_body:
             self.rejected, self.chunks = True, []
         if self.rejected:
-            self._too_big = max(self._too_big, self.size)
-            if self.size > self._max_body + DRAIN_BYTES:
+            self.too_big = max(self.too_big, self.size)
+            if self.size > self.max_body + DRAIN_BYTES:
                 self._reject_body()
         else:
             self.chunks.append(chunk)
 
-    @property
-    def _max_body(self) -> float:
-        limit = self.server.app.max_body_mib
-        return float("inf") if limit is None else limit * MiB
-
-    def _reject_body(self):
-        size = self._too_big
-        response = error_response(413, f"The request body ({size:,} bytes) is over the "
-                                       f"{self.server.app.max_body_mib:g} MiB limit (--max-body).")
-        self._send(self._wagi_request(b""), response)
-
-    def _wagi_request(self, body: bytes) -> Request:
-        r = self.request
-        return Request(r.method, r.path, r.query, r.headers, body, r.remote_ip or "", r.protocol,
-                       r.version)
-
-    async def _handle(self):
+    def finish(self) -> None:
+        if self.answered:
+            return
         if self.rejected:
-            self._reject_body()  # the body has been read and dropped (unless the 413 went out already)
+            self._reject_body()  # the body has been read and dropped
             return
-        request = self._wagi_request(b"".join(self.chunks))
-        response = await self.server.respond(request)
-        response.request = request
-        self._send(request, response)
+        self.stream.answering = True
+        self.task = asyncio.ensure_future(self._answer())
 
-    get = head = post = delete = patch = put = options = _handle
+    def on_connection_close(self) -> None:
+        self.closed = True
+        if self.task is None:  # nothing is running for this request
+            self._uncount()
 
-    def _send(self, request: Request, response: Response):
-        if self._finished:
+    # -- the answer -------------------------------------------------------------------------------
+    def _request(self, body: bytes) -> Request:
+        start = self.start_line
+        path, query = split_target(start.path)
+        return Request(start.method, path, query, _decoded(self.headers), body,
+                       self.connection.context.remote_ip or "", "http", start.version)
+
+    async def _answer(self) -> None:
+        request = self._request(b"".join(self.chunks))
+        self.chunks = []
+        try:
+            response = await self.server.respond(request)
+            response.request = request
+        except Exception as error:  # noqa: BLE001 - a bug of ours must still get an answer
+            self.server.access_log.notice(f"internal error answering {request.method} "
+                                          f"{request.target}: {error!r}")
+            response = error_response(500, "wagi-nb could not answer this request (an internal "
+                                           "error; the server's log has the details).")
+        orphan = self.stream.orphan
+        if orphan is not None:  # the client half-closed: tornado has let go of the socket
+            await self._send_to(orphan, request, response)
+        else:
+            self._send(request, response)
+        self._uncount()
+
+    def _reject_body(self) -> None:
+        response = error_response(413, f"The request body ({self.too_big:,} bytes) is over the "
+                                       f"{self.server.app.max_body_mib:g} MiB limit (--max-body).")
+        self._send(self._request(b""), response)
+
+    def _send(self, request: Request, response: Response) -> None:
+        if self.answered:
             return
-        self.set_status(response.status, response.reason or "Unknown")
-        self.clear_header("Content-Type")
-        self.set_header("Server", "wagi-nb")
-        for name, value in response.headers.get_all():
-            if name.lower() not in HOP_BY_HOP:
-                self.add_header(name, value)
-        body = b"" if response.status in (204, 304) or 100 <= response.status < 200 else response.body
-        if body and request.method != "HEAD":
-            self.write(body)
-        elif body:
-            self.set_header("Content-Length", str(len(body)))
-        self.finish()
+        self.answered = True
+        self.stream.answering = False
+        headers = wire_headers(response, request.method)
+        body = response.body if has_body(response.status) else b""
+        if not self.closed:
+            start = ResponseStartLine("HTTP/1.1", response.status, response.reason or "Unknown")
+            self.connection.write_headers(start, headers, body if request.method != "HEAD" else None)
+            self.connection.finish()
+        self.server.access_log.write(request, response, len(body))
+        if self.task is None:
+            self._uncount()
+
+    async def _send_to(self, sock, request: Request, response: Response) -> None:
+        self.answered = True
+        headers = wire_headers(response, request.method)
+        body = response.body if has_body(response.status) and request.method != "HEAD" else b""
+        data = wire_bytes(response.status, response.reason or "Unknown", headers, body)
+        try:
+            await asyncio.get_running_loop().sock_sendall(sock, data)
+        except OSError:
+            pass  # the client is gone after all
+        finally:
+            sock.close()
         self.server.access_log.write(request, response, len(body))
 
-    def _uncount(self):
-        if self._counted:
-            self._counted = False
+    def _uncount(self) -> None:
+        if self.counted:
+            self.counted = False
             self.server.active -= 1
 
-    def on_finish(self):
-        self._uncount()
 
-    def on_connection_close(self):
-        # A client gone mid-request never reaches on_finish: without this, `active` stayed up and
-        # every later graceful stop waited out its whole deadline.
-        super().on_connection_close()
-        self._uncount()
+def _decoded(headers: HTTPHeaders) -> HTTPHeaders:
+    """tornado reads header values as Latin-1; a value that is really UTF-8 becomes its text."""
+    if all(value.isascii() for _, value in headers.get_all()):
+        return headers
+    fixed = HTTPHeaders()
+    for name, value in headers.get_all():
+        if not value.isascii():
+            raw = value.encode("latin-1", "replace")
+            try:
+                value = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                pass  # not UTF-8: each byte stays the Latin-1 character it is
+        fixed.add(name, value)
+    return fixed

@@ -6,25 +6,28 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Optional
 
 from ..envvars import parse_env_pairs
 from ..errors import WagiNbError
+from ..runtime import cancel_all
 from ..wagi import WagiApp
-from .http import AccessLog, Limits, WagiServer
+from .access_log import AccessLog
+from .http import Limits, WagiServer
 from .listen import bound_port, http_url, listen, parse_listen
+from .workers import WorkerPool, end_with_parent
 
-#: How long a stop waits for requests in flight, beyond the module timeout.
-GRACE = 5.0
+#: How long a stop waits, past the module timeout, for the modules it cancelled to end.
+GRACE = 2.0
 
 
 def build_app(args) -> WagiApp:
     app = WagiApp(hostname=args.hostname, timeout=args.timeout, memory_limit_mib=args.memory_limit,
-                  max_body_mib=args.max_body, log_dir=args.log_dir)
+                  max_output_mib=args.max_output, max_body_mib=args.max_body, log_dir=args.log_dir)
     for path in args.env_file:
         app.add_env_file(path)
     flags = parse_env_pairs(args.env, where="-e/--env")
@@ -38,16 +41,34 @@ def build_app(args) -> WagiApp:
     return app
 
 
+def check_log_dir(path: str) -> None:
+    """Refuse a --log-dir modules' stderr could not be written to, before serving anything."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".wagi-nb-probe-") as probe:
+            probe.write(b"x")
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        raise WagiNbError(f"Cannot write module logs to --log-dir {path}: "
+                          f"{error.strerror or error}. Give a folder this user can write to "
+                          "(on a disk with space left), or leave --log-dir out for a temporary one.") from None
+
+
 def serve(args) -> int:
     if not args.config and not args.notebook:
         raise WagiNbError("Nothing to serve: give -c modules.toml (or --notebook NOTEBOOK.ipynb).")
+    if args.parent_pid is not None:
+        end_with_parent(args.parent_pid)
     temporary_log_dir = args.log_dir is None
     if temporary_log_dir:
         args.log_dir = tempfile.mkdtemp(prefix="wagi-nb-logs-")
     try:
+        check_log_dir(args.log_dir)
         app = build_app(args)
         if args.worker_fd is not None:
-            return run_worker(app, args, socket.socket(fileno=args.worker_fd))
+            return run_loop(app, args, [socket.socket(fileno=args.worker_fd)], ready=None)
         host, port = parse_listen(args.listen)
         sockets = listen(host, port, flag="--listen {host}:{port}")
     except WagiNbError:
@@ -65,13 +86,18 @@ def serve(args) -> int:
 
 
 def run_loop(app: WagiApp, args, sockets, ready: Optional[str]) -> int:
-    """Serve until SIGINT/SIGTERM, then let requests in flight finish and return 0."""
+    """Serve until SIGINT/SIGTERM; then stop accepting, give requests in flight until their
+    timeout, cancel the modules still running, and return 0."""
     limits = Limits(max_concurrency=args.max_concurrency) if args.max_concurrency else Limits()
-    server = WagiServer(app, limits, AccessLog(sys.stderr))
+    log = AccessLog(sys.stderr)
+    server = WagiServer(app, limits, log)
+    app.notice_listeners.append(log.notice)
+    for sock in sockets:
+        sock.setblocking(False)
 
     async def main():
         http = server.http_server()
-        http.add_sockets(sockets)
+        server.add_sockets(http, sockets)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -80,49 +106,37 @@ def run_loop(app: WagiApp, args, sockets, ready: Optional[str]) -> int:
             print(ready, flush=True)
         await stop.wait()
         http.stop()
-        deadline = time.monotonic() + (args.timeout or 0) + GRACE
-        while server.active and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        server.scheduler.close()
+        await _wait_for(server, args.timeout)
+        if server.active:
+            cancelled = cancel_all()
+            log.notice(f"stopping: cancelled {cancelled} module run(s) still going after the "
+                       f"{args.timeout:g} s timeout")
+            await _wait_for(server, GRACE)
         await http.close_all_connections()
 
     asyncio.run(main())
-    server.close()
+    server.close(wait=False)
     return 0
 
 
-def run_worker(app: WagiApp, args, sock: socket.socket) -> int:
-    sock.setblocking(False)
-    return run_loop(app, args, [sock], ready=None)
-
-
-def _pin(core: int):
-    return lambda: os.sched_setaffinity(0, {core})
+async def _wait_for(server: WagiServer, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while server.active and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
 
 
 def run_pool(args, sockets, ready: str) -> int:
-    """``--workers N``: N processes accept on the one listening socket (no fork of a live engine)."""
+    """``--workers N``: N processes accept on the one listening socket (see workers.py)."""
     sock = sockets[0]
     argv = [sys.executable, "-m", "wagi_nb", *args.raw_argv, "--log-dir", args.log_dir,
             "--worker-fd", str(sock.fileno())]
-    cores = sorted(os.sched_getaffinity(0))
-    # One core per worker: a worker's event loop and module threads then hand the GIL back and forth
-    # on one core instead of across two, which halves the CPU each request costs (measured).
-    workers = [subprocess.Popen(argv, pass_fds=[sock.fileno()],
-                                preexec_fn=_pin(cores[index % len(cores)]) if len(cores) > 1 else None)
-               for index in range(args.workers)]
-    stopping = []
-
-    def stop(signum, frame):
-        stopping.append(signum)
-        for worker in workers:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
+    pool = WorkerPool(argv, sock.fileno(), args.workers,
+                      log=lambda line: print(f"wagi-nb: {line}", file=sys.stderr, flush=True))
+    signal.signal(signal.SIGINT, pool.stop)
+    signal.signal(signal.SIGTERM, pool.stop)
+    pool.start_all()
     print(ready, flush=True)
-    codes = [worker.wait() for worker in workers]
+    code = pool.run()
     sock.close()
-    if stopping:
-        return 0
-    return max(codes)
+    return 0 if pool.stopping else code

@@ -1,0 +1,123 @@
+"""Accepting connections and keeping them long enough to answer: the socket side of the server.
+
+tornado's ``HTTPServer`` parses HTTP; two things around it are ours:
+
+* **Accepting**, one connection per readiness event (so ``--workers`` processes
+  sharing one listening socket take turns instead of the first one to wake
+  taking a whole burst), and backing off when the process is out of file
+  descriptors instead of spinning on ``EMFILE``: tornado's loop would retry at
+  once, forever, logging each failure.
+* **Answering a client that half-closed** after sending its request
+  (``shutdown(SHUT_WR)``, as ``nc -N`` and some HTTP/1.0 clients do). tornado
+  treats end-of-input as a closed connection; :class:`AnsweringStream` keeps the
+  socket open while a request is being answered, and the answer is written to
+  it directly.
+"""
+from __future__ import annotations
+
+import errno
+import socket
+import time
+from typing import Callable, Optional
+
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
+from tornado.iostream import IOStream
+
+#: accept() failures that mean "no resources right now": wait and try again.
+_EXHAUSTED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+MIN_BACKOFF, MAX_BACKOFF = 0.01, 1.0
+
+
+class AnsweringStream(IOStream):
+    """An IOStream that survives the client's end-of-input while ``answering`` is set.
+
+    The socket is then kept (``orphan``) when tornado closes the stream, for the
+    answer to be written to it.
+    """
+
+    answering = False
+    orphan: Optional[socket.socket] = None
+
+    def read_from_fd(self, buf) -> Optional[int]:
+        read = super().read_from_fd(buf)
+        if read == 0 and self.answering:
+            self.orphan = self.socket
+        return read
+
+    def close_fd(self) -> None:
+        if self.orphan is not None and self.orphan is self.socket:
+            self.socket = None  # tornado forgets it; the answer closes it
+            return
+        super().close_fd()
+
+
+class Acceptor:
+    """Accepts on one listening socket, one connection per wake-up, backing off when out of fds."""
+
+    def __init__(self, sock: socket.socket, on_connection: Callable, log: Callable[[str], None]):
+        self.sock, self.on_connection, self.log = sock, on_connection, log
+        self.loop = IOLoop.current()
+        self.delay = 0.0
+        self._last_log = 0.0
+        self._failures = 0
+        self.stopped = False
+        self.loop.add_handler(sock, self._ready, IOLoop.READ)
+
+    def _ready(self, fd, events) -> None:
+        try:
+            connection, address = self.sock.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return  # another worker took it, or the client gave up while it waited
+        except OSError as error:
+            self._back_off(error)
+            return
+        if self.delay:
+            self.log(f"accepting connections again (after {self._failures} failed attempts)")
+            self.delay, self._failures = 0.0, 0
+        self.on_connection(connection, address)
+
+    def _back_off(self, error: OSError) -> None:
+        self._failures += 1
+        self.delay = min(MAX_BACKOFF, max(MIN_BACKOFF, self.delay * 2))
+        now = time.monotonic()
+        if now - self._last_log >= 1.0:
+            self._last_log = now
+            hint = " (raise the limit with `ulimit -n`)" if error.errno in _EXHAUSTED else ""
+            self.log(f"cannot accept a connection: {error.strerror or error}{hint}; retrying in "
+                     f"{self.delay:g} s")
+        self.loop.remove_handler(self.sock)
+        self.loop.call_later(self.delay, self._resume)
+
+    def _resume(self) -> None:
+        if not self.stopped:
+            self.loop.add_handler(self.sock, self._ready, IOLoop.READ)
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            try:
+                self.loop.remove_handler(self.sock)
+            except (KeyError, ValueError):
+                pass  # removed while backing off
+
+
+class WagiHTTPServer(HTTPServer):
+    """tornado's HTTPServer with our accept loop and streams; everything else is tornado's."""
+
+    def add_sockets(self, sockets, log: Callable[[str], None] = lambda line: None) -> None:
+        self._acceptors = getattr(self, "_acceptors", [])
+        for sock in sockets:
+            self._acceptors.append(Acceptor(sock, self._connected, log))
+
+    def _connected(self, connection: socket.socket, address) -> None:
+        stream = AnsweringStream(connection, max_buffer_size=self.max_buffer_size,
+                                 read_chunk_size=self.read_chunk_size)
+        self.handle_stream(stream, address)
+
+    def stop(self) -> None:
+        for acceptor in getattr(self, "_acceptors", []):
+            acceptor.stop()
+            acceptor.sock.close()
+        self._acceptors = []
+        super().stop()

@@ -1,0 +1,113 @@
+"""``wagi-nb serve --workers N``: worker processes on one listening socket, kept alive by the parent.
+
+Workers are new interpreters (``python -m wagi_nb serve ... --worker-fd FD``), not
+forks: forking a process that holds a wasmtime engine and its threads is not safe.
+The parent pins each to a core (a worker's event loop and module threads then hand
+the GIL back and forth on one core instead of across two, which halves the CPU a
+request costs), restarts one that dies (one log line each, backing off if it keeps
+dying) and stops them all on SIGINT/SIGTERM. A worker ends when its parent does:
+it asks the kernel for SIGTERM on its parent's death (``PR_SET_PDEATHSIG``).
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, List, Optional
+
+PR_SET_PDEATHSIG = 1
+#: A worker that dies sooner than this after starting is "dying again": wait before the next start.
+QUICK_DEATH = 5.0
+MAX_RESTART_DELAY = 30.0
+
+
+def end_with_parent(parent_pid: int) -> None:
+    """In a worker: get SIGTERM when the parent dies (Linux); exit now if it is already gone."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: workers then outlive a killed parent, as before
+    if os.getppid() != parent_pid:
+        sys.exit(0)
+
+
+def describe_exit(code: int) -> str:
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+class Worker:
+    def __init__(self, index: int, core: Optional[int]):
+        self.index, self.core = index, core
+        self.process: Optional[subprocess.Popen] = None
+        self.started = 0.0
+        self.delay = 0.0
+        self.restart_at: Optional[float] = None
+
+
+class WorkerPool:
+    def __init__(self, argv: List[str], fd: int, count: int, log: Callable[[str], None]):
+        self.argv = [*argv, "--parent-pid", str(os.getpid())]
+        self.fd = fd
+        self.log = log
+        cores = sorted(os.sched_getaffinity(0))
+        self.workers = [Worker(index, cores[index % len(cores)] if len(cores) > 1 else None)
+                        for index in range(count)]
+        self.stopping = False
+
+    def start(self, worker: Worker) -> None:
+        worker.process = subprocess.Popen(self.argv, pass_fds=[self.fd])
+        worker.started, worker.restart_at = time.monotonic(), None
+        if worker.core is not None:
+            try:
+                os.sched_setaffinity(worker.process.pid, {worker.core})
+            except OSError:
+                pass  # the worker runs unpinned
+
+    def stop(self, signum=None, frame=None) -> None:
+        self.stopping = True
+        for worker in self.workers:
+            if worker.process is not None and worker.process.poll() is None:
+                worker.process.send_signal(signal.SIGTERM)
+
+    def start_all(self) -> None:
+        for worker in self.workers:
+            self.start(worker)
+
+    def run(self) -> int:
+        """Keep the workers running until :meth:`stop`; the workers' worst exit code."""
+        codes: Dict[int, int] = {}
+        while True:
+            now = time.monotonic()
+            for worker in self.workers:
+                process = worker.process
+                if worker.restart_at is not None:
+                    if not self.stopping and now >= worker.restart_at:
+                        self.start(worker)
+                    continue
+                code = process.poll() if process is not None else None
+                if code is None:
+                    continue
+                codes[worker.index] = code
+                if self.stopping:
+                    continue
+                lived = now - worker.started
+                worker.delay = 0.0 if lived >= QUICK_DEATH else \
+                    min(MAX_RESTART_DELAY, max(1.0, worker.delay * 2))
+                worker.restart_at = now + worker.delay
+                when = f" in {worker.delay:g} s" if worker.delay else ""
+                self.log(f"worker {worker.index + 1} (pid {process.pid}) {describe_exit(code)} after "
+                         f"{lived:.1f} s; restarting it{when}")
+                worker.process = None
+            if self.stopping and all(w.process is None or w.process.poll() is not None
+                                     for w in self.workers):
+                return max(codes.values(), default=0)
+            time.sleep(0.1)
