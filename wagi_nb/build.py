@@ -19,7 +19,8 @@ from typing import Iterable, Mapping, Optional, Sequence, Union
 from . import toolchains
 from .cache import BuildCache, CachedBuild, build_key
 from .errors import WagiNbError
-from .runtime import DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT, LoadedModule, RunResult, get_runtime
+from .runtime import (DEFAULT_MAX_OUTPUT_MIB, DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT, LoadedModule,
+                      RunResult, get_runtime)
 from .toolchains.base import Progress
 
 #: Modules kept under a name (``build(..., name=...)``, the magics' ``-n/--name``).
@@ -61,13 +62,16 @@ class Artifact:
     def run(self, args: Union[str, Sequence[str]] = (), *, env: Optional[Mapping] = None,
             stdin: Union[bytes, str] = b"", timeout: Optional[float] = DEFAULT_TIMEOUT,
             memory_limit_mib: Optional[int] = DEFAULT_MEMORY_MIB,
+            max_output_mib: Optional[float] = DEFAULT_MAX_OUTPUT_MIB,
             dirs: Iterable = (), entrypoint: str = "_start", inherit_stdio: bool = False) -> RunResult:
         """Run the module once on a fresh instance and return what it printed and how it ended.
 
         ``args`` is a list, or a string split like a shell would. ``env`` is
         all the module sees (nothing is inherited from this process).
-        ``dirs`` are ``"HOST[:GUEST]"`` strings or ``(host, guest)`` pairs to
-        preopen; nothing else of the file system is reachable.
+        ``dirs`` are ``"HOST[:GUEST][:ro]"`` strings or ``(host, guest)`` pairs to
+        preopen; nothing else of the file system is reachable. ``memory_limit_mib``
+        bounds all the instance allocates; ``max_output_mib`` caps stdout and stderr
+        (the module is stopped past it); None lifts either.
         ``inherit_stdio`` connects the module to this process's standard
         streams instead of capturing them.
         """
@@ -76,7 +80,8 @@ class Artifact:
             args = shlex.split(args)
         program = f"{self.name or 'main'}.wasm"
         return get_runtime().run(self.load(), args, env=env, stdin=stdin, timeout=timeout,
-                                 memory_limit_mib=memory_limit_mib, dirs=parse_dirs(dirs),
+                                 memory_limit_mib=memory_limit_mib, max_output_mib=max_output_mib,
+                                 dirs=parse_dirs(dirs),
                                  entrypoint=entrypoint, program=program,
                                  inherit_stdio=inherit_stdio)
 
@@ -91,19 +96,23 @@ class Artifact:
 
 
 def parse_dirs(dirs: Iterable) -> list:
-    """``"HOST[:GUEST]"`` or ``(host, guest)`` → ``[(host, guest)]``; GUEST defaults to HOST."""
-    pairs = []
+    """``"HOST[:GUEST][:ro]"`` or ``(host, guest[, read_only])`` → ``[(host, guest, read_only)]``;
+    GUEST defaults to HOST."""
+    preopens = []
     for item in dirs:
         if isinstance(item, (tuple, list)):
-            host, guest = item
+            host, guest, *rest = item
+            read_only = bool(rest and rest[0])
         else:
-            host, _, guest = str(item).partition(":")
+            text = str(item)
+            read_only = text.endswith(":ro")
+            host, _, guest = (text[:-3] if read_only else text).partition(":")
             guest = guest or host
         if not os.path.isdir(host):
             raise WagiNbError(f"Cannot preopen {host!r}: no such folder on this machine. "
-                              "Pass an existing folder as HOST[:GUEST].")
-        pairs.append((os.path.abspath(host), guest))
-    return pairs
+                              "Pass an existing folder as HOST[:GUEST][:ro].")
+        preopens.append((os.path.abspath(host), guest, read_only))
+    return preopens
 
 
 def build(source: str, language: str, *, name: Optional[str] = None, release: bool = True,

@@ -31,8 +31,12 @@ RUN = (
                       help="An environment variable for the module (repeatable). Nothing is inherited.")),
     (("--stdin",), dict(default=None, metavar="TEXT", help="Text to give the module on stdin.")),
     (("--timeout",), dict(type=float, default=None, metavar="SECONDS",
-                          help="Stop the module after this long (default: WasmMagics.timeout, 10 s).")),
-    (("--dir",), dict(action="append", default=[], metavar="HOST[:GUEST]",
+                          help="Stop the module after this long, whatever it is doing (default: "
+                               "WasmMagics.timeout, 10 s).")),
+    (("--max-output",), dict(type=float, default=None, metavar="MIB",
+                             help="Stop the module once it prints more than this to stdout or stderr "
+                                  "(default: WasmMagics.max_output, 64 MiB).")),
+    (("--dir",), dict(action="append", default=[], metavar="HOST[:GUEST][:ro]",
                       help="Preopen a host folder for the module (repeatable); nothing else is reachable.")),
 )
 
@@ -43,8 +47,9 @@ ROUTE = (
                              help="With --route: the exported function to call per request (default _start).")),
     (("--argv",), dict(default=None, metavar="TEMPLATE",
                        help='With --route: argv template, e.g. "${SCRIPT_NAME} ${ARGS}".')),
-    (("--volume",), dict(action="append", default=[], metavar="GUEST=HOST",
-                         help="With --route: mount a host folder at a guest path (repeatable).")),
+    (("--volume",), dict(action="append", default=[], metavar="GUEST=HOST[:ro]",
+                         help="With --route: mount a host folder at a guest path (repeatable); read-write "
+                              "as in Wagi, or read-only with a trailing :ro.")),
     (("--request",), dict(default=None, metavar='"METHOD /path?query"',
                           help="With --route: the request to preview (default: GET the route).")),
     (("--preview",), dict(action="store_true",
@@ -95,13 +100,16 @@ def parse_cell_line(line: str, profiles: bool) -> argparse.Namespace:
     return args
 
 
-def parse_volumes(pairs) -> dict:
-    """``--volume GUEST=HOST`` values → {guest: host}."""
-    volumes = {}
+def parse_volumes(pairs) -> tuple:
+    """``--volume GUEST=HOST[:ro]`` values → ({guest: host}, {guest paths mounted read-only})."""
+    volumes, read_only = {}, set()
     for pair in pairs:
         guest, sep, host = pair.partition("=")
+        if host.endswith(":ro"):
+            host = host[:-3]
+            read_only.add(guest)
         if not sep or not guest.startswith("/") or not host:
-            raise WagiNbError(f"--volume expects GUEST=HOST with an absolute guest path, got {pair!r}; "
-                              "e.g. --volume /static=./public.")
+            raise WagiNbError(f"--volume expects GUEST=HOST[:ro] with an absolute guest path, got "
+                              f"{pair!r}; e.g. --volume /static=./public:ro.")
         volumes[guest] = host
-    return volumes
+    return volumes, read_only

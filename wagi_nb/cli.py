@@ -168,7 +168,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("module", metavar="FILE.wasm")
     run.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
                      help="Environment variable for the module (repeatable); nothing is inherited.")
-    run.add_argument("--dir", action="append", default=[], metavar="HOST[:GUEST]",
+    run.add_argument("--dir", action="append", default=[], metavar="HOST[:GUEST][:ro]",
                      help="Preopen a host folder (repeatable).")
     run.add_argument("--timeout", type=POSITIVE_SECONDS, default=None, metavar="SECONDS",
                      help="Stop the module after this long (default: no limit).")

@@ -133,10 +133,11 @@ def load_notebook_routes(app, path: Union[str, Path], progress=None) -> list:
             raise NotebookError(f"{path}, {cell.where}: {error}") from None
         env = dict(parse_env_pair(pair) for pair in opts.env)
         try:
-            volumes = {guest: _resolve(host, folder)
-                       for guest, host in parse_volumes(opts.volume).items()}
+            volumes, read_only = parse_volumes(opts.volume)
+            volumes = {guest: _resolve(host, folder) for guest, host in volumes.items()}
             handler = make_handler(opts.route, artifact, entrypoint=opts.entrypoint, argv=opts.argv,
-                                   volumes=volumes, env=env, origin=f"{path.name} cell {cell.number}",
+                                   volumes=volumes, read_only=read_only, notice=app.notice,
+                                   env=env, origin=f"{path.name} cell {cell.number}",
                                    source=cell.source)
         except WagiNbError as error:
             raise NotebookError(f"{path}, {cell.where}: {error}") from None

@@ -17,6 +17,7 @@ from .. import toolchains
 from ..errors import WagiNbError
 from ..wagi.config import dump_config
 from .spin import check_manifest, component_id, manifest_text, outbound_host
+from .volumes import copy_volume
 
 FORMATS = ("wagi", "spin", "both")
 GENERATED = ("modules", "src", "files", "modules.toml", "spin.toml", "app.env", "README.md")
@@ -123,13 +124,17 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
         # The compiler that built the cell, by its full path: on machines with several (rustup's
         # and Debian's rustc), a bare name may pick one without the wasm target.
         build = shlex.join(tool.command(info, source, module, artifact.flags.get("release", True)))
-    files, volumes = [], {}
+    files, volumes, notes = [], {}, []
     for guest, host in handler.volumes.items():
         copy = f"files/{cid}{guest.rstrip('/') or '/root'}"
-        shutil.copytree(host, folder / copy, dirs_exist_ok=True)
+        for link in copy_volume(host, folder / copy):
+            notes.append(f"volume {guest}: left out the symlink {link}, which points outside the "
+                         "volume (a module could have planted it to copy a host file out)")
         files.append({"source": copy, "destination": guest})
         volumes[guest] = str(folder / copy)
-    notes = []
+        if guest not in handler.read_only:
+            notes.append(f"spin: volume {guest} is read-write here (as in Wagi), but Spin's `files` "
+                         "are read-only: writes to it fail under Spin")
     if handler.subroutes:
         subs = ", ".join(f"{r.text} -> {e}" for r, e in handler.subroutes)
         notes.append(f"spin: `_routes` sub-routes are not called by Spin ({subs}); only {handler.route} "

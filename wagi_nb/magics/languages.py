@@ -73,7 +73,10 @@ class WasmMagics(Magics):
                            help="clang++ or zig to use for %%wasm_cpp (default: discovered).")
     zig = Unicode("", config=True, help="The zig to use for %%wasm_zig (default: discovered).")
     timeout = Float(10.0, config=True, help="Seconds a cell's module may run before it is stopped.")
-    memory_limit = Int(256, config=True, help="MiB of linear memory a cell's module may use.")
+    memory_limit = Int(256, config=True,
+                       help="MiB a cell's module may allocate (its linear memory and tables).")
+    max_output = Float(64.0, config=True,
+                       help="MiB a cell's module may print to stdout (and to stderr) before it is stopped.")
 
     _COMPILER_TRAITS = {"rustc": "rust", "c_compiler": "c", "cpp_compiler": "cpp", "zig": "zig"}
 
@@ -123,7 +126,9 @@ class WasmMagics(Magics):
         result = artifact.run(shlex.split(args.args), env=env,
                               stdin=args.stdin.encode() if args.stdin is not None else b"",
                               timeout=args.timeout if args.timeout is not None else self.timeout,
-                              memory_limit_mib=self.memory_limit, dirs=args.dir)
+                              memory_limit_mib=self.memory_limit, dirs=args.dir,
+                              max_output_mib=args.max_output if args.max_output is not None
+                              else self.max_output)
         return RunView(result, artifact)
 
     @staticmethod

@@ -12,9 +12,10 @@ from ..wagi import Request, app, make_handler
 def serve_cell(artifact, args, env: dict, origin: str, source: str):
     """Register the built module at ``args.route`` and return the preview of a request to it."""
     try:
+        volumes, read_only = parse_volumes(args.volume)
         handler = make_handler(args.route, artifact, entrypoint=args.entrypoint, argv=args.argv,
-                               volumes=parse_volumes(args.volume), env=env, origin=origin,
-                               source=source)
+                               volumes=volumes, read_only=read_only, env=env, origin=origin,
+                               source=source, notice=app.notice)
         # By default the preview requests the route itself (a prefix route: its base path).
         request = Request.parse_line(args.request or f"GET {handler.route.script_name}")
     except UsageError:

@@ -17,15 +17,21 @@ class ServeMagics(Magics):
     @argument("--port", type=int, default=3000, help="Port to listen on (default 3000).")
     @argument("--host", default="127.0.0.1",
               help="Address to listen on (default 127.0.0.1, this machine only).")
+    @argument("--allow-host", action="append", default=[], metavar="NAME",
+              help="Also answer requests addressed to this host name (repeatable; * for any). "
+                   "IP addresses, localhost and this machine's names are always answered.")
     @line_magic
     def wagi_serve(self, line):
         """Serve the notebook's routes from a background thread, so `!curl` and browsers reach them.
 
         Routes added or re-run later are served at once (hot reload). Running it
-        again keeps the server, or restarts it on new settings.
+        again keeps the server, or restarts it on new settings. Requests addressed
+        to other host names are refused (a web page could otherwise point its own
+        domain at 127.0.0.1 and read the routes): see --allow-host.
         """
         args = parse(self.wagi_serve, line)
-        running, what = server.serve(app, port=args.port, host=args.host)
+        running, what = server.serve(app, port=args.port, host=args.host,
+                                     allow_hosts=tuple(args.allow_host))
         return ServerView(running.url, running.proxy_url(), what, app.routes())
 
     @line_magic

@@ -60,12 +60,14 @@ class Runtime:
         self.linker = wasmtime.Linker(self.engine)
         self.linker.define_wasi()
         self._clock = poll_oneoff.RunClock()
-        poll_oneoff.define(self.linker, self.engine, self._clock)
+        poll_oneoff.define(self.linker, self._clock)
         self._loaded: dict = {}
         #: path → ((device, inode, size, mtime, ctime), LoadedModule): see :meth:`load`.
         self._by_path: dict = {}
         self._lock = threading.Lock()
-        self._scratch = Path(tempfile.mkdtemp(prefix="wagi_nb-", dir=_fast_tmp()))
+        folder = _fast_tmp()
+        _remove_orphaned_scratch(folder)
+        self._scratch = Path(tempfile.mkdtemp(prefix=f"wagi_nb-{os.getpid()}-", dir=folder))
         weakref.finalize(self, shutil.rmtree, self._scratch, True)
         self._local = threading.local()
         start_ticker(self.engine)
@@ -284,6 +286,14 @@ def _missing_entrypoint(module: LoadedModule, entrypoint: str) -> str:
                 "as the entrypoint.")
     return (f"This module does not export a function named {entrypoint!r} "
             f"(exported functions: {exported}). Pick one of those as the entrypoint.")
+
+
+def _remove_orphaned_scratch(folder: Optional[str]) -> None:
+    """Scratch folders of processes that were killed (and so could not remove their own)."""
+    for path in Path(folder or tempfile.gettempdir()).glob("wagi_nb-*-*"):
+        pid = path.name.split("-")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _fast_tmp() -> Optional[str]:

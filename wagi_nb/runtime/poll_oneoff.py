@@ -6,9 +6,10 @@ Go's scheduler) would outlive any timeout. This replacement, defined over
 wasmtime's own in the linker, waits for clock subscriptions itself in short
 slices and gives up as soon as the run is cancelled or out of time; the epoch
 callback then stops the module at its next instruction. Subscriptions on file
-descriptors are handed to wasmtime's implementation: every descriptor a run
-has (captured stdin/stdout/stderr, files in preopened folders) is a regular
-file, always ready, so that call returns at once.
+descriptors are ready at once: every descriptor a run has (captured stdin,
+stdout and stderr, files in preopened folders) is a regular file, which is always
+ready. (wasmtime's own ``poll_oneoff`` cannot be called from here to do that
+part: it needs the calling instance's memory.)
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ ESUCCESS, EFAULT, EINVAL = 0, 21, 28
 SLICE = 0.05
 
 _SUBSCRIPTION = struct.Struct("<QB7xIxxxxQQH6x")  # userdata, tag, clock id, timeout, precision, flags
-_CLOCK_EVENT = struct.Struct("<QHB5xQH6x")        # userdata, errno, type, nbytes, flags
+_EVENT = struct.Struct("<QHB5xQH6x")              # userdata, errno, type, nbytes, flags
 
 POLL_TYPE = wasmtime.FuncType([wasmtime.ValType.i32()] * 4, [wasmtime.ValType.i32()])
 
@@ -56,10 +57,8 @@ class RunClock:
         return getattr(self._local, "origin", 0)
 
 
-def define(linker: wasmtime.Linker, engine: wasmtime.Engine, clock: RunClock) -> None:
+def define(linker: wasmtime.Linker, clock: RunClock) -> None:
     """Put the interruptible ``poll_oneoff`` in ``linker`` (which already has WASI)."""
-    wasi_only = wasmtime.Linker(engine)  # for the descriptor case: wasmtime's own poll_oneoff
-    wasi_only.define_wasi()
 
     def poll_oneoff(caller, subscriptions: int, events: int, count: int, nevents_ptr: int) -> int:
         # Never raise: an exception in a host function is parked in a global of wasmtime-py's
@@ -77,8 +76,8 @@ def define(linker: wasmtime.Linker, engine: wasmtime.Engine, clock: RunClock) ->
             raw = memory.read(caller, subscriptions, subscriptions + count * SUBSCRIPTION_SIZE)
             subs = [_SUBSCRIPTION.unpack_from(raw, index * SUBSCRIPTION_SIZE) for index in range(count)]
             if any(tag != CLOCK for _, tag, *_ in subs):
-                original = wasi_only.get(caller, "wasi_snapshot_preview1", "poll_oneoff")
-                return original(caller, subscriptions, events, count, nevents_ptr)
+                ready = [(userdata, tag) for userdata, tag, *_ in subs if tag != CLOCK]
+                return _report(caller, memory, ready, events, nevents_ptr)
             return _wait_for_clocks(caller, memory, subs, events, nevents_ptr, clock)
         except Exception:  # noqa: BLE001 - see above; EFAULT is what a bad pointer would give
             return EFAULT
@@ -118,8 +117,13 @@ def _wait_for_clocks(caller, memory, subs, events: int, nevents_ptr: int, clock:
         else:
             time.sleep(min(left / 1e9, SLICE))
     now = time.monotonic_ns()
-    ready = [userdata for when, userdata in due if when <= now] or [due[0][1]]
-    out = b"".join(_CLOCK_EVENT.pack(userdata, ESUCCESS, CLOCK, 0, 0) for userdata in ready)
+    ready = [(userdata, CLOCK) for when, userdata in due if when <= now] or [(due[0][1], CLOCK)]
+    return _report(caller, memory, ready, events, nevents_ptr)
+
+
+def _report(caller, memory, ready: list, events: int, nevents_ptr: int) -> int:
+    """Write one event per ``(userdata, type)``: no error, nothing known about sizes."""
+    out = b"".join(_EVENT.pack(userdata, ESUCCESS, kind, 0, 0) for userdata, kind in ready)
     memory.write(caller, out, events)
     memory.write(caller, struct.pack("<I", len(ready)), nevents_ptr)
     return ESUCCESS

@@ -30,20 +30,31 @@ MIN_BACKOFF, MAX_BACKOFF = 0.01, 1.0
 
 
 class AnsweringStream(IOStream):
-    """An IOStream that survives the client's end-of-input while ``answering`` is set.
+    """An IOStream that keeps its socket for the answer when the client ends its input early.
 
-    The socket is then kept (``orphan``) when tornado closes the stream, for the
-    answer to be written to it.
+    ``request_pending`` is set as soon as a header block's end has been read (the
+    end-of-input may arrive in the same read, before tornado has parsed anything)
+    and cleared by :meth:`answered`; end-of-input while it is set leaves the socket
+    open as ``orphan`` when tornado closes the stream, for the answer to be written to.
     """
 
-    answering = False
+    request_pending = False
     orphan: Optional[socket.socket] = None
+    _tail = b""
 
     def read_from_fd(self, buf) -> Optional[int]:
         read = super().read_from_fd(buf)
-        if read == 0 and self.answering:
+        if read:
+            if not self.request_pending:
+                data = self._tail + bytes(memoryview(buf)[:read])
+                self.request_pending = b"\n\n" in data or b"\n\r\n" in data
+                self._tail = data[-2:]
+        elif read == 0 and self.request_pending:
             self.orphan = self.socket
         return read
+
+    def answered(self) -> None:
+        self.request_pending, self._tail = False, b""
 
     def close_fd(self) -> None:
         if self.orphan is not None and self.orphan is self.socket:

@@ -221,12 +221,15 @@ class Exchange(HTTPMessageDelegate):
         if self.rejected:
             self._reject_body()  # the body has been read and dropped
             return
-        self.stream.answering = True
         self.task = asyncio.ensure_future(self._answer())
 
     def on_connection_close(self) -> None:
         self.closed = True
-        if self.task is None:  # nothing is running for this request
+        if self.task is None and not self.answered:  # the request never arrived whole
+            orphan = self.stream.orphan
+            if orphan is not None:
+                self.stream.orphan = None
+                orphan.close()
             self._uncount()
 
     # -- the answer -------------------------------------------------------------------------------
@@ -247,9 +250,8 @@ class Exchange(HTTPMessageDelegate):
                                           f"{request.target}: {error!r}")
             response = error_response(500, "wagi-nb could not answer this request (an internal "
                                            "error; the server's log has the details).")
-        orphan = self.stream.orphan
-        if orphan is not None:  # the client half-closed: tornado has let go of the socket
-            await self._send_to(orphan, request, response)
+        if self.stream.orphan is not None:  # the client half-closed: tornado let go of the socket
+            await self._send_to_orphan(request, response)
         else:
             self._send(request, response)
         self._uncount()
@@ -263,7 +265,10 @@ class Exchange(HTTPMessageDelegate):
         if self.answered:
             return
         self.answered = True
-        self.stream.answering = False
+        if self.stream.orphan is not None:
+            self.task = asyncio.ensure_future(self._send_to_orphan(request, response))
+            return
+        self.stream.answered()
         headers = wire_headers(response, request.method)
         body = response.body if has_body(response.status) else b""
         if not self.closed:
@@ -274,8 +279,9 @@ class Exchange(HTTPMessageDelegate):
         if self.task is None:
             self._uncount()
 
-    async def _send_to(self, sock, request: Request, response: Response) -> None:
+    async def _send_to_orphan(self, request: Request, response: Response) -> None:
         self.answered = True
+        sock, self.stream.orphan = self.stream.orphan, None
         headers = wire_headers(response, request.method)
         body = response.body if has_body(response.status) and request.method != "HEAD" else b""
         data = wire_bytes(response.status, response.reason or "Unknown", headers, body)
@@ -286,6 +292,7 @@ class Exchange(HTTPMessageDelegate):
         finally:
             sock.close()
         self.server.access_log.write(request, response, len(body))
+        self._uncount()
 
     def _uncount(self) -> None:
         if self.counted:

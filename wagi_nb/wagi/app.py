@@ -64,7 +64,7 @@ class Handler:
     def entry(self) -> ModuleEntry:
         return ModuleEntry(self.route.text, Path(self.artifact.wasm_path), self.entrypoint,
                            dict(self.volumes), self.argv, list(self.allowed_hosts),
-                           self.http_max_concurrency)
+                           self.http_max_concurrency, sorted(self.read_only))
 
 
 def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: str = "_start",

@@ -232,6 +232,8 @@ def dump_config(entries: Sequence[ModuleEntry], folder: Path, header: str = "") 
             lines.append(f"allowed_hosts = {toml_value(entry.allowed_hosts)}")
         if entry.http_max_concurrency is not None:
             lines.append(f"http_max_concurrency = {entry.http_max_concurrency}")
+        if entry.read_only:
+            lines.append(f"read_only_volumes = {toml_value(list(entry.read_only))}")
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
