@@ -654,7 +654,109 @@ def _peak_kib(pid: int) -> int:
     return 0
 
 
-BENCHMARKS = [server_throughput, cgi_peer, server_rss]
+# -- 4. one slow route beside a quick one ------------------------------------------------------------
+SLOW_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(void) {
+    const char *q = getenv("QUERY_STRING");
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    if (q && strncmp(q, "sleep", 5) == 0) {
+        usleep(200000);
+    } else {
+        do clock_gettime(CLOCK_MONOTONIC, &b);
+        while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 200);
+    }
+    printf("Content-Type: text/plain\n\nslow\n");
+    return 0;
+}
+"""
+SLOW_CLIENTS, QUICK_REQUESTS = 16, 40
+
+
+def fairness_site(ctx: Context) -> Path:
+    import wagi_nb
+    folder = site(ctx)
+    shutil.copyfile(wagi_nb.build(SLOW_C, language="c").wasm_path, folder / "slow.wasm")
+    (folder / "fair.toml").write_text(MODULES_TOML + '\n[[module]]\nroute = "/slow"\n'
+                                      'module = "slow.wasm"\n', encoding="utf-8")
+    return folder
+
+
+def _get(server: Launched, target: str) -> float:
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=60)
+    start = time.perf_counter()
+    try:
+        conn.request("GET", target)
+        response = conn.getresponse()
+        response.read()
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise RuntimeError(f"GET {target} answered {response.status}")
+    return (time.perf_counter() - start) * 1000
+
+
+def _quick_latencies(server: Launched, load: Optional[str]) -> List[float]:
+    """``QUICK_REQUESTS`` GETs of ``/``, one after another, while SLOW_CLIENTS clients keep asking
+    for ``load`` (None: no load)."""
+    stop = threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            _get(server, load)
+
+    threads = [threading.Thread(target=hammer) for _ in range(SLOW_CLIENTS if load else 0)]
+    for thread in threads:
+        thread.start()
+    try:
+        if load:
+            time.sleep(1.0)  # every slow client is in flight or queued
+        return [_get(server, "/") for _ in range(QUICK_REQUESTS)]
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+
+
+def route_fairness(ctx: Context) -> Section:
+    section = Section(
+        "route-fairness", "One slow route beside a quick one",
+        f"`wagi-nb serve -c fair.toml` (defaults: 1 process) serving the seed's hello at `/` and a C "
+        f"module at `/slow` that spins (busy, in wasm code) or sleeps (in a WASI host call) for "
+        f"200 ms. {SLOW_CLIENTS} client threads keep requesting `/slow` back to back while one "
+        f"more sends {QUICK_REQUESTS} `GET /` one after another, each on a new connection; the "
+        "figure is the latency of those `GET /` (p50 and p90), beside the same with no load. "
+        "Before this round, one pool of `max(4, 2*cpu)` threads served every route, and `/` "
+        "waited behind the slow route's queue (~700 ms). Now no route may take the last quarter "
+        "of the slots, and routes take turns for freed ones.")
+    with Launched(serve_argv(1)[:4] + ["-c", "fair.toml", "-l", "127.0.0.1:0"], fairness_site(ctx),
+                  site(ctx) / f"fair-{time.time_ns()}.log", _env()) as server:
+        check_answer(server)
+        _get(server, "/slow")
+        alone = _quick_latencies(server, None)
+        wait_quiet(ctx)
+        spinning = _quick_latencies(server, "/slow?spin")
+        wait_quiet(ctx)
+        sleeping = _quick_latencies(server, "/slow?sleep")
+    quantile = lambda values, q: statistics.quantiles(values, n=10)[q - 1]  # noqa: E731
+    for label, values in (("no load", alone), (f"beside {SLOW_CLIENTS} clients of a 200 ms spinning "
+                                                "route", spinning),
+                          (f"beside {SLOW_CLIENTS} clients of a 200 ms sleeping route", sleeping)):
+        section.rows.append(Row(f"GET / {label}: p50", statistics.median(values), min(values),
+                                max(values), "ms", len(values)))
+        section.rows.append(Row(f"GET / {label}: p90", quantile(values, 9), unit="ms", n=len(values)))
+    section.rows.append(Row("p50 beside the spinning route / p50 alone",
+                            statistics.median(spinning) / statistics.median(alone), unit="×", n=1))
+    return section
+
+
+BENCHMARKS = [server_throughput, cgi_peer, server_rss, route_fairness]
 
 
 # -- the peer server (run as a script) -------------------------------------------------------------

@@ -6,33 +6,11 @@ plain run), and WAT modules for what C cannot express (extra tables and memories
 """
 from __future__ import annotations
 
-ATTACKER_C = r"""
-#include <errno.h>
+from test_server_support import QUERY_HELPERS_C
+
+ATTACKER_C = QUERY_HELPERS_C + r"""
 #include <fcntl.h>
 #include <poll.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-
-static const char *param(const char *query, const char *name) {
-    size_t n = strlen(name);
-    const char *p = query;
-    while (p && *p) {
-        if (strncmp(p, name, n) == 0 && (p[n] == '=' || p[n] == '&' || p[n] == 0))
-            return p[n] == '=' ? p + n + 1 : "";
-        p = strchr(p, '&');
-        if (p) p++;
-    }
-    return NULL;
-}
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 int main(int argc, char **argv) {
     const char *q = getenv("QUERY_STRING");

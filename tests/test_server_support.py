@@ -33,17 +33,16 @@ import pytest
 HELLO_RUST = ('fn main() {\n    println!("Content-Type: text/plain");\n    println!();\n'
               '    println!("Hello, world!");\n}\n')
 
-#: One C module, many behaviours, chosen by the query string (a fresh instance per request, so one
-#: route serves every test). Without a known parameter it prints argv, its environment and stdin.
-TOOL_C = r"""
+#: The C all the query-driven test modules start with: the headers they use, ``param`` (the value of
+#: ``name=...`` in a query, ``""`` for a bare name, or NULL) and ``now`` (monotonic seconds).
+QUERY_HELPERS_C = r"""
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-extern char **environ;
-
-/* The value of name=... in the query ("" for a bare name), or NULL. */
 static const char *param(const char *query, const char *name) {
     size_t n = strlen(name);
     const char *p = query;
@@ -61,6 +60,12 @@ static double now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+"""
+
+#: One C module, many behaviours, chosen by the query string (a fresh instance per request, so one
+#: route serves every test). Without a known parameter it prints argv, its environment and stdin.
+TOOL_C = QUERY_HELPERS_C + r"""
+extern char **environ;
 
 int main(int argc, char **argv) {
     const char *q = getenv("QUERY_STRING");
