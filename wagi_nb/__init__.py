@@ -13,7 +13,7 @@ Python API (no Jupyter needed)::
 In IPython/Jupyter: ``%load_ext wagi_nb``, then ``%%wasm_rust`` and friends.
 """
 from ._version import __version__
-from .build import Artifact, build, load, modules
+from .artifacts import Artifact, build, load, modules
 from .errors import (CompileError, ModuleLoadError, NotACommand, ToolchainNotFound,
                      WagiNbError)
 from .runtime import RunResult, get_runtime

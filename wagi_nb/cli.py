@@ -22,7 +22,7 @@ def cmd_toolchains(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .build import load
+    from .artifacts import load
     from .envvars import parse_env_pairs
     artifact = load(args.module)
     sys.stdout.flush()
@@ -108,7 +108,7 @@ def add_export_options(parser) -> None:
 
 
 def cmd_serve(args) -> int:
-    from .server.serve import serve
+    from .server.serve_command import serve
     return serve(args)
 
 

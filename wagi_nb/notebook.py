@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Union
 
-from .build import build
+from .artifacts import build
 from .cell_options import ENV_LINE, CellLineError, parse_cell_line, parse_options, parse_volumes
 from .envvars import parse_env_pair
 from .errors import CompileError, WagiNbError

@@ -14,7 +14,7 @@ from IPython.display import display
 from traitlets import Float, Int, Unicode, observe
 
 from .. import toolchains
-from ..build import build, load, modules
+from ..artifacts import build, load, modules
 from ..display import BuildStatus, RunView, ToolchainsView
 from ..envvars import parse_env_pairs
 from ..errors import WagiNbError

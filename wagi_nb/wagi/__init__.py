@@ -1,5 +1,5 @@
 """Wagi: a WASI command as a CGI handler (routes, environment, header parsing, modules.toml)."""
-from .app import HEALTHZ, Handler, WagiApp, make_handler
+from .application import HEALTHZ, Handler, WagiApp, make_handler
 from .cgi import cgi_argv, cgi_environment
 from .config import ConfigError, ModuleEntry, load_config
 from .request import BadRequest, Request

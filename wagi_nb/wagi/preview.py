@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .app import Handler, WagiApp
+from .application import Handler, WagiApp
 from .request import BadRequest, Request, split_header
 from .response import Response
 from .routes import Route

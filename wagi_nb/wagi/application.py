@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Union
 
-from ..build import Artifact, load
+from ..artifacts import Artifact, load
 from ..envvars import parse_env_file, parse_env_pairs
 from ..errors import NotACommand, WagiNbError
 from ..runtime import DEFAULT_MAX_OUTPUT_MIB, DEFAULT_MEMORY_MIB, get_runtime
