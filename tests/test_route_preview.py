@@ -26,7 +26,6 @@ def fresh_routes():
     app.clear()
     yield
     app.clear()
-    app.route_listeners.clear()
 
 
 def route_cell(ip, line, heading):
@@ -74,3 +73,21 @@ def test_send_button_uses_the_form(ip):
     widget.send_button.click()
     assert widget.status.value.startswith("200") and widget.preview.response.request.method == "POST"
     widget.close()
+
+
+def test_rerunning_a_preview_cell_replaces_its_preview(ip):
+    widgets = [route_cell(ip, "--route /page --preview", "first") for _ in range(5)]
+    runs = []
+    app.listeners.append(lambda request, response: runs.append(request.target))
+    try:
+        route_cell(ip, "--route /page", "second")
+    finally:
+        app.listeners.pop()
+    assert runs == ["/page", "/page"]  # the cell's own preview request, then the one live preview
+    assert "second" in widgets[-1].output.value
+    for old in widgets[:-1]:
+        assert "no longer updates" in old.status.value and "second" not in old.output.value
+    for widget in widgets:
+        widget.close()
+    assert not [listener for listener in app.route_listeners
+                if getattr(listener, "__self__", None).__class__.__name__ == "RequestPreview"]

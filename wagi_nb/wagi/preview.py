@@ -1,7 +1,8 @@
 """A request kept to be sent again: the logic behind the live route preview, without widgets."""
 from __future__ import annotations
 
-from typing import Optional
+import weakref
+from typing import Dict, Optional
 
 from .application import Handler, WagiApp
 from .request import BadRequest, Request, split_header
@@ -9,11 +10,18 @@ from .response import Response
 from .routes import Route
 
 
+#: app → {(route, method, target): the preview that watches it}: one live preview per request,
+#: so re-running a ``--preview`` cell replaces its preview instead of adding one more.
+_watching: "weakref.WeakKeyDictionary[WagiApp, Dict[tuple, RequestPreview]]" = weakref.WeakKeyDictionary()
+
+
 class RequestPreview:
     """Holds a request (method, target, headers text, body) and its latest response.
 
     ``watch()`` re-sends the request whenever the route that answers it is
-    replaced (its cell re-run), and tells ``on_response`` callbacks.
+    replaced (its cell re-run), and tells ``on_response`` callbacks. Only one
+    preview watches a given route and request: a newer one replaces the older,
+    which is then ``superseded`` (its callbacks are told once more) and stops.
     """
 
     def __init__(self, app: WagiApp, route: str, method: str = "GET", target: Optional[str] = None,
@@ -28,6 +36,9 @@ class RequestPreview:
         self.error: str = ""
         self.sends = 0
         self.on_response: list = []
+        self.superseded = False
+        #: The request it watches for, as first given (the form may change method and target later).
+        self.key = (self.route.text, self.method.upper(), self.target)
 
     def request(self) -> Request:
         """The request as currently written; raises BadRequest when it cannot be read."""
@@ -54,12 +65,23 @@ class RequestPreview:
         return self.response
 
     def watch(self) -> None:
+        watching = _watching.setdefault(self.app, {})
+        older = watching.get(self.key)
+        if older is not None and older is not self:
+            older.unwatch()
+            older.superseded = True
+            for callback in list(older.on_response):
+                callback(older)
+        watching[self.key] = self
         if self._route_changed not in self.app.route_listeners:
             self.app.route_listeners.append(self._route_changed)
 
     def unwatch(self) -> None:
         if self._route_changed in self.app.route_listeners:
             self.app.route_listeners.remove(self._route_changed)
+        watching = _watching.get(self.app, {})
+        if watching.get(self.key) is self:
+            del watching[self.key]
 
     def _route_changed(self, handler: Handler) -> None:
         if handler.route == self.route or any(route.matches(self.target.partition("?")[0])

@@ -49,6 +49,10 @@ class RoutePreviewWidget(widgets.VBox):
         self.preview.send()
 
     def _show(self, preview: RequestPreview) -> None:
+        if preview.superseded:
+            self.status.value = (f"This preview no longer updates: a newer preview of "
+                                 f"{preview.key[1]} {preview.key[2]} took its place.")
+            return
         if preview.response is None:
             self.status.value = "Request not sent"
             self.output.value = f"<pre>{html.escape(preview.error)}</pre>"
