@@ -315,3 +315,9 @@ def test_bad_notebooks_get_a_clear_message(make, message, tmp_path, need_toolcha
     assert done.returncode == 2
     assert done.stderr.startswith("wagi-nb: ") and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_reader_refuses_what_the_magic_refuses(tmp_path):
+    path = write_notebook(tmp_path, ["%%wasm_wat --route / --args 'a b'\n" + wat_text("x")])
+    with pytest.raises(NotebookError, match=r"cell 1 .*--args has no effect on a route cell"):
+        load_notebook_routes(WagiApp(), path)

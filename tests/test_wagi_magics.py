@@ -148,3 +148,48 @@ def test_bad_request_line_is_explained(ip):
         ip.run_line_magic("wagi_request", "FETCH /x")
     with pytest.raises(UsageError):
         ip.run_line_magic("wagi_request", "")
+
+
+# -- run options on a route cell: applied to the preview, or refused -----------------------------------
+@pytest.mark.parametrize("line, needle", [
+    ("--route / --args 'a b'", "--args has no effect on a route cell"),
+    ("--route / --dir /tmp", "--dir has no effect on a route cell .--route.: a route.s folders are its volumes"),
+    ("--volume /d=/tmp", "--volume only means something on a route cell"),
+    ("--preview --request '/x'", "--request, --preview only mean something on a route cell"),
+])
+def test_options_a_cell_would_ignore_are_refused(ip, line, needle):
+    with pytest.raises(UsageError, match=needle):
+        cell(ip, "wasm_rust", line, HELLO)
+    assert not app.handlers
+
+
+def test_no_run_on_a_route_cell_registers_without_a_request(ip):
+    runs = []
+    app.listeners.append(lambda request, response: runs.append(request.target))
+    try:
+        view, out = cell(ip, "wasm_rust", "--route /quiet --no-run", HELLO)
+    finally:
+        app.listeners.pop()
+    assert view is None and runs == []
+    assert "Route /quiet now served by" in out
+    assert app.request("GET", "/quiet").text == "Hello, world!\n"
+
+
+def test_stdin_on_a_route_cell_is_the_preview_request_s_body(ip):
+    view, _ = cell(ip, "wasm_rust", "--route /echo --request 'POST /echo?q=1' --stdin 'sent body'", ECHO)
+    assert view.json() == {"method": "POST", "query": "q=1", "body": "sent body", "greeting": ""}
+
+
+def test_timeout_and_max_output_on_a_route_cell_limit_the_preview(ip, need_toolchain):
+    import time
+    import attackers
+    need_toolchain("c")
+    with capture_output():
+        wagi_nb.build(attackers.ATTACKER_C, language="c", line_offset=1)
+    start = time.monotonic()
+    view, _ = cell(ip, "wasm_c", "--route /a --request '/a?sleep=1000' --timeout 1", attackers.ATTACKER_C)
+    assert view.status == 504 and "1 s timeout" in view.text
+    assert time.monotonic() - start < 5
+    view, _ = cell(ip, "wasm_c", "--route /a --request '/a?print' --max-output 1", attackers.ATTACKER_C)
+    assert view.status == 500 and "1 MiB output cap" in view.text
+    assert app.timeout == 10.0  # the route itself keeps the notebook's limits

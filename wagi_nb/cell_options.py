@@ -58,6 +58,33 @@ ROUTE = (
 )
 
 
+#: Options of a plain run that mean nothing to a route, and what to use instead.
+NOT_FOR_ROUTES = {
+    "args": ("--args", "a route's argv comes from each request: put the arguments in the query "
+                       "(--request \"GET /route?a&b\") or write an --argv template"),
+    "dir": ("--dir", "a route's folders are its volumes: use --volume GUEST=HOST[:ro]"),
+}
+#: Options that only a route cell uses.
+ROUTE_ONLY = {"entrypoint": "_start", "argv": None, "volume": [], "request": None, "preview": False}
+
+
+def check_cell_options(args) -> None:
+    """Refuse options the cell would silently ignore: run-only ones with --route, route-only ones
+    without it. (``--no-run``, ``--stdin``, ``--timeout`` and ``--max-output`` apply to both: on a
+    route cell they shape the preview request.)"""
+    if args.route:
+        for dest, (flag, instead) in NOT_FOR_ROUTES.items():
+            if getattr(args, dest):
+                raise WagiNbError(f"{flag} has no effect on a route cell (--route): {instead}.")
+        return
+    given = [dest for dest, default in ROUTE_ONLY.items() if getattr(args, dest) != default]
+    if given:
+        flags = ", ".join(f"--{dest}" for dest in given)
+        raise WagiNbError(f"{flags} only {'mean' if len(given) > 1 else 'means'} something on a "
+                          "route cell: add --route ROUTE (a plain run takes --args, --env, --stdin "
+                          "and --dir).")
+
+
 def cell_options(profiles: bool) -> tuple:
     """Every option of a language magic, in the order ``%%wasm_rust?`` lists them."""
     return BUILD[:1] + (PROFILES if profiles else ()) + BUILD[1:] + RUN + ROUTE

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Union
 
 from .artifacts import build
-from .cell_options import ENV_LINE, CellLineError, parse_cell_line, parse_options, parse_volumes
+from .cell_options import (ENV_LINE, CellLineError, check_cell_options, parse_cell_line,
+                           parse_options, parse_volumes)
 from .envvars import parse_env_pair
 from .errors import CompileError, WagiNbError
 from .toolchains import TOOLCHAINS
@@ -68,10 +69,14 @@ def language_cells(notebook, name: str = "") -> list:
         if not match or match.group(1) not in TOOLCHAINS:
             continue
         language, line = match.group(1), match.group(2)
+        where = f"{name + ', ' if name else ''}cell {number}"
         try:
             options = parse_cell_line(line, profiles=TOOLCHAINS[language].has_profiles)
+            check_cell_options(options)
         except CellLineError as error:
-            raise NotebookError(f"{name + ', ' if name else ''}cell {number}: cannot read `%%wasm_{language}{line}`: {error}.") from None
+            raise NotebookError(f"{where}: cannot read `%%wasm_{language}{line}`: {error}.") from None
+        except WagiNbError as error:
+            raise NotebookError(f"{where} (`%%wasm_{language}{line}`): {error}") from None
         cells.append(RouteCell(number, language, line, body, options))
     return cells
 

@@ -18,7 +18,7 @@ from ..artifacts import build, load, modules
 from ..display import BuildStatus, RunView, ToolchainsView
 from ..envvars import parse_env_pairs
 from ..errors import WagiNbError
-from ..cell_options import RUN, cell_options
+from ..cell_options import RUN, cell_options, check_cell_options
 from .routes import serve_cell
 
 #: Builds slower than this show a live status line.
@@ -93,6 +93,10 @@ class WasmMagics(Magics):
     # -- the language magics -----------------------------------------------------------------
     def _build_and_run(self, language: str, line: str, cell: str, magic):
         args = parse(magic, line)
+        try:
+            check_cell_options(args)
+        except WagiNbError as error:
+            raise UsageError(str(error)) from None
         env = parse_env(args.env)
         status = {}
 
@@ -223,5 +227,5 @@ def _show(status, view):
     handle = status.get("handle")
     if handle is None:
         return view
-    handle.update(view)
+    handle.update(_Empty() if view is None else view)
     return None

@@ -22,13 +22,18 @@ def serve_cell(artifact, args, env: dict, origin: str, source: str):
         raise
     except WagiNbError as error:
         raise UsageError(str(error)) from None
+    if args.stdin is not None:
+        request.body = args.stdin.encode()  # the module reads the request body on stdin
     replaced = app.add(handler)
-    if replaced is not None:
+    if replaced is not None or args.no_run:
         print(f"Route {handler.route} now served by {origin or 'this cell'}"
-              f" (replacing {replaced.origin or 'an earlier module'}).")
+              + (f" (replacing {replaced.origin or 'an earlier module'})" if replaced else "") + ".")
+    if args.no_run:
+        return None
     if args.preview:
         return live_preview(handler.route.text, request)
-    return ResponseView(app.handle(request), routes=app.routes())
+    return ResponseView(app.handle(request, timeout=args.timeout, max_output_mib=args.max_output),
+                        routes=app.routes())
 
 
 def live_preview(route: str, request: Request):

@@ -286,15 +286,18 @@ class WagiApp:
         """Send a request to the routes in-process: ``app.request("POST", "/x?y=1", body="hi")``."""
         return self.handle(Request.make(method, target, headers, body, **fields))
 
-    def handle(self, request: Request, found: Optional[tuple] = None) -> Response:
-        """Answer ``request``; ``found`` is its :meth:`match` when the caller has it already."""
-        response = self._respond(request, found)
+    def handle(self, request: Request, found: Optional[tuple] = None, *,
+               timeout: Optional[float] = None, max_output_mib: Optional[float] = None) -> Response:
+        """Answer ``request``; ``found`` is its :meth:`match` when the caller has it already.
+        ``timeout`` and ``max_output_mib`` replace the app's limits for this request only."""
+        response = self._respond(request, found, timeout, max_output_mib)
         response.request = request
         for listener in self.listeners:
             listener(request, response)
         return response
 
-    def _respond(self, request: Request, found: Optional[tuple]) -> Response:
+    def _respond(self, request: Request, found: Optional[tuple], timeout: Optional[float],
+                 max_output_mib: Optional[float]) -> Response:
         if self.max_body_mib is not None and len(request.body) > self.max_body_mib * MiB:
             return error_response(413, f"The request body is {len(request.body):,} bytes, over the "
                                        f"{self.max_body_mib:g} MiB limit (max_body_mib / --max-body).")
@@ -307,9 +310,14 @@ class WagiApp:
         if found is None:
             return Response(404, error=f"No route matches {request.path}.")
         handler, route, entrypoint = found
-        return self.run_handler(handler, route, entrypoint, request)
+        return self.run_handler(handler, route, entrypoint, request, timeout=timeout,
+                                max_output_mib=max_output_mib)
 
-    def run_handler(self, handler: Handler, route: Route, entrypoint: str, request: Request) -> Response:
+    def run_handler(self, handler: Handler, route: Route, entrypoint: str, request: Request, *,
+                    timeout: Optional[float] = None,
+                    max_output_mib: Optional[float] = None) -> Response:
+        timeout = self.timeout if timeout is None else timeout
+        max_output_mib = self.max_output_mib if max_output_mib is None else max_output_mib
         env = cgi_environment(request, route, hostname=self.hostname,
                               global_env={**self.global_env, **handler.env})
         argv = cgi_argv(request, handler.argv) or [request.path]
@@ -317,9 +325,9 @@ class WagiApp:
         fields = dict(route=route.text)
         try:
             result = get_runtime().run(handler.loaded(), argv[1:], program=argv[0], env=env,
-                                       stdin=request.body, timeout=self.timeout,
+                                       stdin=request.body, timeout=timeout,
                                        memory_limit_mib=self.memory_limit_mib,
-                                       max_output_mib=self.max_output_mib, dirs=dirs,
+                                       max_output_mib=max_output_mib, dirs=dirs,
                                        entrypoint=entrypoint)
         except NotACommand as error:
             return error_response(500, str(error), **fields)
@@ -329,7 +337,7 @@ class WagiApp:
             return parse_cgi_output(result.stdout, **fields)
         fields["raw"] = result.stdout
         if result.outcome == TIMEOUT:
-            return error_response(504, f"The module ran past the {self.timeout:g} s timeout and was "
+            return error_response(504, f"The module ran past the {timeout:g} s timeout and was "
                                        "stopped.", **fields)
         if result.outcome == OUTPUT:
             return error_response(500, f"The module was stopped: it {result.trap} "
