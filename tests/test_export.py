@@ -585,3 +585,18 @@ def test_the_validator_catches_bad_manifests(manifest, complaint):
     problems = check_manifest(manifest)
     assert problems, "the validator let a bad manifest through"
     assert any(complaint in problem for problem in problems), problems
+
+
+def test_strings_toml_cannot_hold_raw_are_escaped_in_both_manifests(tmp_path, need_toolchain):
+    need_toolchain("wat")
+    awkward = "del\x7f tab\t quote\" backslash\\ nul-free é"
+    app = WagiApp()
+    app.add_route("/r\x7fx", wagi_nb.build(WAT_ROUTES, language="wat"), argv=f"${{SCRIPT_NAME}} {awkward}")
+    app.set_env({"AWKWARD": awkward})
+    export_app(app, tmp_path / "out", name="strings")
+    config = tomllib.loads((tmp_path / "out" / "modules.toml").read_text())["module"][0]
+    assert config["route"] == "/r\x7fx" and config["argv"] == f"${{SCRIPT_NAME}} {awkward}"
+    manifest = tomllib.loads((tmp_path / "out" / "spin.toml").read_text())
+    assert manifest["component"]["r-x"]["environment"] == {"AWKWARD": awkward}
+    saved = app.save_config(tmp_path / "saved")
+    assert tomllib.loads(saved.read_text())["module"][0]["argv"] == f"${{SCRIPT_NAME}} {awkward}"

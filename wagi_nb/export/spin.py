@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from ..wagi.config import toml_value
+import tomli_w
 
 #: Spin component ids: kebab-case words, each starting with a letter (`api-v2`, not `api-2`).
 COMPONENT_ID = re.compile(r"^[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*$")
@@ -48,22 +48,25 @@ def outbound_host(host: str) -> str:
 
 def manifest_text(name: str, components: list) -> str:
     """``components``: dicts with id, route, source, executor, files, environment, hosts, build."""
-    lines = ["spin_manifest_version = 2", "", "[application]", f"name = {toml_value(name)}",
-             'version = "0.1.0"', 'description = "Exported from a notebook by wagi_nb"']
+    manifest: dict = {
+        "spin_manifest_version": 2,
+        "application": {"name": name, "version": "0.1.0",
+                        "description": "Exported from a notebook by wagi_nb"},
+        "trigger": {"http": [{"route": c["route"], "component": c["id"], "executor": c["executor"]}
+                             for c in components]},
+        "component": {},
+    }
     for c in components:
-        lines += ["", "[[trigger.http]]", f"route = {toml_value(c['route'])}",
-                  f"component = {toml_value(c['id'])}", f"executor = {toml_value(c['executor'])}"]
-    for c in components:
-        lines += ["", f"[component.{c['id']}]", f"source = {toml_value(c['source'])}"]
+        component: dict = {"source": c["source"]}
         if c["files"]:
-            lines.append(f"files = {toml_value(c['files'])}")
+            component["files"] = c["files"]
         if c["environment"]:
-            lines.append(f"environment = {toml_value(c['environment'])}")
-        lines.append(f"allowed_outbound_hosts = {toml_value(c['hosts'])}")
+            component["environment"] = c["environment"]
+        component["allowed_outbound_hosts"] = c["hosts"]
         if c.get("build"):
-            lines += ["", f"[component.{c['id']}.build]", f"command = {toml_value(c['build'])}",
-                      f"watch = {toml_value(c['watch'])}"]
-    return "\n".join(lines) + "\n"
+            component["build"] = {"command": c["build"], "watch": c["watch"]}
+        manifest["component"][c["id"]] = component
+    return tomli_w.dumps(manifest)
 
 
 def check_manifest(data: dict) -> list:

@@ -1,9 +1,7 @@
 """``modules.toml`` in and out (spec section 1)."""
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -15,6 +13,8 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
+
+import tomli_w
 
 from ..errors import WagiNbError
 from .routes import BadRoute, check_route
@@ -196,45 +196,26 @@ def _toml_type(value) -> str:
 
 
 # -- writing -------------------------------------------------------------------------------------
-def toml_value(value) -> str:
-    """A TOML literal for the values a modules.toml holds (JSON strings are valid TOML strings)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(toml_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{toml_key(str(k))} = {toml_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def toml_key(key: str) -> str:
-    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else toml_value(key)
-
-
 def dump_config(entries: Sequence[ModuleEntry], folder: Path, header: str = "") -> str:
     """The text of a modules.toml in ``folder``, with paths written relative to it."""
-    lines = [f"# {line}" for line in header.splitlines()]
+    tables = []
     for entry in entries:
-        lines += ["", "[[module]]", f"route = {toml_value(entry.route)}",
-                  f"module = {toml_value(_relative(entry.module, folder))}"]
+        table: dict = {"route": entry.route, "module": _relative(entry.module, folder)}
         if entry.entrypoint != "_start":
-            lines.append(f"entrypoint = {toml_value(entry.entrypoint)}")
+            table["entrypoint"] = entry.entrypoint
         if entry.volumes:
-            volumes = {guest: _relative(host, folder) for guest, host in entry.volumes.items()}
-            lines.append(f"volumes = {toml_value(volumes)}")
+            table["volumes"] = {guest: _relative(host, folder) for guest, host in entry.volumes.items()}
         if entry.argv is not None:
-            lines.append(f"argv = {toml_value(entry.argv)}")
+            table["argv"] = entry.argv
         if entry.allowed_hosts:
-            lines.append(f"allowed_hosts = {toml_value(entry.allowed_hosts)}")
+            table["allowed_hosts"] = list(entry.allowed_hosts)
         if entry.http_max_concurrency is not None:
-            lines.append(f"http_max_concurrency = {entry.http_max_concurrency}")
+            table["http_max_concurrency"] = entry.http_max_concurrency
         if entry.read_only:
-            lines.append(f"read_only_volumes = {toml_value(list(entry.read_only))}")
-    return "\n".join(lines).lstrip("\n") + "\n"
+            table["read_only_volumes"] = list(entry.read_only)
+        tables.append(table)
+    comments = "".join(f"# {line}\n" for line in header.splitlines())
+    return comments + ("\n" if comments else "") + tomli_w.dumps({"module": tables})
 
 
 def _relative(path, folder: Path) -> str:
