@@ -116,3 +116,24 @@ def test_unknown_language_lists_the_known_ones():
     message = str(caught.value)
     for language in LANGUAGES:
         assert language in message
+
+
+def test_every_language_of_the_registry_reaches_every_consumer(ipython_shell, tmp_path):
+    """A language is one file under toolchains/: its magic, setting, %wasm_toolchains row, the
+    headless reader and the export all come from the registry."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+    from wagi_nb import toolchains
+    from wagi_nb.magics.languages import WasmMagics
+    from wagi_nb.notebook import language_cells
+    magics = ipython_shell.magics_manager.magics["cell"]
+    cells = []
+    for language, toolchain in toolchains.TOOLCHAINS.items():
+        assert toolchain.magic == f"wasm_{language}" and toolchain.magic in magics
+        assert toolchain.summary and magics[toolchain.magic].__doc__.startswith(toolchain.summary)
+        if toolchain.setting:
+            assert WasmMagics.class_traits()[toolchain.setting].metadata.get("config")
+        cells.append(new_code_cell(f"%%{toolchain.magic} --no-run\nbody"))
+    read = language_cells(new_notebook(cells=cells))
+    assert [cell.language for cell in read] == list(toolchains.TOOLCHAINS)
+    assert [info.language for info in toolchains.all_toolchains()] == list(toolchains.TOOLCHAINS)

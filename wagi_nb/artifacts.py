@@ -131,11 +131,7 @@ def build(source: str, language: str, *, name: Optional[str] = None, release: bo
     info = toolchains.require(toolchain.language)
     text = "\n" * line_offset + source
     flags = {"release": release} if toolchain.has_profiles else {}
-    # The compiler's whole command line is in the key, so a change of flags in a new wagi_nb
-    # (or a different compiler) never reuses an old build.
-    # (argv[0], the compiler's path, is in the identity already.)
-    recipe = {**info.identity, "command": toolchain.command(info, "cell", "cell.wasm", release)[1:]}
-    key = build_key(text, toolchain.language, flags, recipe)
+    key = build_key(text, toolchain.language, flags, toolchain.key_inputs(info, release))
     cache = cache or BuildCache()
     hit = None if force else cache.get(key)
     if hit:

@@ -14,9 +14,9 @@ from .cell_options import (ENV_LINE, CellLineError, check_cell_options, parse_ce
                            parse_options, parse_volumes)
 from .envvars import parse_env_pair
 from .errors import CompileError, WagiNbError
-from .toolchains import TOOLCHAINS
+from .toolchains import MAGICS
 
-_LANGUAGE_MAGIC = re.compile(r"^%%wasm_(\w+)\b(.*)$")
+_LANGUAGE_MAGIC = re.compile(r"^%%(wasm_\w+)\b(.*)$")
 _ENV_MAGIC = re.compile(r"^\s*%wagi_env\b(.*)$", re.MULTILINE)
 
 
@@ -66,12 +66,13 @@ def language_cells(notebook, name: str = "") -> list:
         text = text if text.endswith("\n") else text + "\n"
         first, _, body = text.partition("\n")
         match = _LANGUAGE_MAGIC.match(first.strip())
-        if not match or match.group(1) not in TOOLCHAINS:
+        if not match or match.group(1) not in MAGICS:
             continue
-        language, line = match.group(1), match.group(2)
+        toolchain, line = MAGICS[match.group(1)], match.group(2)
+        language = toolchain.language
         where = f"{name + ', ' if name else ''}cell {number}"
         try:
-            options = parse_cell_line(line, profiles=TOOLCHAINS[language].has_profiles)
+            options = parse_cell_line(line, profiles=toolchain.has_profiles)
             check_cell_options(options)
         except CellLineError as error:
             raise NotebookError(f"{where}: cannot read `%%wasm_{language}{line}`: {error}.") from None

@@ -123,7 +123,7 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
         info = toolchains.discover(artifact.language)
         # The compiler that built the cell, by its full path: on machines with several (rustup's
         # and Debian's rustc), a bare name may pick one without the wasm target.
-        build = shlex.join(tool.command(info, source, module, artifact.flags.get("release", True)))
+        build = shlex.join(tool.export_command(info, source, module, artifact.flags.get("release", True)))
     files, volumes, notes = [], {}, []
     for guest, host in handler.volumes.items():
         copy = f"files/{cid}{guest.rstrip('/') or '/root'}"

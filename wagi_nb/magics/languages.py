@@ -1,7 +1,8 @@
-"""``%%wasm_rust``, ``%%wasm_c``, ``%%wasm_cpp``, ``%%wasm_zig``, ``%%wasm_wat`` and friends.
+"""``%%wasm_<language>`` for every language in the registry, ``%wasm_run`` and ``%wasm_toolchains``.
 
 A thin skin over :func:`wagi_nb.build` and :meth:`wagi_nb.Artifact.run`:
-parse the magic line, build, run, show.
+parse the magic line, build, run, show. The cell magics and the compiler
+settings (``WasmMagics.rustc`` …) are made from ``wagi_nb.toolchains.TOOLCHAINS``.
 """
 from __future__ import annotations
 
@@ -34,10 +35,6 @@ def declare(options):
     return apply
 
 
-def build_arguments(profiles: bool):
-    return declare(cell_options(profiles))
-
-
 run_arguments = declare(RUN)
 
 
@@ -63,22 +60,37 @@ def parse_env(pairs) -> dict:
         raise UsageError(str(error)) from None
 
 
+def _language_magic(toolchain):
+    """The ``%%wasm_<language>`` method for one toolchain of the registry."""
+    def magic(self, line, cell):
+        return self._build_and_run(toolchain.language, line, cell, getattr(self, toolchain.magic))
+    magic.__name__ = magic.__qualname__ = toolchain.magic
+    magic.__doc__ = toolchain.help()
+    return magic_arguments()(declare(cell_options(toolchain.has_profiles))(cell_magic(magic)))
+
+
+def _compiler_setting(toolchain):
+    return Unicode("", config=True, help=f"The compiler to use for %%{toolchain.magic} "
+                                         "(default: discovered; see %wasm_toolchains).")
+
+
 @magics_class
 class WasmMagics(Magics):
     """Compile cells to wasm32-wasi and run them under wasmtime."""
 
-    rustc = Unicode("", config=True, help="The rustc to use for %%wasm_rust (default: discovered).")
-    c_compiler = Unicode("", config=True, help="clang or zig to use for %%wasm_c (default: discovered).")
-    cpp_compiler = Unicode("", config=True,
-                           help="clang++ or zig to use for %%wasm_cpp (default: discovered).")
-    zig = Unicode("", config=True, help="The zig to use for %%wasm_zig (default: discovered).")
     timeout = Float(10.0, config=True, help="Seconds a cell's module may run before it is stopped.")
     memory_limit = Int(256, config=True,
                        help="MiB a cell's module may allocate (its linear memory and tables).")
     max_output = Float(64.0, config=True,
                        help="MiB a cell's module may print to stdout (and to stderr) before it is stopped.")
 
-    _COMPILER_TRAITS = {"rustc": "rust", "c_compiler": "c", "cpp_compiler": "cpp", "zig": "zig"}
+    #: setting name → language, for every toolchain that has a compiler setting.
+    _COMPILER_TRAITS = {tc.setting: tc.language for tc in toolchains.TOOLCHAINS.values() if tc.setting}
+    # One cell magic per language and one setting per compiler, from the registry. (A class body's
+    # namespace is a plain dict; @magics_class then finds the magics in it as if written out.)
+    locals().update({tc.magic: _language_magic(tc) for tc in toolchains.TOOLCHAINS.values()})
+    locals().update({tc.setting: _compiler_setting(tc) for tc in toolchains.TOOLCHAINS.values()
+                     if tc.setting})
 
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
@@ -138,49 +150,6 @@ class WasmMagics(Magics):
     @staticmethod
     def _toolchain_label(language):
         return toolchains.discover(language).label
-
-    @magic_arguments()
-    @build_arguments(profiles=True)
-    @cell_magic
-    def wasm_rust(self, line, cell):
-        """Compile the cell as Rust (a `fn main`) to wasm32-wasi and run it.
-
-        Example::
-
-            %%wasm_rust --name hello
-            fn main() {
-                println!("Hello, world!");
-            }
-        """
-        return self._build_and_run("rust", line, cell, self.wasm_rust)
-
-    @magic_arguments()
-    @build_arguments(profiles=True)
-    @cell_magic
-    def wasm_c(self, line, cell):
-        """Compile the cell as C (an `int main`) to wasm32-wasi with clang or zig cc, and run it."""
-        return self._build_and_run("c", line, cell, self.wasm_c)
-
-    @magic_arguments()
-    @build_arguments(profiles=True)
-    @cell_magic
-    def wasm_cpp(self, line, cell):
-        """Compile the cell as C++ to wasm32-wasi with clang++ or zig c++, and run it."""
-        return self._build_and_run("cpp", line, cell, self.wasm_cpp)
-
-    @magic_arguments()
-    @build_arguments(profiles=True)
-    @cell_magic
-    def wasm_zig(self, line, cell):
-        """Compile the cell as Zig (a `pub fn main`) to wasm32-wasi with zig build-exe, and run it."""
-        return self._build_and_run("zig", line, cell, self.wasm_zig)
-
-    @magic_arguments()
-    @build_arguments(profiles=False)
-    @cell_magic
-    def wasm_wat(self, line, cell):
-        """Assemble the cell as WebAssembly text (a module exporting `_start`) and run it."""
-        return self._build_and_run("wat", line, cell, self.wasm_wat)
 
     # -- line magics -------------------------------------------------------------------------
     @magic_arguments()

@@ -1,4 +1,9 @@
-"""Compilers from cell source to ``wasm32-wasi``, one module per language.
+"""The language registry: one file per language in this package, each defining ``TOOLCHAIN``.
+
+Everything that knows about languages reads this registry: ``build()``, the
+``%%wasm_<language>`` magics and their settings, ``%wasm_toolchains`` and
+``wagi-nb toolchains``, the headless notebook reader and the export. Adding a
+language is adding its file.
 
 >>> from wagi_nb.toolchains import get_toolchain
 >>> get_toolchain("rust").discover().found   # doctest: +SKIP
@@ -7,17 +12,28 @@ True
 from __future__ import annotations
 
 import functools
-from typing import Optional
+import importlib
+import pkgutil
+from typing import Dict, Optional
 
 from ..errors import ToolchainNotFound, WagiNbError
 from .base import Toolchain, ToolchainInfo, missing_message
-from .clang import Clang, ClangCxx
-from .rust import Rust
-from .wat import Wat
-from .zig import Zig
 
-TOOLCHAINS = {tc.language: tc for tc in (Rust(), Clang(), ClangCxx(), Zig(), Wat())}
-ALIASES = {"rs": "rust", "c++": "cpp", "cxx": "cpp"}
+
+def _registry() -> Dict[str, Toolchain]:
+    found = []
+    for module in pkgutil.iter_modules(__path__):
+        toolchain = getattr(importlib.import_module(f"{__name__}.{module.name}"), "TOOLCHAIN", None)
+        if isinstance(toolchain, Toolchain):
+            found.append(toolchain)
+    return {tc.language: tc for tc in sorted(found, key=lambda tc: (tc.order, tc.language))}
+
+
+#: language → Toolchain, in the order ``%wasm_toolchains`` lists them.
+TOOLCHAINS: Dict[str, Toolchain] = _registry()
+ALIASES = {alias: tc.language for tc in TOOLCHAINS.values() for alias in tc.aliases}
+#: Cell magic name (``wasm_rust``) → Toolchain.
+MAGICS = {tc.magic: tc for tc in TOOLCHAINS.values()}
 
 #: Compiler chosen by the user per language (a path or a name on PATH); set by
 #: :func:`set_compiler`, by traitlets config (``WasmMagics.rustc`` …) or ``%config``.
@@ -63,9 +79,9 @@ def refresh() -> None:
 
 
 def all_toolchains() -> list:
-    """Discovery results for every language, in a stable order."""
+    """Discovery results for every language, in the registry's order."""
     return [discover(language) for language in TOOLCHAINS]
 
 
-__all__ = ["Toolchain", "ToolchainInfo", "TOOLCHAINS", "get_toolchain", "discover", "require",
-           "set_compiler", "refresh", "all_toolchains", "overrides"]
+__all__ = ["Toolchain", "ToolchainInfo", "TOOLCHAINS", "MAGICS", "get_toolchain", "discover",
+           "require", "set_compiler", "refresh", "all_toolchains", "overrides"]

@@ -53,16 +53,36 @@ class ToolchainInfo:
 
 
 class Toolchain:
-    """Base class: one per language."""
+    """One language: everything the rest of wagi_nb needs to know about it.
 
-    #: Short language name used by the API (``build(language=...)``).
+    A language is one file in this package that defines ``TOOLCHAIN``, an instance
+    of a subclass; the registry (``toolchains/__init__.py``) finds it, and the
+    magics (``%%wasm_<language>``), ``%wasm_toolchains``, the headless notebook
+    reader, the build cache and the export all read these attributes.
+    """
+
+    #: Short language name: ``build(language=...)`` and the magic ``%%wasm_<language>``.
     language: str = ""
     #: Human name (``Rust``, ``C++``).
     title: str = ""
+    #: Other names ``build(language=...)`` accepts.
+    aliases: tuple = ()
     #: Source file extension, without the dot.
     extension: str = ""
+    #: Place in ``%wasm_toolchains`` and the docs.
+    order: int = 100
     #: Whether ``--release``/``--debug`` mean something for this language.
     has_profiles: bool = True
+    #: The ``WasmMagics`` setting that names the compiler to use (``%config WasmMagics.rustc``).
+    setting: Optional[str] = None
+    #: What the magic does, one sentence, and a cell body to show in its help.
+    summary: str = ""
+    example: str = ""
+
+    @property
+    def magic(self) -> str:
+        """The cell magic's name: ``wasm_rust``."""
+        return f"wasm_{self.language}"
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
         raise NotImplementedError
@@ -70,6 +90,16 @@ class Toolchain:
     def command(self, info: ToolchainInfo, source: str, output: str, release: bool) -> list:
         """The compiler's argv, run in the source's folder with relative file names."""
         raise NotImplementedError
+
+    def key_inputs(self, info: ToolchainInfo, release: bool) -> dict:
+        """What a build's cache key needs to know about the compiler: its identity and its whole
+        command line, so a change of flags (or of compiler) never reuses an old build."""
+        # (argv[0], the compiler's path, is in the identity already.)
+        return {**info.identity, "command": self.command(info, "cell", "cell.wasm", release)[1:]}
+
+    def export_command(self, info: ToolchainInfo, source: str, output: str, release: bool) -> list:
+        """The command an exported app's build step runs to rebuild the module from ``source``."""
+        return self.command(info, source, output, release)
 
     def compile(self, info: ToolchainInfo, workdir: Path, source: str, output: str,
                 release: bool, progress: Optional[Progress] = None) -> str:
@@ -79,11 +109,23 @@ class Toolchain:
         """
         argv = self.command(info, source, output, release)
         code, text = run_compiler(argv, workdir, progress)
-        text = text.replace(str(workdir) + os.sep, "")
+        text = self.diagnostics(text, workdir)
         if code != 0 or not (workdir / output).exists():
             raise CompileError(self.title, text.strip() or f"{argv[0]} exited with status {code}",
                                toolchain=info.label)
         return text.strip()
+
+    def diagnostics(self, text: str, workdir: Path) -> str:
+        """The compiler's output as the user should read it: file names relative to the cell."""
+        return text.replace(str(workdir) + os.sep, "")
+
+    def help(self) -> str:
+        """The magic's docstring (what ``%%wasm_rust?`` shows above the options)."""
+        text = self.summary
+        if self.example:
+            body = "\n".join(f"        {line}" if line else "" for line in self.example.splitlines())
+            text += f"\n\n    Example::\n\n        %%{self.magic}\n{body}\n"
+        return text
 
 
 def missing_message(info: ToolchainInfo, title: str) -> str:

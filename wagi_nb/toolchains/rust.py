@@ -41,7 +41,12 @@ def wasi_target(rustc: str) -> tuple:
 class Rust(Toolchain):
     language = "rust"
     title = "Rust"
+    aliases = ("rs",)
     extension = "rs"
+    order = 10
+    setting = "rustc"
+    summary = "Compile the cell as Rust (a `fn main`) to wasm32-wasi and run it."
+    example = 'fn main() {\n    println!("Hello, world!");\n}'
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
         if override:
@@ -78,3 +83,6 @@ class Rust(Toolchain):
             else ["-C", "opt-level=0", "-C", "debuginfo=2"]
         return [info.path, "--target", info.target, "--edition", "2021", "--crate-type", "bin",
                 "--crate-name", "cell", "--color", "never", *profile, source, "-o", output]
+
+
+TOOLCHAIN = Rust()

@@ -20,7 +20,9 @@ class Wat(Toolchain):
     language = "wat"
     title = "WAT"
     extension = "wat"
+    order = 50
     has_profiles = False
+    summary = "Assemble the cell as WebAssembly text (a module exporting `_start`) and run it."
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
         return ToolchainInfo(self.language, True, "wat2wasm", "wasmtime.wat2wasm",
@@ -42,3 +44,6 @@ class Wat(Toolchain):
                                toolchain=info.version) from None
         (workdir / output).write_bytes(wasm)
         return ""
+
+
+TOOLCHAIN = Wat()

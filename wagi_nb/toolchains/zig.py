@@ -29,6 +29,9 @@ class Zig(Toolchain):
     language = "zig"
     title = "Zig"
     extension = "zig"
+    order = 40
+    setting = "zig"
+    summary = "Compile the cell as Zig (a `pub fn main`) to wasm32-wasi with zig build-exe, and run it."
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
         zig = find_zig(override)
@@ -43,3 +46,6 @@ class Zig(Toolchain):
         return [info.path, "build-exe", "-target", "wasm32-wasi", "-O",
                 "ReleaseSmall" if release else "Debug", "--color", "off",
                 source, f"-femit-bin={output}"]
+
+
+TOOLCHAIN = Zig()

@@ -1,4 +1,4 @@
-"""C and C++: clang with a WASI sysroot, else ``zig cc`` / ``zig c++``."""
+"""C: clang with a WASI sysroot, else ``zig cc`` (C++ extends this in ``cpp.py``)."""
 from __future__ import annotations
 
 import os
@@ -41,11 +41,18 @@ def clang_setup(clang: str, cxx: bool) -> Optional[tuple]:
     return None
 
 
-class Clang(Toolchain):
+class C(Toolchain):
     language = "c"
     title = "C"
     extension = "c"
+    order = 20
+    setting = "c_compiler"
+    summary = "Compile the cell as C (an `int main`) to wasm32-wasi with clang or zig cc, and run it."
+    example = ('#include <stdio.h>\n\nint main(void) {\n    printf("Hello, world!\\n");\n'
+               '    return 0;\n}')
+    #: The C++ toolchain (cpp.py) changes only these.
     cxx = False
+    driver = "clang"
     apt = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32"
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
@@ -64,8 +71,8 @@ class Clang(Toolchain):
         if version:
             note = "zig from the ziglang package" + (f"; passed over {', '.join(passed)}" if passed else "")
             return self.zig_info(zig, version, note)
-        return ToolchainInfo(self.language, False, "clang",
-                             note="; ".join(passed) or "no clang with a WASI sysroot and no zig found",
+        return ToolchainInfo(self.language, False, self.driver,
+                             note="; ".join(passed) or f"no {self.driver} with a WASI sysroot and no zig found",
                              install=f"{self.apt}  (or: pip install ziglang)")
 
     def discover_override(self, override: str) -> ToolchainInfo:
@@ -76,7 +83,7 @@ class Clang(Toolchain):
                 return self.zig_info(path, version, "configured by the user")
         setup = clang_setup(path, self.cxx) if path else None
         if not setup:
-            return ToolchainInfo(self.language, False, "clang", override,
+            return ToolchainInfo(self.language, False, self.driver, override,
                                  note=f"The configured compiler {override!r} cannot build for WASI",
                                  install=self.apt)
         version, target, extra = setup
@@ -96,9 +103,4 @@ class Clang(Toolchain):
                 source, "-o", output]
 
 
-class ClangCxx(Clang):
-    language = "cpp"
-    title = "C++"
-    extension = "cpp"
-    cxx = True
-    apt = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32 libc++-dev-wasm32"
+TOOLCHAIN = C()
