@@ -10,22 +10,15 @@ call that waits.
 """
 from __future__ import annotations
 
-import ctypes
 import itertools
 import os
 import threading
 import time
 from typing import Optional
 
-from wasmtime import _ffi as ffi
+from .wasmtime_internals import arm_epoch_callback, epoch_callback
 
 TICK = 0.01
-
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.POINTER(ffi.wasmtime_context_t), ctypes.c_void_p,
-                             ctypes.POINTER(ctypes.c_uint64),
-                             ctypes.POINTER(ffi.wasmtime_update_deadline_kind_t))
-_NO_FINALIZER = ctypes.CFUNCTYPE(None, ctypes.c_void_p)()
-_CONTINUE = 0
 
 
 class Deadline:
@@ -68,17 +61,16 @@ _active: dict = {}
 _ids = itertools.count(1)
 
 
-@_CALLBACK
-def _on_tick(_context, data, delta, kind):
+def _decide(data: int) -> Optional[str]:
     deadline = _active.get(data)
     reason = deadline.check() if deadline else None
-    if reason:
-        deadline.reason = reason
-        error = ffi.wasmtime_error_new(f"wagi_nb: module stopped ({reason})".encode())
-        return ctypes.cast(error, ctypes.c_void_p).value
-    delta[0] = 1
-    kind[0] = _CONTINUE
-    return 0
+    if not reason:
+        return None
+    deadline.reason = reason
+    return f"wagi_nb: module stopped ({reason})"
+
+
+_on_tick = epoch_callback(_decide)
 
 
 class watch:
@@ -89,8 +81,7 @@ class watch:
 
     def __enter__(self):
         _active[self.id] = self.deadline
-        self.store.set_epoch_deadline(1)
-        ffi.wasmtime_store_epoch_deadline_callback(self.store.ptr(), _on_tick, self.id, _NO_FINALIZER)
+        arm_epoch_callback(self.store, _on_tick, self.id)
         return self.deadline
 
     def __exit__(self, *exc):

@@ -1,7 +1,6 @@
 """One wasmtime engine and linker per process; a fresh store and instance per run."""
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 import shutil
@@ -15,8 +14,6 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
 import wasmtime
-from wasmtime import _ffi as ffi
-from wasmtime._extern import wrap_extern
 
 from ..cache import atomic_write, cache_root
 from ..errors import ModuleInterrupted, ModuleLoadError, NotACommand
@@ -25,7 +22,8 @@ from .deadlines import Deadline, start_ticker, watch
 from .interrupts import cancels_on_sigint
 from .limits import instance_limits, limit_message
 from .result import EXIT, INTERRUPTED, OK, OUTPUT, TIMEOUT, TRAP, RunResult
-from .traps import split_trap
+from .traps import describe_trap
+from .wasmtime_internals import exported_function
 
 MiB = 1024 * 1024
 DEFAULT_TIMEOUT = 10.0
@@ -212,11 +210,11 @@ class Runtime:
             instance = None
             try:
                 instance = module.pre.instantiate(store)
-                _export(store, instance, entrypoint)(store)
+                exported_function(store, instance, entrypoint)(store)
             except wasmtime.ExitTrap as exit_:
                 outcome, code = (OK if exit_.code == 0 else EXIT), exit_.code
             except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
-                trap, frames = split_trap(str(error))
+                trap, frames = describe_trap(error)
                 outcome, code = TRAP, None
                 if instance is None:  # a limit the module's declarations break, before it ran
                     trap = limit_message(str(error), memory_limit_mib) or trap
@@ -264,17 +262,6 @@ def _take(path: str, limit: Optional[int]) -> bytes:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
     finally:
         os.close(fd)
-
-
-def _export(store: wasmtime.Store, instance: wasmtime.Instance, name: str):
-    """``instance.exports(store)[name]`` without wrapping every other export of the module too."""
-    raw = name.encode()
-    item = ffi.wasmtime_extern_t()
-    if not ffi.wasmtime_instance_export_get(store._context(), ctypes.byref(instance._instance),
-                                            ctypes.cast(ctypes.c_char_p(raw), ctypes.POINTER(ctypes.c_char)),
-                                            len(raw), ctypes.byref(item)):
-        raise KeyError(name)
-    return wrap_extern(item)
 
 
 def _missing_entrypoint(module: LoadedModule, entrypoint: str) -> str:
