@@ -2,7 +2,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup demo test bench lab clean
+.PHONY: setup demo test check bench lab clean
 
 setup:
 	@bash scripts/setup.sh
@@ -11,8 +11,12 @@ demo: setup
 	$(PY) examples/hello.py
 	$(PY) examples/walkthrough.py notebooks/01-hello-wasm.ipynb
 
-test: setup
+test: setup check
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+check: setup
+	$(PY) -m ruff check wagi_nb tests benchmarks scripts examples
+	$(PY) -m mypy
 
 bench: setup
 	$(PY) benchmarks/run.py

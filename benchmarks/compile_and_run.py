@@ -438,7 +438,7 @@ def cli_peer(ctx: Context) -> Section:
         "process start floor: /bin/true": ["/bin/true"],
     }
     samples = {label: [] for label in commands}
-    for label, argv in commands.items():
+    for argv in commands.values():
         subprocess.run(argv, capture_output=True, check=True)
     for _ in range(n):
         for label, argv in commands.items():

@@ -146,7 +146,7 @@ class Launched:
         self.process = subprocess.Popen(self.argv, cwd=cwd, stdout=subprocess.PIPE, stderr=self._log,
                                         stdin=subprocess.DEVNULL, env=env)
         lines: "queue.Queue[bytes]" = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(l) for l in iter(self.process.stdout.readline, b"")],
+        threading.Thread(target=lambda: [lines.put(line) for line in iter(self.process.stdout.readline, b"")],
                          daemon=True).start()
         deadline = time.monotonic() + timeout
         while True:

@@ -34,7 +34,8 @@ def main() -> int:
             failed += 1
             continue
         how = "from the build cache" if module.cached else f"in {module.build_seconds:.2f} s"
-        print(f"-> built {module.size:,} bytes of wasm32-wasi {how} with {module.toolchain['version']} ({module.toolchain['path']})")
+        print(f"-> built {module.size:,} bytes of wasm32-wasi {how} with {module.toolchain['version']} "
+              f"({module.toolchain['path']})")
         result = module.run()
         print(f"-> wasmtime ran it: {result.status}; stdout:")
         print("   " + result.text.rstrip().replace("\n", "\n   ") + "\n")

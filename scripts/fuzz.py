@@ -17,7 +17,6 @@ import collections
 import datetime
 import os
 import platform
-import shlex
 import sys
 import time
 import traceback
@@ -46,7 +45,7 @@ def fuzz(name: str, strategy, check, inputs: int) -> dict:
         seen[0] += 1
         try:
             check(value)
-        except Exception as error:  # noqa: BLE001 - every kind is a finding
+        except Exception as error:
             where = traceback.extract_tb(error.__traceback__)[-1]
             key = f"{type(error).__name__} at {Path(where.filename).name}:{where.lineno}"
             crashes[key] += 1

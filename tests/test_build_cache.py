@@ -150,7 +150,7 @@ def test_two_processes_building_the_same_cell_at_once(rustc_log, logging_rustc, 
     procs = [subprocess.Popen([sys.executable, "-c", BUILD_IN_NEW_PROCESS], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     outputs = [proc.communicate(timeout=120) for proc in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err.decode()
     reports = [json.loads(out) for out, _ in outputs]
     assert all(r["stdout"] == "Hello, world!\n" and r["outcome"] == "ok" for r in reports)

@@ -172,7 +172,8 @@ def test_the_kernel_finds_the_headless_builds_in_the_cache(app_notebook, ipython
     os.chdir(app_notebook["folder"])
     try:
         for cell in notebook.cells:
-            if cell.cell_type == "code" and cell.source.startswith(("%%wasm_rust", "%%wasm_c", "%%wasm_wat", "%wagi_env")):
+            if cell.cell_type == "code" and cell.source.startswith(("%%wasm_rust", "%%wasm_c", "%%wasm_wat",
+                                                                    "%wagi_env")):
                 with capture_output():
                     result = ipython_shell.run_cell(cell.source)
                 assert result.success, cell.source

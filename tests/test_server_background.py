@@ -55,7 +55,7 @@ def test_hot_reload_under_concurrent_load_never_fails_a_request(app, versions, b
                     conn.request("GET", "/")
                     response = conn.getresponse()
                     outcome = (response.status, response.read())
-                except Exception as error:  # noqa: BLE001 - any failure is the finding
+                except Exception as error:
                     outcome = ("error", repr(error))
                     conn.close()
                     conn = http.client.HTTPConnection("127.0.0.1", background.port, timeout=30)

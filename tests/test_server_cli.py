@@ -175,7 +175,7 @@ def test_two_workers_share_the_port_and_both_serve(site, python_env):
                 os.kill(frozen, signal.SIGCONT)
         assert served.stop(signal.SIGTERM) == 0
         for pid in workers:
-            wait_until(lambda: not Path(f"/proc/{pid}").exists()
+            wait_until(lambda pid=pid: not Path(f"/proc/{pid}").exists()
                        or "Z" in Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0],
                        what=f"worker {pid} to exit")
         assert ss.port_is_free(served.port)

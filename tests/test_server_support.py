@@ -344,7 +344,7 @@ class ServeProcess:
                 line = self._lines.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
                 self.kill()
-                raise AssertionError(f"no Ready line within {timeout} s; stderr: {self.stderr}")
+                raise AssertionError(f"no Ready line within {timeout} s; stderr: {self.stderr}") from None
             if line is None:
                 self.process.wait(30)
                 raise AssertionError(f"serve exited with {self.process.returncode} before Ready; "
@@ -389,7 +389,7 @@ class ServeProcess:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise AssertionError(f"serve did not stop within {timeout} s after {sig!r}")
+            raise AssertionError(f"serve did not stop within {timeout} s after {sig!r}") from None
 
     def kill(self):
         if self.process.poll() is None:

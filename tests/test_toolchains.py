@@ -121,7 +121,6 @@ def test_unknown_language_lists_the_known_ones():
 def test_every_language_of_the_registry_reaches_every_consumer(ipython_shell, tmp_path):
     """A language is one file under toolchains/: its magic, setting, %wasm_toolchains row, the
     headless reader and the export all come from the registry."""
-    import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
     from wagi_nb import toolchains
     from wagi_nb.magics.languages import WasmMagics

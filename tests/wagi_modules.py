@@ -16,11 +16,11 @@ import tempfile
 if not os.environ.get("WAGI_NB_CACHE_DIR"):
     os.environ["WAGI_NB_CACHE_DIR"] = tempfile.mkdtemp(prefix="wagi_nb-test-wagi-cache-")
 
-import pytest  # noqa: E402
+import pytest
 
-import wagi_nb  # noqa: E402
-from wagi_nb import toolchains  # noqa: E402
-from wagi_nb.errors import ToolchainNotFound  # noqa: E402
+import wagi_nb
+from wagi_nb import toolchains
+from wagi_nb.errors import ToolchainNotFound
 
 
 def require_toolchain(language: str) -> None:

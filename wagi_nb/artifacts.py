@@ -19,15 +19,15 @@ from typing import Iterable, Mapping, Optional, Sequence, Union
 from . import toolchains
 from .cache import BuildCache, CachedBuild, build_key
 from .errors import WagiNbError
-from .runtime import (DEFAULT_MAX_OUTPUT_MIB, DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT, LoadedModule,
-                      RunResult, get_runtime)
+from . import defaults
+from .runtime import LoadedModule, RunResult, get_runtime
 from .toolchains.base import Progress
 
 #: Modules kept under a name (``build(..., name=...)``, the magics' ``-n/--name``).
 modules: dict = {}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Artifact:
     """A compiled ``.wasm`` module, ready to run."""
 
@@ -60,9 +60,9 @@ class Artifact:
         return get_runtime().load(self.wasm_path)
 
     def run(self, args: Union[str, Sequence[str]] = (), *, env: Optional[Mapping] = None,
-            stdin: Union[bytes, str] = b"", timeout: Optional[float] = DEFAULT_TIMEOUT,
-            memory_limit_mib: Optional[int] = DEFAULT_MEMORY_MIB,
-            max_output_mib: Optional[float] = DEFAULT_MAX_OUTPUT_MIB,
+            stdin: Union[bytes, str] = b"", timeout: Optional[float] = defaults.CELL_TIMEOUT,
+            memory_limit_mib: Optional[int] = defaults.MEMORY_MIB,
+            max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB,
             dirs: Iterable = (), entrypoint: str = "_start", inherit_stdio: bool = False) -> RunResult:
         """Run the module once on a fresh instance and return what it printed and how it ended.
 
@@ -136,8 +136,9 @@ def build(source: str, language: str, *, name: Optional[str] = None, release: bo
     hit = None if force else cache.get(key)
     if hit:
         wasm_path, record = hit
-        artifact = Artifact(toolchain.language, wasm_path, key, record.toolchain,
-                            record.build_seconds, True, record.warnings, name, flags)
+        artifact = Artifact(language=toolchain.language, wasm_path=wasm_path, key=key,
+                            toolchain=record.toolchain, build_seconds=record.build_seconds, cached=True,
+                            warnings=record.warnings, name=name, flags=flags)
     else:
         with tempfile.TemporaryDirectory(prefix="wagi_nb-build-") as folder:
             workdir = Path(folder)
@@ -146,10 +147,12 @@ def build(source: str, language: str, *, name: Optional[str] = None, release: bo
             start = time.perf_counter()
             warnings = toolchain.compile(info, workdir, source_name, "cell.wasm", release, progress)
             seconds = time.perf_counter() - start
-            record = CachedBuild(key, toolchain.language, info.identity, flags, seconds, warnings)
+            record = CachedBuild(key=key, language=toolchain.language, toolchain=info.identity,
+                                 flags=flags, build_seconds=seconds, warnings=warnings)
             wasm_path = cache.put(record, (workdir / "cell.wasm").read_bytes())
-        artifact = Artifact(toolchain.language, wasm_path, key, info.identity, seconds, False,
-                            warnings, name, flags)
+        artifact = Artifact(language=toolchain.language, wasm_path=wasm_path, key=key,
+                            toolchain=info.identity, build_seconds=seconds, cached=False,
+                            warnings=warnings, name=name, flags=flags)
     if name:
         modules[name] = artifact
     return artifact
@@ -162,7 +165,7 @@ def load(path: Union[str, os.PathLike], name: Optional[str] = None) -> Artifact:
         raise WagiNbError(f"No such module file: {str(path)!r}. Give the path of a .wasm or .wat file.")
     if path.suffix == ".wat":
         return build(path.read_text(encoding="utf-8"), "wat", name=name)
-    artifact = Artifact("wasm", path, name=name)
+    artifact = Artifact(language="wasm", wasm_path=path, name=name)
     if name:
         modules[name] = artifact
     return artifact

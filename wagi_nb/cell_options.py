@@ -65,7 +65,7 @@ NOT_FOR_ROUTES = {
     "dir": ("--dir", "a route's folders are its volumes: use --volume GUEST=HOST[:ro]"),
 }
 #: Options that only a route cell uses.
-ROUTE_ONLY = {"entrypoint": "_start", "argv": None, "volume": [], "request": None, "preview": False}
+ROUTE_ONLY: dict = {"entrypoint": "_start", "argv": None, "volume": [], "request": None, "preview": False}
 
 
 def check_cell_options(args) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import __version__
+from . import __version__, defaults
 from .errors import WagiNbError
 
 #: Exit codes for runs that did not end with an exit code of their own (as `timeout` and shells do).
@@ -30,7 +30,7 @@ def cmd_run(args) -> int:
                           memory_limit_mib=args.memory_limit, dirs=args.dir,
                           entrypoint=args.invoke, inherit_stdio=True)
     if result.outcome in ("ok", "exit"):
-        return result.exit_code
+        return result.exit_code or 0
     print(f"wagi-nb: {result.status}", file=sys.stderr)
     for frame in result.backtrace:
         print(f"    {frame}", file=sys.stderr)
@@ -107,9 +107,70 @@ def add_export_options(parser) -> None:
     parser.add_argument("--force", action="store_true", help="Overwrite an earlier export in FOLDER.")
 
 
+def serve_options(args):
+    """``wagi-nb serve``'s argparse result as the typed options the server takes."""
+    from pathlib import Path
+
+    from .server.serve_command import ServeOptions
+    return ServeOptions(
+        config=Path(args.config) if args.config else None,
+        notebooks=tuple(Path(path) for path in args.notebook), listen=args.listen,
+        hostname=args.hostname, env=tuple(args.env), env_files=tuple(Path(p) for p in args.env_file),
+        log_dir=Path(args.log_dir) if args.log_dir else None, timeout=args.timeout,
+        memory_limit_mib=args.memory_limit, max_output_mib=args.max_output, max_body_mib=args.max_body,
+        workers=args.workers, max_concurrency=args.max_concurrency, worker_fd=args.worker_fd,
+        parent_pid=args.parent_pid, argv=tuple(args.raw_argv))
+
+
+def serve_app(options):
+    """The routes ``wagi-nb serve`` serves: modules.toml and notebooks, with -e over --env-file."""
+    from .envvars import parse_env_pairs
+    from .notebook import load_notebook_routes
+    from .wagi import WagiApp
+    app = WagiApp(hostname=options.hostname, timeout=options.timeout,
+                  memory_limit_mib=options.memory_limit_mib, max_output_mib=options.max_output_mib,
+                  max_body_mib=options.max_body_mib, log_dir=options.log_dir)
+    for path in options.env_files:
+        app.add_env_file(path)
+    flags = parse_env_pairs(options.env, where="-e/--env")
+    app.set_env(flags)
+    if options.config:
+        app.load_config(options.config)
+    for notebook in options.notebooks:
+        load_notebook_routes(app, notebook)
+    app.set_env(flags)  # a flag beats the notebooks' %wagi_env lines too
+    return app
+
+
 def cmd_serve(args) -> int:
-    from .server.serve_command import serve
-    return serve(args)
+    import dataclasses
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from .server.serve_command import check_log_dir, open_sockets, serve
+    from .server.workers import end_with_parent
+    options = serve_options(args)
+    if not options.config and not options.notebooks:
+        raise WagiNbError("Nothing to serve: give -c modules.toml (or --notebook NOTEBOOK.ipynb).")
+    if options.parent_pid is not None:
+        end_with_parent(options.parent_pid)
+    temporary = options.log_dir is None
+    if temporary:
+        options = dataclasses.replace(options, log_dir=Path(tempfile.mkdtemp(prefix="wagi-nb-logs-")))
+    try:
+        check_log_dir(options.log_dir)
+        app = serve_app(options)
+        sockets = open_sockets(options)
+    except WagiNbError:
+        # A start-up error is one line on stderr: no "Module stderr goes to" line before it, and
+        # no empty temporary folder left behind.
+        if temporary:
+            shutil.rmtree(options.log_dir, ignore_errors=True)
+        raise
+    if temporary and options.worker_fd is None:
+        print(f"Module stderr goes to {options.log_dir}", file=sys.stderr, flush=True)
+    return serve(app, options, sockets)
 
 
 def add_serve(commands) -> None:
@@ -120,27 +181,30 @@ def add_serve(commands) -> None:
     serve.add_argument("-c", "--config", metavar="FILE", help="The modules.toml to serve.")
     serve.add_argument("--notebook", action="append", default=[], metavar="NOTEBOOK.ipynb",
                        help="Serve the route cells of a notebook (built without a kernel; repeatable).")
-    serve.add_argument("-l", "--listen", default="127.0.0.1:3000", metavar="IP:PORT",
-                       help="Address to listen on (default 127.0.0.1:3000).")
-    serve.add_argument("--hostname", default="localhost:3000", metavar="HOST[:PORT]",
-                       help="SERVER_NAME/SERVER_PORT when a request has no Host (default localhost:3000).")
+    serve.add_argument("-l", "--listen", default=defaults.LISTEN, metavar="IP:PORT",
+                       help=f"Address to listen on (default {defaults.LISTEN}).")
+    serve.add_argument("--hostname", default=defaults.HOSTNAME, metavar="HOST[:PORT]",
+                       help=f"SERVER_NAME/SERVER_PORT when a request has no Host (default {defaults.HOSTNAME}).")
     serve.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
                        help="A variable every module sees (repeatable); beats --env-file.")
     serve.add_argument("--env-file", action="append", default=[], metavar="FILE",
                        help="A file of KEY=VALUE lines (repeatable).")
     serve.add_argument("--log-dir", default=None, metavar="DIR",
                        help="Where module stderr goes, one folder per route (default: a temporary folder).")
-    serve.add_argument("--timeout", type=POSITIVE_SECONDS, default=30.0, metavar="SECONDS",
+    serve.add_argument("--timeout", type=POSITIVE_SECONDS, default=defaults.SERVE_TIMEOUT,
+                       metavar="SECONDS",
                        help="Wall-clock limit per request, whatever the module is doing (computing or "
-                            "sleeping); past it the client gets 504 (default 30).")
-    serve.add_argument("--memory-limit", type=MEMORY_MIB, default=256, metavar="MIB",
-                       help="What one instance may allocate: its linear memory and tables (default 256).")
-    serve.add_argument("--max-output", type=number(float, 0, "MiB", inclusive=False), default=64,
-                       metavar="MIB", help="Largest stdout (and stderr) of one run; past it the module "
-                                           "is stopped and the client gets 500 (default 64).")
+                            f"sleeping); past it the client gets 504 (default {defaults.SERVE_TIMEOUT:g}).")
+    serve.add_argument("--memory-limit", type=MEMORY_MIB, default=defaults.MEMORY_MIB, metavar="MIB",
+                       help="What one instance may allocate: its linear memory and tables "
+                            f"(default {defaults.MEMORY_MIB}).")
+    serve.add_argument("--max-output", type=number(float, 0, "MiB", inclusive=False),
+                       default=defaults.MAX_OUTPUT_MIB, metavar="MIB",
+                       help="Largest stdout (and stderr) of one run; past it the module is stopped and "
+                            f"the client gets 500 (default {defaults.MAX_OUTPUT_MIB:g}).")
     serve.add_argument("--max-body", type=number(float, 0, "MiB; 0 accepts only empty bodies"),
-                       default=16, metavar="MIB",
-                       help="Largest request body; larger gets 413 (default 16).")
+                       default=defaults.MAX_BODY_MIB, metavar="MIB",
+                       help=f"Largest request body; larger gets 413 (default {defaults.MAX_BODY_MIB:g}).")
     serve.add_argument("--workers", type=number(int, 1, "processes"), default=1, metavar="N",
                        help="Processes sharing the port (default 1).")
     serve.add_argument("--max-concurrency", type=number(int, 1, "modules at once"), default=None,
@@ -172,8 +236,8 @@ def parser() -> argparse.ArgumentParser:
                      help="Preopen a host folder (repeatable).")
     run.add_argument("--timeout", type=POSITIVE_SECONDS, default=None, metavar="SECONDS",
                      help="Stop the module after this long (default: no limit).")
-    run.add_argument("--memory-limit", type=MEMORY_MIB, default=256, metavar="MIB",
-                     help="What the instance may allocate: linear memory and tables (default 256).")
+    run.add_argument("--memory-limit", type=MEMORY_MIB, default=defaults.MEMORY_MIB, metavar="MIB",
+                     help=f"What the instance may allocate: linear memory and tables (default {defaults.MEMORY_MIB}).")
     run.add_argument("--invoke", default="_start", metavar="EXPORT",
                      help="Call this exported function instead of _start.")
     run.set_defaults(func=cmd_run)

@@ -24,7 +24,7 @@ class NotebookError(WagiNbError):
     """A notebook whose routes cannot be built."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RouteCell:
     """A ``%%wasm_<language>`` cell as the notebook has it (a route cell when it has ``--route``)."""
 
@@ -78,7 +78,7 @@ def language_cells(notebook, name: str = "") -> list:
             raise NotebookError(f"{where}: cannot read `%%wasm_{language}{line}`: {error}.") from None
         except WagiNbError as error:
             raise NotebookError(f"{where} (`%%wasm_{language}{line}`): {error}") from None
-        cells.append(RouteCell(number, language, line, body, options))
+        cells.append(RouteCell(number=number, language=language, line=line, source=body, options=options))
     return cells
 
 
@@ -102,7 +102,7 @@ def global_env_lines(notebook) -> list:
             for m in _ENV_MAGIC.finditer(cell.source)]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BuiltRoute:
     cell: RouteCell
     handler: object
@@ -148,7 +148,7 @@ def load_notebook_routes(app, path: Union[str, Path], progress=None) -> list:
         except WagiNbError as error:
             raise NotebookError(f"{path}, {cell.where}: {error}") from None
         app.add(handler)
-        built.append(BuiltRoute(cell, handler, time.perf_counter() - start))
+        built.append(BuiltRoute(cell=cell, handler=handler, seconds=time.perf_counter() - start))
         if progress:
             progress(built[-1])
     return built

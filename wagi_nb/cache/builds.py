@@ -22,7 +22,7 @@ def build_key(source: str, language: str, flags: dict, toolchain: dict) -> str:
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CachedBuild:
     """What the cache remembers of a build besides the ``.wasm`` itself."""
 

@@ -5,4 +5,5 @@ from .server_view import LogView, ServerView
 from .run_view import BuildStatus, RunView, toolchain_label
 from .toolchains_view import ToolchainsView
 
-__all__ = ["LogView", "ServerView", "ResponseView", "RoutesView", "RunView", "BuildStatus", "ToolchainsView", "toolchain_label"]
+__all__ = ["LogView", "ServerView", "ResponseView", "RoutesView", "RunView", "BuildStatus", "ToolchainsView",
+           "toolchain_label"]

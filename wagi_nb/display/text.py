@@ -42,5 +42,5 @@ def text_table(columns, rows) -> str:
     """Columns padded to their widest cell, for terminals and logs."""
     table = [tuple(map(str, columns))] + [tuple(map(str, row)) for row in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
                      for row in table)

@@ -27,7 +27,7 @@ class ExportError(WagiNbError):
     """An export that cannot be written as asked."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ExportedRoute:
     route: str
     id: str
@@ -38,7 +38,7 @@ class ExportedRoute:
     notes: list = field(default_factory=list)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ExportReport:
     folder: Path
     name: str
@@ -87,7 +87,10 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     name = component_id(name or folder.resolve().name or "wagi-app")
-    routes, entries, components, taken = [], [], [], set()
+    routes: list = []
+    entries: list = []
+    components: list = []
+    taken: set = set()
     for handler in app.handlers:
         cid = component_id(handler.artifact.name or handler.route.text, taken)
         taken.add(cid)
@@ -103,7 +106,7 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
         if problems:  # a bug in the exporter, not the user's input
             raise ExportError("The generated spin.toml breaks Spin's manifest rules: " + "; ".join(problems))
         (folder / "spin.toml").write_text(text)
-    report = ExportReport(folder, name, format, routes)
+    report = ExportReport(folder=folder, name=name, format=format, routes=routes)
     (folder / "README.md").write_text(readme(report, app))
     return report
 
@@ -162,7 +165,8 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
         "hosts": [outbound_host(h) for h in handler.allowed_hosts], "build": build,
         "watch": [source] if source else [],
     })
-    return ExportedRoute(handler.route.text, cid, module, source, build, notes)
+    return ExportedRoute(route=handler.route.text, id=cid, module=module, source=source, build=build,
+                         notes=notes)
 
 
 def readme(report: ExportReport, app) -> str:

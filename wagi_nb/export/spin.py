@@ -14,7 +14,7 @@ OUTBOUND_HOST = re.compile(r"^[a-z*][a-z0-9+.*-]*://[^/\s]+$")
 def component_id(text: str, taken=()) -> str:
     """A valid, unused component id made from a module name or route."""
     words = [w for w in re.split(r"[^a-z0-9]+", text.lower()) if w]
-    merged = []
+    merged: list = []
     for word in words:
         if word[0].isdigit() and merged:
             merged[-1] += word  # `api-2` is invalid: `api2`

@@ -14,7 +14,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
 from traitlets import Float, Int, Unicode, observe
 
-from .. import toolchains
+from .. import defaults, toolchains
 from ..artifacts import build, load, modules
 from ..display import BuildStatus, RunView, ToolchainsView
 from ..envvars import parse_env_pairs
@@ -78,10 +78,11 @@ def _compiler_setting(toolchain):
 class WasmMagics(Magics):
     """Compile cells to wasm32-wasi and run them under wasmtime."""
 
-    timeout = Float(10.0, config=True, help="Seconds a cell's module may run before it is stopped.")
-    memory_limit = Int(256, config=True,
+    timeout = Float(defaults.CELL_TIMEOUT, config=True,
+                    help="Seconds a cell's module may run before it is stopped.")
+    memory_limit = Int(defaults.MEMORY_MIB, config=True,
                        help="MiB a cell's module may allocate (its linear memory and tables).")
-    max_output = Float(64.0, config=True,
+    max_output = Float(defaults.MAX_OUTPUT_MIB, config=True,
                        help="MiB a cell's module may print to stdout (and to stderr) before it is stopped.")
 
     #: setting name → language, for every toolchain that has a compiler setting.

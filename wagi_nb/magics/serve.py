@@ -5,7 +5,7 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 
-from .. import server
+from .. import defaults, server
 from ..display import LogView, ServerView
 from ..wagi import app
 from .languages import parse
@@ -14,7 +14,8 @@ from .languages import parse
 @magics_class
 class ServeMagics(Magics):
     @magic_arguments()
-    @argument("--port", type=int, default=3000, help="Port to listen on (default 3000).")
+    @argument("--port", type=int, default=defaults.NOTEBOOK_PORT,
+              help=f"Port to listen on (default {defaults.NOTEBOOK_PORT}).")
     @argument("--host", default="127.0.0.1",
               help="Address to listen on (default 127.0.0.1, this machine only).")
     @argument("--allow-host", action="append", default=[], metavar="NAME",

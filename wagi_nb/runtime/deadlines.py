@@ -64,7 +64,7 @@ _ids = itertools.count(1)
 def _decide(data: int) -> Optional[str]:
     deadline = _active.get(data)
     reason = deadline.check() if deadline else None
-    if not reason:
+    if deadline is None or not reason:
         return None
     deadline.reason = reason
     return f"wagi_nb: module stopped ({reason})"

@@ -11,10 +11,11 @@ import weakref
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence, Union
+from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 import wasmtime
 
+from .. import defaults
 from ..cache import atomic_write, cache_root
 from ..errors import ModuleInterrupted, ModuleLoadError, NotACommand
 from . import poll_oneoff
@@ -26,13 +27,10 @@ from .traps import describe_trap
 from .wasmtime_internals import exported_function
 
 MiB = 1024 * 1024
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_MEMORY_MIB = 256
-DEFAULT_MAX_OUTPUT_MIB = 64
 WASMTIME_VERSION = version("wasmtime")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LoadedModule:
     """A compiled module, linked once and instantiated afresh for every run."""
 
@@ -110,7 +108,7 @@ class Runtime:
                 "(wasi_snapshot_preview1) and nothing else; build for wasm32-wasi/wasm32-wasip1 and "
                 "import nothing from other modules.") from None
         functions = frozenset(e.name for e in module.exports if isinstance(e.type, wasmtime.FuncType))
-        return LoadedModule(module, pre, sha, functions, len(data))
+        return LoadedModule(module=module, pre=pre, sha256=sha, functions=functions, size=len(data))
 
     def _native_module(self, data: bytes, sha: str) -> wasmtime.Module:
         """wasmtime's compiled code for ``data``, cached on disk so a re-run does not re-JIT."""
@@ -133,9 +131,9 @@ class Runtime:
 
     # -- running -----------------------------------------------------------------------------
     def run(self, module: LoadedModule, args: Sequence[str] = (), *, env: Optional[Mapping] = None,
-            stdin: Union[bytes, str] = b"", timeout: Optional[float] = DEFAULT_TIMEOUT,
-            memory_limit_mib: Optional[int] = DEFAULT_MEMORY_MIB,
-            max_output_mib: Optional[float] = DEFAULT_MAX_OUTPUT_MIB,
+            stdin: Union[bytes, str] = b"", timeout: Optional[float] = defaults.CELL_TIMEOUT,
+            memory_limit_mib: Optional[int] = defaults.MEMORY_MIB,
+            max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB,
             dirs: Iterable[tuple] = (), entrypoint: str = "_start",
             program: str = "main.wasm", deadline: Optional[Deadline] = None,
             inherit_stdio: bool = False) -> RunResult:
@@ -155,89 +153,123 @@ class Runtime:
         """
         if entrypoint not in module.functions:
             raise NotACommand(_missing_entrypoint(module, entrypoint))
-        if isinstance(stdin, str):
-            stdin = stdin.encode()
         files = self._scratch_files()
         max_output = None if max_output_mib is None or inherit_stdio else int(max_output_mib * MiB)
-        deadline = deadline or Deadline(timeout, max_output, files[1:])
-        job = (module, list(args), dict(env or {}), stdin, memory_limit_mib, list(dirs),
-               entrypoint, program, deadline, inherit_stdio, files)
+        spec = RunSpec(module=module, argv=(program, *args), env=dict(env or {}),
+                       stdin=stdin.encode() if isinstance(stdin, str) else stdin,
+                       memory_limit_mib=memory_limit_mib, dirs=tuple(dirs), entrypoint=entrypoint,
+                       deadline=deadline or Deadline(timeout, max_output, files[1:]),
+                       inherit_stdio=inherit_stdio, files=files)
         if threading.current_thread() is not threading.main_thread():
-            return self._run(*job)
+            return self._run(spec)
         # On the main thread (a notebook cell, the command line) Ctrl-C stops the module and then
         # the cell, instead of waiting for the module.
-        with cancels_on_sigint(deadline):
-            result = self._run(*job)
-        if deadline.reason == "interrupted":
+        with cancels_on_sigint(spec.deadline):
+            result = self._run(spec)
+        if spec.deadline.reason == "interrupted":
             raise ModuleInterrupted()
         return result
 
-    def _scratch_files(self) -> tuple:
+    def _scratch_files(self) -> Tuple[str, str, str]:
         files = getattr(self._local, "files", None)
         if files is None:
             folder = self._scratch / str(threading.get_ident())
             folder.mkdir(exist_ok=True)
-            files = self._local.files = tuple(str(folder / name) for name in ("in", "out", "err"))
+            files = self._local.files = (str(folder / "in"), str(folder / "out"), str(folder / "err"))
         return files
 
-    def _run(self, module, args, env, stdin, memory_limit_mib, dirs, entrypoint, program,
-             deadline, inherit_stdio, files) -> RunResult:
-        stdin_path, stdout_path, stderr_path = files
-        wasi = wasmtime.WasiConfig()
-        wasi.argv = [program, *args]
-        if env:
-            wasi.env = [(str(k), str(v)) for k, v in env.items()]
-        if inherit_stdio:
-            wasi.inherit_stdin()
-            wasi.inherit_stdout()
-            wasi.inherit_stderr()
-        else:
-            if stdin:
-                Path(stdin_path).write_bytes(stdin)
-                wasi.stdin_file = stdin_path
-            wasi.stdout_file = stdout_path
-            wasi.stderr_file = stderr_path
-        for host, guest, *read_only in dirs:
-            wasi.preopen_dir(str(host), str(guest), not (read_only and read_only[0]))
+    def _run(self, spec: RunSpec) -> RunResult:
         store = wasmtime.Store(self.engine)
-        self._clock.start(deadline)
-        store.set_wasi(wasi)
-        if memory_limit_mib:
-            store.set_limits(**instance_limits(memory_limit_mib))
-        outcome, code, trap, frames = OK, 0, None, []
+        self._clock.start(spec.deadline)
+        store.set_wasi(_wasi_config(spec))
+        if spec.memory_limit_mib:
+            store.set_limits(**instance_limits(spec.memory_limit_mib))
         start = time.perf_counter()
-        with watch(store, deadline):
-            instance = None
-            try:
-                instance = module.pre.instantiate(store)
-                exported_function(store, instance, entrypoint)(store)
-            except wasmtime.ExitTrap as exit_:
-                outcome, code = (OK if exit_.code == 0 else EXIT), exit_.code
-            except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
-                trap, frames = describe_trap(error)
-                outcome, code = TRAP, None
-                if instance is None:  # a limit the module's declarations break, before it ran
-                    trap = limit_message(str(error), memory_limit_mib) or trap
+        with watch(store, spec.deadline):
+            outcome, code, trap, frames = _call(store, spec)
         duration = time.perf_counter() - start
-        if inherit_stdio:
-            stdout = stderr = b""
-        else:
-            limit = deadline.max_output
-            stdout, stderr = _take(stdout_path, limit), _take(stderr_path, limit)
-            if stdin:
-                os.truncate(stdin_path, 0)
-            if limit is not None and max(len(stdout), len(stderr)) > limit:
-                deadline.reason = deadline.reason or "output"
-                stdout, stderr = stdout[:limit], stderr[:limit]
+        stdout, stderr = _collect(spec)
         # A stop decided by wagi_nb wins over how the module happened to end after it.
+        deadline = spec.deadline
         if deadline.reason == "timeout":
             outcome, code, trap = TIMEOUT, None, f"timed out after {deadline.timeout:g} s"
         elif deadline.reason == "interrupted":
             outcome, code, trap = INTERRUPTED, None, "interrupted"
         elif deadline.reason == "output":
             outcome, code = OUTPUT, None
-            trap = f"printed more than the {deadline.max_output / MiB:g} MiB output cap"
-        return RunResult(stdout, stderr, outcome, code, trap, frames, duration)
+            trap = f"printed more than the {(deadline.max_output or 0) / MiB:g} MiB output cap"
+        return RunResult(stdout=stdout, stderr=stderr, outcome=outcome, exit_code=code, trap=trap,
+                         backtrace=frames, duration=duration)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    """One run, as :meth:`Runtime.run` hands it to the thread that runs it."""
+
+    module: LoadedModule
+    argv: Tuple[str, ...]
+    env: Dict[str, str]
+    stdin: bytes
+    memory_limit_mib: Optional[int]
+    #: ``(host, guest)`` or ``(host, guest, read_only)``.
+    dirs: Tuple[tuple, ...]
+    entrypoint: str
+    deadline: Deadline
+    inherit_stdio: bool
+    #: This thread's scratch files: stdin, stdout, stderr.
+    files: Tuple[str, str, str]
+
+
+def _wasi_config(spec: RunSpec) -> wasmtime.WasiConfig:
+    stdin_path, stdout_path, stderr_path = spec.files
+    wasi = wasmtime.WasiConfig()
+    wasi.argv = list(spec.argv)
+    if spec.env:
+        wasi.env = [(str(k), str(v)) for k, v in spec.env.items()]
+    if spec.inherit_stdio:
+        wasi.inherit_stdin()
+        wasi.inherit_stdout()
+        wasi.inherit_stderr()
+    else:
+        if spec.stdin:
+            Path(stdin_path).write_bytes(spec.stdin)
+            wasi.stdin_file = stdin_path
+        wasi.stdout_file = stdout_path
+        wasi.stderr_file = stderr_path
+    for host, guest, *read_only in spec.dirs:
+        wasi.preopen_dir(str(host), str(guest), not (read_only and read_only[0]))
+    return wasi
+
+
+def _call(store: wasmtime.Store, spec: RunSpec) -> tuple:
+    """Instantiate and call the entrypoint: (outcome, exit code, trap line, backtrace)."""
+    instance = None
+    try:
+        instance = spec.module.pre.instantiate(store)
+        exported_function(store, instance, spec.entrypoint)(store)
+    except wasmtime.ExitTrap as exit_:
+        return (OK if exit_.code == 0 else EXIT), exit_.code, None, []
+    except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+        trap, frames = describe_trap(error)
+        if instance is None:  # a limit the module's declarations break, before it ran
+            trap = limit_message(str(error), spec.memory_limit_mib) or trap
+        return TRAP, None, trap, frames
+    return OK, 0, None, []
+
+
+def _collect(spec: RunSpec) -> Tuple[bytes, bytes]:
+    """What the run printed (the output cap's worth), leaving the scratch files empty."""
+    if spec.inherit_stdio:
+        return b"", b""
+    stdin_path, stdout_path, stderr_path = spec.files
+    limit = spec.deadline.max_output
+    stdout, stderr = _take(stdout_path, limit), _take(stderr_path, limit)
+    if spec.stdin:
+        os.truncate(stdin_path, 0)
+    if limit is not None and max(len(stdout), len(stderr)) > limit:
+        spec.deadline.reason = spec.deadline.reason or "output"
+        stdout, stderr = stdout[:limit], stderr[:limit]
+    return stdout, stderr
 
 
 def _take(path: str, limit: Optional[int]) -> bytes:

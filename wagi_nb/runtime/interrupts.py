@@ -9,12 +9,13 @@ would cost ~9 µs of a ~100 µs run.
 from __future__ import annotations
 
 import signal
-from typing import Optional
+from typing import Callable, Optional, Union
 
 from .deadlines import Deadline
 
 _active: Optional[Deadline] = None
-_previous = signal.default_int_handler
+#: The SIGINT handler there was before ours: a function, SIG_DFL, SIG_IGN, or None (not set from Python).
+_previous: Union[Callable, int, None] = signal.default_int_handler
 
 
 def _dispatch(signum, frame):

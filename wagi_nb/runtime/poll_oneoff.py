@@ -79,7 +79,7 @@ def define(linker: wasmtime.Linker, clock: RunClock) -> None:
                 ready = [(userdata, tag) for userdata, tag, *_ in subs if tag != CLOCK]
                 return _report(caller, memory, ready, events, nevents_ptr)
             return _wait_for_clocks(caller, memory, subs, events, nevents_ptr, clock)
-        except Exception:  # noqa: BLE001 - see above; EFAULT is what a bad pointer would give
+        except Exception:
             return EFAULT
 
     linker.allow_shadowing = True

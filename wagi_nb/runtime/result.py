@@ -8,7 +8,7 @@ from typing import Optional
 OK, EXIT, TRAP, TIMEOUT, INTERRUPTED, OUTPUT = "ok", "exit", "trap", "timeout", "interrupted", "output"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunResult:
     """stdout and stderr in full (bytes), and how the run ended.
 

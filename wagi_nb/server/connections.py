@@ -40,6 +40,7 @@ class AnsweringStream(IOStream):
 
     request_pending = False
     orphan: Optional[socket.socket] = None
+    socket: Optional[socket.socket]  # type: ignore[assignment]  # None once closed, as in tornado
     _tail = b""
 
     def read_from_fd(self, buf) -> Optional[int]:

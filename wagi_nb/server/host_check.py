@@ -13,7 +13,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 from urllib.parse import urlparse
 
 #: Variables JupyterHub and Binder set with the address a user reaches the hub by.
@@ -49,7 +49,7 @@ def _names_from_urls(values: Iterable[str]) -> set:
 
 
 class HostCheck:
-    def __init__(self, port: int, allow: Iterable[str] = (), environ: Optional[dict] = None):
+    def __init__(self, port: int, allow: Iterable[str] = (), environ: Optional[Mapping[str, str]] = None):
         environ = os.environ if environ is None else environ
         self.allow_any = "*" in allow
         self.names = {"localhost"} | {host_name(name) for name in allow if name != "*"}

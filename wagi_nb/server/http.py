@@ -10,7 +10,6 @@ loop) and writes the response. Every response, errors included, is wagi-nb's own
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Optional
 from tornado.httputil import (HTTPHeaders, HTTPMessageDelegate, HTTPServerConnectionDelegate,
                               RequestStartLine, ResponseStartLine)
 
+from .. import defaults
 from ..wagi import HEALTHZ, Request, Response, WagiApp
 from ..wagi.request import split_target
 from ..wagi.response import error_response
@@ -40,18 +40,14 @@ HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "ke
 _UNSAFE_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def default_concurrency() -> int:
-    return max(8, 4 * (os.cpu_count() or 1))
-
-
-@dataclass
+@dataclass(kw_only=True)
 class Limits:
     #: Modules running at once; further requests wait in the queue.
-    max_concurrency: int = field(default_factory=default_concurrency)
+    max_concurrency: int = field(default_factory=defaults.max_concurrency)
     #: Requests waiting for a free slot before new ones get 503.
-    max_queue: int = 1024
+    max_queue: int = defaults.MAX_QUEUE
     #: Request line and headers, in bytes (tornado closes the connection past it).
-    max_header_size: int = 64 * 1024
+    max_header_size: int = defaults.MAX_HEADER_BYTES
     #: Slots no single route may take, kept for the others (default: a quarter, at least 1).
     route_reserve: Optional[int] = None
 
@@ -60,15 +56,15 @@ class Limits:
         return self.route_reserve if self.route_reserve is not None else max(1, self.max_concurrency // 4)
 
 
-_date_cache = [0, ""]
+_date_cache: dict = {"second": 0, "text": ""}
 
 
 def http_date() -> str:
     """The ``Date`` header for now (computed once a second)."""
     now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache[:] = [now, formatdate(now, usegmt=True)]
-    return _date_cache[1]
+    if _date_cache["second"] != now:
+        _date_cache.update(second=now, text=formatdate(now, usegmt=True))
+    return _date_cache["text"]
 
 
 def wire_headers(response: Response, method: str) -> HTTPHeaders:
@@ -235,9 +231,11 @@ class Exchange(HTTPMessageDelegate):
     # -- the answer -------------------------------------------------------------------------------
     def _request(self, body: bytes) -> Request:
         start = self.start_line
+        assert start is not None  # tornado calls headers_received first
         path, query = split_target(start.path)
-        return Request(start.method, path, query, _decoded(self.headers), body,
-                       self.connection.context.remote_ip or "", "http", start.version)
+        return Request(method=start.method, path=path, query=query, headers=_decoded(self.headers),
+                       body=body, remote_addr=self.connection.context.remote_ip or "",
+                       protocol=start.version)
 
     async def _answer(self) -> None:
         request = self._request(b"".join(self.chunks))
@@ -245,7 +243,7 @@ class Exchange(HTTPMessageDelegate):
         try:
             response = await self.server.respond(request)
             response.request = request
-        except Exception as error:  # noqa: BLE001 - a bug of ours must still get an answer
+        except Exception as error:
             self.server.access_log.notice(f"internal error answering {request.method} "
                                           f"{request.target}: {error!r}")
             response = error_response(500, "wagi-nb could not answer this request (an internal "

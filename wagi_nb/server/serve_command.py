@@ -3,50 +3,57 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import socket
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Tuple
 
-from ..envvars import parse_env_pairs
+from .. import defaults
 from ..errors import WagiNbError
 from ..runtime import cancel_all
 from ..wagi import WagiApp
 from .access_log import AccessLog
 from .http import Limits, WagiServer
-from .listen import bound_port, http_url, listen, parse_listen
-from .workers import WorkerPool, end_with_parent
+from .listen import http_url, listen, parse_listen
+from .workers import WorkerPool
 
 #: How long a stop waits, past the module timeout, for the modules it cancelled to end.
 GRACE = 2.0
 
 
-def build_app(args) -> WagiApp:
-    app = WagiApp(hostname=args.hostname, timeout=args.timeout, memory_limit_mib=args.memory_limit,
-                  max_output_mib=args.max_output, max_body_mib=args.max_body, log_dir=args.log_dir)
-    for path in args.env_file:
-        app.add_env_file(path)
-    flags = parse_env_pairs(args.env, where="-e/--env")
-    app.set_env(flags)
-    if args.config:
-        app.load_config(args.config)
-    for notebook in getattr(args, "notebook", None) or []:
-        from ..notebook import load_notebook_routes
-        load_notebook_routes(app, notebook)
-    app.set_env(flags)  # a flag beats the notebooks' %wagi_env lines too
-    return app
+@dataclass(kw_only=True)
+class ServeOptions:
+    """What ``wagi-nb serve`` is asked to do: its flags, typed and checked."""
+
+    config: Optional[Path] = None
+    notebooks: Tuple[Path, ...] = ()
+    listen: str = defaults.LISTEN
+    hostname: str = defaults.HOSTNAME
+    env: Tuple[str, ...] = ()
+    env_files: Tuple[Path, ...] = ()
+    log_dir: Optional[Path] = None
+    timeout: float = defaults.SERVE_TIMEOUT
+    memory_limit_mib: int = defaults.MEMORY_MIB
+    max_output_mib: float = defaults.MAX_OUTPUT_MIB
+    max_body_mib: float = defaults.MAX_BODY_MIB
+    workers: int = 1
+    max_concurrency: Optional[int] = None
+    #: A worker process's inherited listening socket and its parent's pid (``--workers``).
+    worker_fd: Optional[int] = None
+    parent_pid: Optional[int] = None
+    #: The command line as given, for starting workers with the same flags.
+    argv: Tuple[str, ...] = ()
 
 
-def check_log_dir(path: str) -> None:
+def check_log_dir(path: Path) -> None:
     """Refuse a --log-dir modules' stderr could not be written to, before serving anything."""
-    folder = Path(path)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".wagi-nb-probe-") as probe:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".wagi-nb-probe-") as probe:
             probe.write(b"x")
             probe.flush()
             os.fsync(probe.fileno())
@@ -56,39 +63,29 @@ def check_log_dir(path: str) -> None:
                           "(on a disk with space left), or leave --log-dir out for a temporary one.") from None
 
 
-def serve(args) -> int:
-    if not args.config and not args.notebook:
-        raise WagiNbError("Nothing to serve: give -c modules.toml (or --notebook NOTEBOOK.ipynb).")
-    if args.parent_pid is not None:
-        end_with_parent(args.parent_pid)
-    temporary_log_dir = args.log_dir is None
-    if temporary_log_dir:
-        args.log_dir = tempfile.mkdtemp(prefix="wagi-nb-logs-")
-    try:
-        check_log_dir(args.log_dir)
-        app = build_app(args)
-        if args.worker_fd is not None:
-            return run_loop(app, args, [socket.socket(fileno=args.worker_fd)], ready=None)
-        host, port = parse_listen(args.listen)
-        sockets = listen(host, port, flag="--listen {host}:{port}")
-    except WagiNbError:
-        # A start-up error is one line on stderr: no "Module stderr goes to" line before it, and
-        # no empty temporary folder left behind.
-        if temporary_log_dir:
-            shutil.rmtree(args.log_dir, ignore_errors=True)
-        raise
-    if temporary_log_dir:
-        print(f"Module stderr goes to {args.log_dir}", file=sys.stderr, flush=True)
-    ready = f"Ready: serving on {http_url(host, bound_port(sockets))}"
-    if args.workers <= 1:
-        return run_loop(app, args, sockets, ready)
-    return run_pool(args, sockets, ready)
+def open_sockets(options: ServeOptions) -> list:
+    """The listening sockets: bound to ``--listen``, or a worker's inherited one."""
+    if options.worker_fd is not None:
+        return [socket.socket(fileno=options.worker_fd)]
+    host, port = parse_listen(options.listen)
+    return listen(host, port, flag="--listen {host}:{port}")
 
 
-def run_loop(app: WagiApp, args, sockets, ready: Optional[str]) -> int:
+def serve(app: WagiApp, options: ServeOptions, sockets: list) -> int:
+    """Serve ``app`` (its routes loaded already) on ``sockets`` until SIGINT/SIGTERM."""
+    if options.worker_fd is not None:
+        return run_loop(app, options, sockets, ready=None)
+    host, port = sockets[0].getsockname()[:2]
+    ready = f"Ready: serving on {http_url(host, port)}"
+    if options.workers <= 1:
+        return run_loop(app, options, sockets, ready)
+    return run_pool(options, sockets, ready)
+
+
+def run_loop(app: WagiApp, options: ServeOptions, sockets, ready: Optional[str]) -> int:
     """Serve until SIGINT/SIGTERM; then stop accepting, give requests in flight until their
     timeout, cancel the modules still running, and return 0."""
-    limits = Limits(max_concurrency=args.max_concurrency) if args.max_concurrency else Limits()
+    limits = Limits(max_concurrency=options.max_concurrency) if options.max_concurrency else Limits()
     log = AccessLog(sys.stderr)
     server = WagiServer(app, limits, log)
     app.notice_listeners.append(log.notice)
@@ -107,11 +104,11 @@ def run_loop(app: WagiApp, args, sockets, ready: Optional[str]) -> int:
         await stop.wait()
         http.stop()
         server.scheduler.close()
-        await _wait_for(server, args.timeout)
+        await _wait_for(server, options.timeout)
         if server.active:
             cancelled = cancel_all()
             log.notice(f"stopping: cancelled {cancelled} module run(s) still going after the "
-                       f"{args.timeout:g} s timeout")
+                       f"{options.timeout:g} s timeout")
             await _wait_for(server, GRACE)
         await http.close_all_connections()
 
@@ -126,12 +123,12 @@ async def _wait_for(server: WagiServer, seconds: float) -> None:
         await asyncio.sleep(0.02)
 
 
-def run_pool(args, sockets, ready: str) -> int:
+def run_pool(options: ServeOptions, sockets, ready: str) -> int:
     """``--workers N``: N processes accept on the one listening socket (see workers.py)."""
     sock = sockets[0]
-    argv = [sys.executable, "-m", "wagi_nb", *args.raw_argv, "--log-dir", args.log_dir,
+    argv = [sys.executable, "-m", "wagi_nb", *options.argv, "--log-dir", str(options.log_dir),
             "--worker-fd", str(sock.fileno())]
-    pool = WorkerPool(argv, sock.fileno(), args.workers,
+    pool = WorkerPool(argv, sock.fileno(), options.workers,
                       log=lambda line: print(f"wagi-nb: {line}", file=sys.stderr, flush=True))
     signal.signal(signal.SIGINT, pool.stop)
     signal.signal(signal.SIGTERM, pool.stop)

@@ -94,7 +94,7 @@ class WorkerPool:
                         self.start(worker)
                     continue
                 code = process.poll() if process is not None else None
-                if code is None:
+                if process is None or code is None:
                     continue
                 codes[worker.index] = code
                 if self.stopping:

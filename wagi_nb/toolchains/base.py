@@ -21,7 +21,7 @@ from ..errors import CompileError
 Progress = Callable[[float], None]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ToolchainInfo:
     """What discovery found for one language: the compiler chosen, or how to install one."""
 
@@ -86,6 +86,17 @@ class Toolchain:
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
         raise NotImplementedError
+
+    def found(self, *, name: str, path: str, version: str, target: str, extra_args: tuple = (),
+              note: str = "") -> ToolchainInfo:
+        """What :meth:`discover` returns for a compiler it chose."""
+        return ToolchainInfo(language=self.language, found=True, name=name, path=path, version=version,
+                             target=target, extra_args=tuple(extra_args), note=note)
+
+    def missing(self, *, name: str, note: str, install: str, path: str = "") -> ToolchainInfo:
+        """What :meth:`discover` returns when there is no usable compiler: why, and how to get one."""
+        return ToolchainInfo(language=self.language, found=False, name=name, path=path, note=note,
+                             install=install)
 
     def command(self, info: ToolchainInfo, source: str, output: str, release: bool) -> list:
         """The compiler's argv, run in the source's folder with relative file names."""

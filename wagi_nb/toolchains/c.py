@@ -63,17 +63,17 @@ class C(Toolchain):
             setup = clang_setup(clang, self.cxx)
             if setup:
                 version, target, extra = setup
-                return ToolchainInfo(self.language, True, os.path.basename(clang), clang, version,
-                                     target, extra, note="clang with a WASI sysroot")
+                return self.found(name=os.path.basename(clang), path=clang, version=version,
+                                  target=target, extra_args=extra, note="clang with a WASI sysroot")
             passed.append(f"{clang} (no WASI sysroot)")
         zig = find_zig()
         version = capture([zig, "version"]) if zig else None
-        if version:
+        if zig and version:
             note = "zig from the ziglang package" + (f"; passed over {', '.join(passed)}" if passed else "")
             return self.zig_info(zig, version, note)
-        return ToolchainInfo(self.language, False, self.driver,
-                             note="; ".join(passed) or f"no {self.driver} with a WASI sysroot and no zig found",
-                             install=f"{self.apt}  (or: pip install ziglang)")
+        return self.missing(name=self.driver,
+                            note="; ".join(passed) or f"no {self.driver} with a WASI sysroot and no zig found",
+                            install=f"{self.apt}  (or: pip install ziglang)")
 
     def discover_override(self, override: str) -> ToolchainInfo:
         path = resolve_override(override)
@@ -82,18 +82,18 @@ class C(Toolchain):
             if version:
                 return self.zig_info(path, version, "configured by the user")
         setup = clang_setup(path, self.cxx) if path else None
-        if not setup:
-            return ToolchainInfo(self.language, False, self.driver, override,
-                                 note=f"The configured compiler {override!r} cannot build for WASI",
-                                 install=self.apt)
+        if not path or not setup:
+            return self.missing(name=self.driver, path=override,
+                                note=f"The configured compiler {override!r} cannot build for WASI",
+                                install=self.apt)
         version, target, extra = setup
-        return ToolchainInfo(self.language, True, os.path.basename(path), path, version, target,
-                             extra, note="configured by the user")
+        return self.found(name=os.path.basename(path), path=path, version=version, target=target,
+                          extra_args=extra, note="configured by the user")
 
     def zig_info(self, zig: str, version: str, note: str) -> ToolchainInfo:
         sub = "c++" if self.cxx else "cc"
-        return ToolchainInfo(self.language, True, f"zig {sub}", zig, version, "wasm32-wasi",
-                             (sub, "-target", "wasm32-wasi"), note=note)
+        return self.found(name=f"zig {sub}", path=zig, version=version, target="wasm32-wasi",
+                          extra_args=(sub, "-target", "wasm32-wasi"), note=note)
 
     def command(self, info, source, output, release):
         # Debian's wasi-libc and libc++ archives carry DWARF; strip it from release builds.

@@ -54,23 +54,22 @@ class Rust(Toolchain):
             version, target = wasi_target(path) if path else ("", "")
             if not target:
                 why = "is not an executable" if not path else "has no wasm32-wasip1/wasm32-wasi target"
-                return ToolchainInfo(self.language, False, "rustc", override,
-                                     note=f"The configured rustc {override!r} {why}",
-                                     install=self.install_hint(path))
-            return ToolchainInfo(self.language, True, "rustc", path, version, target,
-                                 note="configured by the user")
-        passed = []
+                return self.missing(name="rustc", path=override,
+                                    note=f"The configured rustc {override!r} {why}",
+                                    install=self.install_hint(path))
+            return self.found(name="rustc", path=path or override, version=version, target=target,
+                              note="configured by the user")
+        passed: list = []
         for path in candidates():
             version, target = wasi_target(path)
             if target:
                 note = f"first rustc with a WASI target; passed over: {', '.join(passed)}" if passed \
                     else "first rustc with a WASI target"
-                return ToolchainInfo(self.language, True, "rustc", path, version, target, note=note)
+                return self.found(name="rustc", path=path, version=version, target=target, note=note)
             if version:
                 passed.append(f"{path} ({version}, no WASI target)")
         note = ("found " + "; ".join(passed)) if passed else "no rustc found"
-        return ToolchainInfo(self.language, False, "rustc", note=note,
-                             install=self.install_hint(None))
+        return self.missing(name="rustc", note=note, install=self.install_hint(None))
 
     @staticmethod
     def install_hint(path: Optional[str]) -> str:

@@ -25,9 +25,9 @@ class Wat(Toolchain):
     summary = "Assemble the cell as WebAssembly text (a module exporting `_start`) and run it."
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
-        return ToolchainInfo(self.language, True, "wat2wasm", "wasmtime.wat2wasm",
-                             f"wasmtime-py {wasmtime_version()}", "wasm32",
-                             note="built into wasmtime")
+        return self.found(name="wat2wasm", path="wasmtime.wat2wasm",
+                          version=f"wasmtime-py {wasmtime_version()}", target="wasm32",
+                          note="built into wasmtime")
 
     def command(self, info, source, output, release):
         # Only for writing build instructions down (exports); cells compile in process below.

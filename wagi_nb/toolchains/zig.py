@@ -38,9 +38,9 @@ class Zig(Toolchain):
         version = capture([zig, "version"]) if zig else None
         if not version:
             where = f"The configured zig {override!r} could not run" if override else "no zig found"
-            return ToolchainInfo(self.language, False, "zig", note=where, install=ZIG_INSTALL)
-        return ToolchainInfo(self.language, True, "zig", zig, version, "wasm32-wasi",
-                             note="configured by the user" if override else "")
+            return self.missing(name="zig", note=where, install=ZIG_INSTALL)
+        return self.found(name="zig", path=zig or "", version=version, target="wasm32-wasi",
+                          note="configured by the user" if override else "")
 
     def command(self, info, source, output, release):
         return [info.path, "build-exe", "-target", "wasm32-wasi", "-O",

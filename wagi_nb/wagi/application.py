@@ -13,9 +13,10 @@ from typing import Iterable, Mapping, Optional, Union
 from ..artifacts import Artifact, load
 from ..envvars import parse_env_file, parse_env_pairs
 from ..errors import NotACommand, WagiNbError
-from ..runtime import DEFAULT_MAX_OUTPUT_MIB, DEFAULT_MEMORY_MIB, get_runtime
+from .. import defaults
+from ..runtime import get_runtime
 from ..runtime.result import EXIT, INTERRUPTED, OK, OUTPUT, TIMEOUT
-from .cgi import DEFAULT_HOSTNAME, cgi_argv, cgi_environment
+from .cgi import cgi_argv, cgi_environment
 from .config import ConfigError, ConfigWarning, ModuleEntry, dump_config, load_config
 from .live_module import LiveModule
 from .request import Request
@@ -24,12 +25,10 @@ from .routes import BadRoute, Route, parse_routes_output
 from .stderr_log import StderrLog
 
 HEALTHZ = "/healthz"
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_BODY_MIB = 16
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Handler:
     """A module mapped to a route: one ``[[module]]`` of a modules.toml, or one route cell."""
 
@@ -62,9 +61,11 @@ class Handler:
         yield self.route, self.entrypoint
 
     def entry(self) -> ModuleEntry:
-        return ModuleEntry(self.route.text, Path(self.artifact.wasm_path), self.entrypoint,
-                           dict(self.volumes), self.argv, list(self.allowed_hosts),
-                           self.http_max_concurrency, sorted(self.read_only))
+        return ModuleEntry(route=self.route.text, module=Path(self.artifact.wasm_path),
+                           entrypoint=self.entrypoint, volumes=dict(self.volumes), argv=self.argv,
+                           allowed_hosts=list(self.allowed_hosts),
+                           http_max_concurrency=self.http_max_concurrency,
+                           read_only=sorted(self.read_only))
 
 
 def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: str = "_start",
@@ -96,13 +97,15 @@ def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: st
         module = LiveModule(watch, loaded, reload=lambda: load(watch).load(), notice=notice)
     subroutes = ()
     if "_routes" in loaded.functions:
-        result = get_runtime().run(loaded, entrypoint="_routes", timeout=DEFAULT_TIMEOUT)
+        result = get_runtime().run(loaded, entrypoint="_routes", timeout=defaults.SERVE_TIMEOUT)
         if not result.ok:
             raise BadRoute(f"The module at {route} exports `_routes`, but calling it failed: "
                            f"{result.status}. {result.stderr_text.strip()}".strip())
         subroutes = tuple(parse_routes_output(result.text, route))
-    return Handler(route, artifact, entrypoint, volumes, argv, dict(env or {}), tuple(allowed_hosts),
-                   http_max_concurrency, subroutes, origin, source, module, read_only)
+    return Handler(route=route, artifact=artifact, entrypoint=entrypoint, volumes=volumes, argv=argv,
+                   env=dict(env or {}), allowed_hosts=tuple(allowed_hosts),
+                   http_max_concurrency=http_max_concurrency, subroutes=subroutes, origin=origin,
+                   source=source, module=module, read_only=read_only)
 
 
 class WagiApp:
@@ -117,10 +120,12 @@ class WagiApp:
     the handler it started with.
     """
 
-    def __init__(self, *, hostname: str = DEFAULT_HOSTNAME, timeout: Optional[float] = DEFAULT_TIMEOUT,
-                 memory_limit_mib: Optional[int] = DEFAULT_MEMORY_MIB,
-                 max_output_mib: Optional[float] = DEFAULT_MAX_OUTPUT_MIB,
-                 max_body_mib: float = DEFAULT_MAX_BODY_MIB, log_dir: Union[str, Path, None] = None):
+    def __init__(self, *, hostname: str = defaults.HOSTNAME,
+                 timeout: Optional[float] = defaults.SERVE_TIMEOUT,
+                 memory_limit_mib: Optional[int] = defaults.MEMORY_MIB,
+                 max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB,
+                 max_body_mib: Optional[float] = defaults.MAX_BODY_MIB,
+                 log_dir: Union[str, Path, None] = None):
         self.hostname = hostname
         self.timeout = timeout
         self.memory_limit_mib = memory_limit_mib
@@ -196,7 +201,8 @@ class WagiApp:
     # -- modules.toml -----------------------------------------------------------------------------
     def load_config(self, path: Union[str, Path], replace_all: bool = False) -> list:
         """Add (or replace) the routes of a modules.toml; every module is compiled first."""
-        handlers, first = [], {}
+        handlers: list = []
+        first: dict = {}
         for index, entry in enumerate(load_config(path), start=1):
             if entry.route in first:
                 # Wagi serves the first of two entries with one route (spec section 2).
@@ -302,13 +308,13 @@ class WagiApp:
             return error_response(413, f"The request body is {len(request.body):,} bytes, over the "
                                        f"{self.max_body_mib:g} MiB limit (max_body_mib / --max-body).")
         if request.path == HEALTHZ:
-            return Response(200, _plain(), b"OK", route=HEALTHZ)
+            return Response(status=200, headers=_plain(), body=b"OK", route=HEALTHZ)
         if "%00" in request.path:
             return error_response(400, f"The request path {request.path} holds an encoded NUL byte "
                                        "(%00), which no module can be given in PATH_INFO. Leave it out.")
         found = found or self.match(request.path)
         if found is None:
-            return Response(404, error=f"No route matches {request.path}.")
+            return Response(status=404, error=f"No route matches {request.path}.")
         handler, route, entrypoint = found
         return self.run_handler(handler, route, entrypoint, request, timeout=timeout,
                                 max_output_mib=max_output_mib)
@@ -322,7 +328,7 @@ class WagiApp:
                               global_env={**self.global_env, **handler.env})
         argv = cgi_argv(request, handler.argv) or [request.path]
         dirs = [(host, guest, guest in handler.read_only) for guest, host in handler.volumes.items()]
-        fields = dict(route=route.text)
+        fields: dict = dict(route=route.text)
         try:
             result = get_runtime().run(handler.loaded(), argv[1:], program=argv[0], env=env,
                                        stdin=request.body, timeout=timeout,

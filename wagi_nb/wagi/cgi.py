@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Mapping, Optional
 from urllib.parse import unquote
 
+from .. import defaults
 from .request import Request
 from .routes import Route
 
-DEFAULT_HOSTNAME = "localhost:3000"
 #: Request headers a module never sees.
 HIDDEN_HEADERS = ("authorization", "connection")
 
@@ -25,14 +25,14 @@ def split_host(host: str, default_port: str) -> tuple:
 
 
 def server_name_port(request: Request, hostname: str) -> tuple:
-    default_name, default_port = split_host(hostname, "3000" if hostname == DEFAULT_HOSTNAME else "80")
+    default_name, default_port = split_host(hostname, "3000" if hostname == defaults.HOSTNAME else "80")
     host = request.headers.get("Host")
     if not host:
         return default_name, default_port
     return split_host(host, default_port)
 
 
-def cgi_environment(request: Request, route: Route, *, hostname: str = DEFAULT_HOSTNAME,
+def cgi_environment(request: Request, route: Route, *, hostname: str = defaults.HOSTNAME,
                     global_env: Optional[Mapping] = None) -> dict:
     """The module's whole environment: global variables, then the CGI ones (which always win)."""
     env = {str(k): str(v) for k, v in (global_env or {}).items()}

@@ -45,7 +45,7 @@ KEYS = {
 EXAMPLE = "[[module]]\nroute = \"/\"\nmodule = \"hello.wasm\""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ModuleEntry:
     """One ``[[module]]`` of a ``modules.toml``, with paths resolved."""
 
@@ -157,9 +157,10 @@ def _entry(raw, index: int, folder: Path, name: str) -> ModuleEntry:
             raise ConfigError(f"{where}: the host folder {_short(host)} of volume {_short(guest)} does "
                               f"not exist (looked for {host_path}).")
         resolved_volumes[guest] = str(host_path)
-    return ModuleEntry(raw["route"], module, raw.get("entrypoint", "_start"), resolved_volumes,
-                       raw.get("argv"), list(raw.get("allowed_hosts", [])),
-                       raw.get("http_max_concurrency"), list(read_only))
+    return ModuleEntry(route=raw["route"], module=module, entrypoint=raw.get("entrypoint", "_start"),
+                       volumes=resolved_volumes, argv=raw.get("argv"),
+                       allowed_hosts=list(raw.get("allowed_hosts", [])),
+                       http_max_concurrency=raw.get("http_max_concurrency"), read_only=list(read_only))
 
 
 def resolve_module(reference: str, folder: Path, where: str) -> Path:

@@ -57,7 +57,7 @@ class BadRequest(WagiNbError):
     """A request written by hand (``%wagi_request``, ``--request``) could not be read."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Request:
     method: str = "GET"
     #: The raw path, still percent-encoded, without the query.
@@ -90,7 +90,7 @@ class Request:
             parsed.add(name, str(value))
         if isinstance(body, str):
             body = body.encode()
-        return cls(method, path, query, parsed, bytes(body), **fields)
+        return cls(method=method, path=path, query=query, headers=parsed, body=bytes(body), **fields)
 
     @classmethod
     def parse_line(cls, line: str, **fields) -> "Request":

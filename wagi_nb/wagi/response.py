@@ -28,7 +28,7 @@ def reason_phrase(status: int) -> str:
         return ""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Response:
     """What a request got back.
 
@@ -75,13 +75,14 @@ class Response:
         return self.stderr.decode("utf-8", "replace")
 
     def __repr__(self) -> str:
-        return f"<Response {self.status} {self.reason} {self.content_type or 'no content-type'}, {len(self.body)} bytes>"
+        kind = self.content_type or "no content-type"
+        return f"<Response {self.status} {self.reason} {kind}, {len(self.body)} bytes>"
 
 
 def error_response(status: int, message: str, **fields) -> Response:
     """A response wagi_nb makes itself; the message is also the plain-text body."""
     headers = HTTPHeaders({"Content-Type": "text/plain; charset=utf-8"})
-    return Response(status, headers, message.encode(), error=message, **fields)
+    return Response(status=status, headers=headers, body=message.encode(), error=message, **fields)
 
 
 def parse_cgi_output(stdout: bytes, **fields) -> Response:
@@ -134,7 +135,7 @@ def parse_cgi_output(stdout: bytes, **fields) -> Response:
         return error_response(500, NO_HEADERS, raw=stdout, warnings=warnings, **fields)
     if not ended:
         warnings.append("the header block did not end with a blank line, so the body is empty")
-    return Response(status, headers, body, raw=stdout, warnings=warnings, **fields)
+    return Response(status=status, headers=headers, body=body, raw=stdout, warnings=warnings, **fields)
 
 
 def _shown(data: bytes, quote: bool = True) -> str:

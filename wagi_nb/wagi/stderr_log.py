@@ -53,6 +53,7 @@ class StderrLog:
                 self._sizes[route] -= len(dropped)
 
     def _append_to_file(self, route: str, stderr: bytes) -> None:
+        assert self.log_dir is not None
         folder = route_folder(self.log_dir, route)
         path = folder / "module.stderr"
         try:

@@ -1,0 +1,27 @@
+"""Every default limit and address in one place; the API, the magics and the command line read them."""
+from __future__ import annotations
+
+import os
+
+#: Seconds a module may run: in a cell (and the notebook's routes), and per request of `wagi-nb serve`.
+CELL_TIMEOUT = 10.0
+SERVE_TIMEOUT = 30.0
+#: What one instance may allocate (its linear memory and tables), in MiB.
+MEMORY_MIB = 256
+#: What one run may print to stdout, and to stderr, in MiB.
+MAX_OUTPUT_MIB = 64.0
+#: The largest request body, in MiB.
+MAX_BODY_MIB = 16.0
+#: Requests that may wait for a module slot before new ones get 503.
+MAX_QUEUE = 1024
+#: Request line and headers, in bytes.
+MAX_HEADER_BYTES = 64 * 1024
+#: `wagi-nb serve --listen`, `--hostname`, and `%wagi_serve --port`.
+LISTEN = "127.0.0.1:3000"
+HOSTNAME = "localhost:3000"
+NOTEBOOK_PORT = 3000
+
+
+def max_concurrency() -> int:
+    """Modules running at once in one server process: 4 per core, at least 8."""
+    return max(8, 4 * (os.cpu_count() or 1))
