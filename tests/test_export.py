@@ -31,7 +31,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from subprocesses import serving, subprocess_env, wagi_nb_cli
 
 import wagi_nb
-from wagi_nb.export import ExportError, check_manifest, component_id, export_app
+from wagi_nb.export import save_config, ExportError, check_manifest, component_id, export_app
 from wagi_nb.wagi import WagiApp
 
 REPO = Path(__file__).resolve().parent.parent
@@ -598,5 +598,5 @@ def test_strings_toml_cannot_hold_raw_are_escaped_in_both_manifests(tmp_path, ne
     assert config["route"] == "/r\x7fx" and config["argv"] == f"${{SCRIPT_NAME}} {awkward}"
     manifest = tomllib.loads((tmp_path / "out" / "spin.toml").read_text())
     assert manifest["component"]["r-x"]["environment"] == {"AWKWARD": awkward}
-    saved = app.save_config(tmp_path / "saved")
+    saved = save_config(app, tmp_path / "saved")
     assert tomllib.loads(saved.read_text())["module"][0]["argv"] == f"${{SCRIPT_NAME}} {awkward}"

@@ -13,6 +13,7 @@ try:
 except ImportError:
     import wagi_modules as wm
 
+from wagi_nb.export import save_config
 from wagi_nb.wagi import ConfigError, WagiApp, load_config
 from wagi_nb.wagi.config import ConfigWarning
 
@@ -346,7 +347,7 @@ def test_save_then_load_gives_identical_responses(site, tmp_path, hello_module, 
     assert [status for _, status, _, _ in before] == [200, 200, 200, 200, 200, 200, 404, 200, 200]
 
     out = tmp_path / "saved" / "modules.toml"
-    assert app.save_config(out) == out
+    assert save_config(app, out) == out
     text = out.read_text()
     assert str(tmp_path) not in text                                   # every path is relative
     monkeypatch.chdir(site.parent / "elsewhere")
@@ -367,7 +368,7 @@ def test_save_then_load_gives_identical_responses(site, tmp_path, hello_module, 
 def test_save_config_to_a_folder(tmp_path, hello_module):
     app = WagiApp()
     app.add_route("/", hello_module)
-    path = app.save_config(tmp_path / "out")
+    path = save_config(app, tmp_path / "out")
     assert path == tmp_path / "out" / "modules.toml"
     assert WagiApp.from_config(path).request("GET", "/").text == "Hello, world!\n"
 
@@ -375,7 +376,7 @@ def test_save_config_to_a_folder(tmp_path, hello_module):
 def test_save_config_with_no_routes_is_an_error(tmp_path):
     from wagi_nb.errors import WagiNbError
     with pytest.raises(WagiNbError, match="no routes"):
-        WagiApp().save_config(tmp_path / "modules.toml")
+        save_config(WagiApp(), tmp_path / "modules.toml")
 
 
 def test_save_config_never_lets_two_modules_share_a_file(tmp_path):
@@ -386,7 +387,7 @@ def test_save_config_never_lets_two_modules_share_a_file(tmp_path):
     app.add_route("/n1", wm.wat_module({"_start": wm.plain("first")}, name="same"))
     app.add_route("/n2", wm.wat_module({"_start": wm.plain("second")}, name="same"))
     app.add_route("/n3", wm.wat_module({"_start": wm.plain("first")}, name="same"))
-    loaded = WagiApp.from_config(app.save_config(tmp_path / "modules.toml"))
+    loaded = WagiApp.from_config(save_config(app, tmp_path / "modules.toml"))
     for target in ("/a", "/a/x", "/n1", "/n2", "/n3"):
         assert loaded.request("GET", target).text == app.request("GET", target).text, target
     assert [loaded.request("GET", t).text for t in ("/a", "/a/x", "/n1", "/n2", "/n3")] == \

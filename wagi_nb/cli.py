@@ -101,10 +101,9 @@ def cmd_export(args) -> int:
 
 
 def add_export_options(parser) -> None:
-    parser.add_argument("--format", choices=("wagi", "spin", "both"), default="both",
-                        help="modules.toml for Wagi, spin.toml for Spin, or both (default).")
-    parser.add_argument("--name", default=None, help="The app's name (default: the folder's name).")
-    parser.add_argument("--force", action="store_true", help="Overwrite an earlier export in FOLDER.")
+    from .export import OPTIONS
+    for names, kwargs in OPTIONS:
+        parser.add_argument(*names, **kwargs)
 
 
 def serve_options(args):

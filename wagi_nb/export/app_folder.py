@@ -20,6 +20,13 @@ from .spin import check_manifest, component_id, manifest_text, outbound_host
 from .volumes import copy_volume
 
 FORMATS = ("wagi", "spin", "both")
+#: The options of ``%wagi_export`` and ``wagi-nb export`` (each adds its own folder argument).
+OPTIONS = (
+    (("--format",), dict(choices=FORMATS, default="both",
+                         help="modules.toml for Wagi, spin.toml for Spin, or both (default).")),
+    (("--name",), dict(default=None, help="The app's name (default: the folder's name).")),
+    (("--force",), dict(action="store_true", help="Overwrite what an earlier export wrote in the folder.")),
+)
 GENERATED = ("modules", "src", "files", "modules.toml", "spin.toml", "app.env", "README.md")
 
 
@@ -69,6 +76,51 @@ def run_hint(report: ExportReport) -> str:
     return "Run it: " + "   or   ".join(hints)
 
 
+def route_ids(app) -> list:
+    """(handler, component id) for every route: the one naming of exported files and components."""
+    taken: set = set()
+    named = []
+    for handler in app.handlers:
+        cid = component_id(handler.artifact.name or handler.route.text, taken)
+        taken.add(cid)
+        named.append((handler, cid))
+    return named
+
+
+def _copy_module(handler, cid: str, folder: Path) -> str:
+    """Copy the route's module to ``modules/<id>.wasm`` in ``folder``; returns that relative path."""
+    module = f"modules/{cid}.wasm"
+    (folder / "modules").mkdir(exist_ok=True)
+    shutil.copyfile(handler.artifact.wasm_path, folder / module)
+    return module
+
+
+def save_config(app, path: Union[str, Path]) -> Path:
+    """Write ``app``'s routes to a modules.toml (``path`` is the file, or a folder to put it in).
+
+    Unlike :func:`export_app`, modules built from cells are copied beside it (into ``modules/``,
+    named as an export names them) but module files and volume folders are referred to where
+    they are, with paths relative to the file.
+    """
+    path = Path(path)
+    if path.is_dir() or not path.suffix:
+        path = path / "modules.toml"
+    folder = path.resolve().parent
+    if not app.handlers:
+        raise WagiNbError("There are no routes to save. Add one with a language magic's --route, "
+                          "or %wagi_load a modules.toml.")
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for handler, cid in route_ids(app):
+        entry = handler.entry()
+        if handler.artifact.key:  # built from source: it lives in the build cache
+            entry.module = folder / _copy_module(handler, cid, folder)
+        entries.append(entry)
+    path.write_text(dump_config(entries, folder, header="Written by wagi_nb; serve with "
+                                                        "`wagi-nb serve -c` or `wagi -c`."))
+    return path
+
+
 def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Optional[str] = None,
                force: bool = False) -> ExportReport:
     """Write ``app``'s routes to ``folder``: modules/, src/, modules.toml, spin.toml, README.md."""
@@ -90,10 +142,7 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
     routes: list = []
     entries: list = []
     components: list = []
-    taken: set = set()
-    for handler in app.handlers:
-        cid = component_id(handler.artifact.name or handler.route.text, taken)
-        taken.add(cid)
+    for handler, cid in route_ids(app):
         routes.append(_write_route(folder, cid, handler, app.global_env, entries, components))
     if format in ("wagi", "both"):
         (folder / "modules.toml").write_text(dump_config(entries, folder, header=(
@@ -114,9 +163,7 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
 def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: list,
                  components: list) -> ExportedRoute:
     artifact = handler.artifact
-    module = f"modules/{cid}.wasm"
-    (folder / "modules").mkdir(exist_ok=True)
-    shutil.copyfile(artifact.wasm_path, folder / module)
+    module = _copy_module(handler, cid, folder)
     source = build = None
     if handler.source and artifact.key:
         tool = toolchains.get_toolchain(artifact.language)

@@ -7,6 +7,7 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from ..display import ResponseView, RoutesView
 from ..errors import WagiNbError
+from ..export import OPTIONS as EXPORT_OPTIONS
 from ..wagi import Request, Route, app
 from ..wagi.request import split_header
 from ..cell_options import ENV_LINE
@@ -96,16 +97,14 @@ class WagiMagics(Magics):
     def wagi_save(self, line):
         """Write the notebook's routes to a modules.toml; modules built from cells are copied beside it."""
         args = parse(self.wagi_save, line)
-        path = app.save_config(args.path)
+        from ..export import save_config
+        path = save_config(app, args.path)
         print(f"Wrote {path} ({len(app.handlers)} route{'s' * (len(app.handlers) != 1)}); "
               f"serve it with: wagi-nb serve -c {path}")
 
     @magic_arguments()
     @argument("folder", help="The folder to write (must be new or empty, unless --force).")
-    @argument("--format", choices=("wagi", "spin", "both"), default="both",
-              help="modules.toml for Wagi, spin.toml for Spin, or both (default).")
-    @argument("--name", default=None, help="The app's name (default: the folder's name).")
-    @argument("--force", action="store_true", help="Overwrite an earlier export in the folder.")
+    @declare(EXPORT_OPTIONS)
     @line_magic
     def wagi_export(self, line):
         """Export the notebook's routes as an app folder: compiled modules, cell sources,

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import collections
-import re
-import shutil
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -17,7 +15,7 @@ from .. import defaults
 from ..runtime import get_runtime
 from ..runtime.result import EXIT, INTERRUPTED, OK, OUTPUT, TIMEOUT
 from .cgi import cgi_argv, cgi_environment
-from .config import ConfigError, ConfigWarning, ModuleEntry, dump_config, load_config
+from .config import ConfigError, ConfigWarning, ModuleEntry, load_config
 from .live_module import LiveModule
 from .request import Request
 from .response import Response, error_response, parse_cgi_output
@@ -234,34 +232,6 @@ class WagiApp:
         app.load_config(path)
         return app
 
-    def save_config(self, path: Union[str, Path]) -> Path:
-        """Write the routes to a modules.toml; modules built from cells are copied beside it."""
-        path = Path(path)
-        if path.is_dir() or not path.suffix:
-            path = path / "modules.toml"
-        folder = path.resolve().parent
-        folder.mkdir(parents=True, exist_ok=True)
-        entries = []
-        used_names: dict = {}  # file name → build key, so two different modules never share a file
-        for handler in self._handlers:
-            entry = handler.entry()
-            if handler.artifact.key:  # built from source: lives in the build cache
-                name = module_file_name(handler)
-                if used_names.setdefault(name, handler.artifact.key) != handler.artifact.key:
-                    name = f"{name}-{handler.artifact.key[:12]}"
-                    used_names[name] = handler.artifact.key
-                target = folder / "modules" / f"{name}.wasm"
-                target.parent.mkdir(exist_ok=True)
-                shutil.copyfile(handler.artifact.wasm_path, target)
-                entry.module = target
-            entries.append(entry)
-        if not entries:
-            raise WagiNbError("There are no routes to save. Add one with a language magic's --route, "
-                              "or %wagi_load a modules.toml.")
-        path.write_text(dump_config(entries, folder, header="Written by wagi_nb; serve with "
-                                                            "`wagi-nb serve -c` or `wagi -c`."))
-        return path
-
     # -- global environment (`-e` beats `--env-file`) ------------------------------------------------
     def set_env(self, pairs: Union[Mapping, Iterable[str]]) -> None:
         values = dict(pairs) if isinstance(pairs, Mapping) else parse_env_pairs(pairs)
@@ -355,12 +325,6 @@ class WagiApp:
             return error_response(500, "The module was interrupted.", **fields)
         trace = "".join(f"\n    {frame}" for frame in result.backtrace)
         return error_response(500, f"The module trapped: {result.trap}{trace}", **fields)
-
-
-def module_file_name(handler: Handler) -> str:
-    """A file name for a handler's module: its name, else its route made safe."""
-    name = handler.artifact.name or handler.route.text.strip("/").replace("/...", "") or "root"
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "root"
 
 
 def _plain():
