@@ -4,8 +4,8 @@ Each notebook is copied to a temporary folder (its working directory, so the fil
 there) and run with nbclient on a kernel started from this interpreter (a kernelspec written to a
 temporary folder points at ``sys.executable``, so the kernel sees the same wagi_nb). The kernel gets
 a free port in ``WAGI_NB_PORT``, a temporary build cache in ``WAGI_NB_CACHE_DIR`` and a temporary
-``IPYTHONDIR``. Outputs are found by the ``tags`` the generator (notebooks/make_notebooks.py) puts on
-the code cells.
+``IPYTHONDIR``. Outputs are found by the ``tags`` of the code cells (in the MyST Markdown sources,
+``notebooks/0N-*.md``, that the ``.ipynb`` files are paired with).
 
 A notebook whose toolchain (or ``curl``) is missing is skipped locally and fails on CI (``CI=true``).
 """
@@ -155,30 +155,31 @@ def table_rows(html_text: str) -> list:
 
 
 # -- the stored notebooks ----------------------------------------------------------------------
-def load_generator():
-    spec = importlib.util.spec_from_file_location("make_notebooks", NOTEBOOKS / "make_notebooks.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def cell_contents(nb) -> list:
+    """What a writer writes, cell by cell: the kind of cell, its text and its tags."""
+    return [(cell.cell_type, cell.source, cell.metadata.get("tags", [])) for cell in nb.cells]
 
 
-def test_stored_notebooks_are_the_generators_output_without_outputs(tmp_path):
-    generator = load_generator()
-    written = generator.write_all(tmp_path)
-    assert sorted(p.name for p in written) == sorted(NEEDS)
-    for path in written:
-        stored = NOTEBOOKS / path.name
-        assert stored.read_text() == path.read_text(), \
-            f"{path.name} differs from what make_notebooks.py writes; run python notebooks/make_notebooks.py"
+def test_each_tutorial_text_and_its_notebook_are_in_sync():
+    """The tutorials are written as MyST Markdown (``0N-*.md``) paired with jupytext; the ``.ipynb``
+    beside each must hold the same cells (``jupytext --sync notebooks/*.md`` after an edit)."""
+    import jupytext
+    texts = sorted(NOTEBOOKS.glob("0*.md"))
+    assert sorted(path.with_suffix(".ipynb").name for path in texts) == sorted(NEEDS)
+    for text in texts:
+        stored = NOTEBOOKS / text.with_suffix(".ipynb").name
         nb = nbformat.read(str(stored), as_version=4)
+        assert cell_contents(jupytext.read(text)) == cell_contents(nb), \
+            f"{stored.name} and {text.name} differ; run: jupytext --sync notebooks/{text.name}"
+        assert nb.metadata.jupytext.formats == "ipynb,md:myst"
         nbformat.validate(nb)
         assert nb.metadata.kernelspec.name == "python3"
         tags = []
         for cell in nb.cells:
             if cell.cell_type == "code":
-                assert cell.outputs == [] and cell.execution_count is None, (path.name, cell.source)
+                assert cell.outputs == [] and cell.execution_count is None, (stored.name, cell.source)
                 tags += cell.metadata.get("tags", [])
-        assert len(tags) == len(set(tags)), f"{path.name}: a tag is used twice: {tags}"
+        assert len(tags) == len(set(tags)), f"{stored.name}: a tag is used twice: {tags}"
 
 
 def test_files_the_notebooks_write_are_git_ignored():
@@ -321,8 +322,11 @@ def test_04_serve_and_share(run_notebook):
     # Limits: a runaway loop is cut off (504), a trap is a 500, the server keeps serving.
     spin = cells.text("spin")
     assert "504 Gateway Timeout" in spin and "1 s timeout" in spin
+    sleep = cells.text("sleep")
+    assert "504 Gateway Timeout" in sleep and "1 s timeout" in sleep  # asleep in a host call
     spin_curl = cells.text("spin-curl")
     assert "/spin answered 504" in spin_curl and "version 2" in spin_curl
+    assert "/sleep answered 504" in spin_curl
     trap = cells.text("trap")
     assert "500 Internal Server Error" in trap and "trapped" in trap
     assert "index out of bounds" in trap  # the module's stderr (its panic message)
