@@ -12,7 +12,6 @@ A notebook whose toolchain (or ``curl``) is missing is skipped locally and fails
 from __future__ import annotations
 
 import html
-import importlib.util
 import json
 import os
 import re

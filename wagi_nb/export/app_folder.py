@@ -1,6 +1,7 @@
 """Write a notebook's routes as a self-contained app folder for ``wagi -c`` and ``spin up``."""
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import shutil
 import sys
@@ -114,7 +115,7 @@ def save_config(app, path: Union[str, Path]) -> Path:
     for handler, cid in route_ids(app):
         entry = handler.entry()
         if handler.artifact.key:  # built from source: it lives in the build cache
-            entry.module = folder / _copy_module(handler, cid, folder)
+            entry = dataclasses.replace(entry, module=folder / _copy_module(handler, cid, folder))
         entries.append(entry)
     path.write_text(dump_config(entries, folder, header="Written by wagi_nb; serve with "
                                                         "`wagi-nb serve -c` or `wagi -c`."))
@@ -198,9 +199,7 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
     if handler.env:
         notes.append("wagi: this route's own env (" + ", ".join(handler.env) + ") cannot be written "
                      "in modules.toml; it is in spin.toml, and must be passed with -e for wagi")
-    entry = handler.entry()
-    entry.module, entry.volumes = folder / module, volumes
-    entries.append(entry)
+    entries.append(dataclasses.replace(handler.entry(), module=folder / module, volumes=volumes))
     executor = {"type": "wagi"}
     if handler.argv is not None:
         executor["argv"] = handler.argv

@@ -15,7 +15,7 @@ from .. import defaults
 from ..runtime import get_runtime
 from ..runtime.result import EXIT, INTERRUPTED, OK, OUTPUT, TIMEOUT
 from .cgi import cgi_argv, cgi_environment
-from .config import ConfigError, ConfigWarning, ModuleEntry, load_config
+from .config import ConfigError, ConfigWarning, ModuleEntry, RouteOptions, load_config
 from .live_module import LiveModule
 from .request import Request
 from .response import Response, error_response, parse_cgi_output
@@ -27,19 +27,13 @@ MiB = 1024 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
-class Handler:
+class Handler(RouteOptions):
     """A module mapped to a route: one ``[[module]]`` of a modules.toml, or one route cell."""
 
     route: Route
     artifact: Artifact
-    entrypoint: str = "_start"
-    #: guest path → host folder
-    volumes: Mapping = field(default_factory=dict)
-    argv: Optional[str] = None
     #: Environment for this route only: over the global env, under the CGI variables.
     env: Mapping = field(default_factory=dict)
-    allowed_hosts: tuple = ()
-    http_max_concurrency: Optional[int] = None
     #: ``(Route, entrypoint)`` pairs the module's ``_routes`` printed, in the order printed.
     subroutes: tuple = ()
     #: Where the handler came from ("cell [3]", "modules.toml"), and the source text if any.
@@ -47,8 +41,6 @@ class Handler:
     source: str = ""
     #: The module as loaded, which survives its file changing (None: load on each request).
     module: Optional[LiveModule] = field(default=None, compare=False, repr=False)
-    #: Guest paths of ``volumes`` the module may only read.
-    read_only: frozenset = frozenset()
 
     def loaded(self):
         return self.module.current() if self.module is not None else self.artifact.load()
@@ -60,10 +52,7 @@ class Handler:
 
     def entry(self) -> ModuleEntry:
         return ModuleEntry(route=self.route.text, module=Path(self.artifact.wasm_path),
-                           entrypoint=self.entrypoint, volumes=dict(self.volumes), argv=self.argv,
-                           allowed_hosts=list(self.allowed_hosts),
-                           http_max_concurrency=self.http_max_concurrency,
-                           read_only=sorted(self.read_only))
+                           **self.route_options())
 
 
 def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: str = "_start",
@@ -103,7 +92,7 @@ def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: st
     return Handler(route=route, artifact=artifact, entrypoint=entrypoint, volumes=volumes, argv=argv,
                    env=dict(env or {}), allowed_hosts=tuple(allowed_hosts),
                    http_max_concurrency=http_max_concurrency, subroutes=subroutes, origin=origin,
-                   source=source, module=module, read_only=read_only)
+                   source=source, module=module, read_only=frozenset(read_only))
 
 
 class WagiApp:
@@ -211,12 +200,8 @@ class WagiApp:
             first[entry.route] = index
             try:
                 artifact = load(entry.module)
-                handler = make_handler(entry.route, artifact, entrypoint=entry.entrypoint,
-                                       volumes=entry.volumes, argv=entry.argv,
-                                       allowed_hosts=entry.allowed_hosts,
-                                       http_max_concurrency=entry.http_max_concurrency,
-                                       origin=str(path), read_only=entry.read_only,
-                                       watch=entry.module, notice=self.notice)
+                handler = make_handler(entry.route, artifact, **entry.route_options(),
+                                       origin=str(path), watch=entry.module, notice=self.notice)
             except WagiNbError as error:
                 raise ConfigError(f"{path}, route {entry.route}: module {entry.module}: {error}") from None
             handlers.append(handler)

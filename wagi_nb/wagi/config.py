@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import FrozenSet, Mapping, Optional, Sequence, Tuple
 from urllib.parse import unquote, urlparse
 
 if sys.version_info >= (3, 11):
@@ -45,18 +45,31 @@ KEYS = {
 EXAMPLE = "[[module]]\nroute = \"/\"\nmodule = \"hello.wasm\""
 
 
-@dataclass(kw_only=True)
-class ModuleEntry:
+@dataclass(frozen=True, kw_only=True)
+class RouteOptions:
+    """How a route runs its module, beyond which route and which module: what a ``[[module]]``
+    entry says, and what a route cell's options say."""
+
+    entrypoint: str = "_start"
+    #: guest path → host folder
+    volumes: Mapping[str, str] = field(default_factory=dict)
+    argv: Optional[str] = None
+    allowed_hosts: Tuple[str, ...] = ()
+    http_max_concurrency: Optional[int] = None
+    #: Guest paths of ``volumes`` the module may only read.
+    read_only: FrozenSet[str] = frozenset()
+
+    def route_options(self) -> dict:
+        """These fields alone, as keyword arguments (for another kind of route)."""
+        return {item.name: getattr(self, item.name) for item in fields(RouteOptions)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModuleEntry(RouteOptions):
     """One ``[[module]]`` of a ``modules.toml``, with paths resolved."""
 
     route: str
     module: Path
-    entrypoint: str = "_start"
-    volumes: dict = field(default_factory=dict)
-    argv: Optional[str] = None
-    allowed_hosts: list = field(default_factory=list)
-    http_max_concurrency: Optional[int] = None
-    read_only: list = field(default_factory=list)
 
 
 def load_config(path) -> list:
@@ -159,8 +172,8 @@ def _entry(raw, index: int, folder: Path, name: str) -> ModuleEntry:
         resolved_volumes[guest] = str(host_path)
     return ModuleEntry(route=raw["route"], module=module, entrypoint=raw.get("entrypoint", "_start"),
                        volumes=resolved_volumes, argv=raw.get("argv"),
-                       allowed_hosts=list(raw.get("allowed_hosts", [])),
-                       http_max_concurrency=raw.get("http_max_concurrency"), read_only=list(read_only))
+                       allowed_hosts=tuple(raw.get("allowed_hosts", ())),
+                       http_max_concurrency=raw.get("http_max_concurrency"), read_only=frozenset(read_only))
 
 
 def resolve_module(reference: str, folder: Path, where: str) -> Path:
@@ -213,7 +226,7 @@ def dump_config(entries: Sequence[ModuleEntry], folder: Path, header: str = "") 
         if entry.http_max_concurrency is not None:
             table["http_max_concurrency"] = entry.http_max_concurrency
         if entry.read_only:
-            table["read_only_volumes"] = list(entry.read_only)
+            table["read_only_volumes"] = sorted(entry.read_only)
         tables.append(table)
     comments = "".join(f"# {line}\n" for line in header.splitlines())
     return comments + ("\n" if comments else "") + tomli_w.dumps({"module": tables})
