@@ -47,7 +47,8 @@ def cold_compile(ctx: Context) -> Section:
 
     toolchain = toolchains.get_toolchain("rust")
     info = toolchains.require("rust")
-    argv = toolchain.command(info, "cell.rs", "cell.wasm", True)  # what build(release=True) runs
+    from wagi_nb.toolchains.base import CompileJob
+    argv = toolchain.command(info, CompileJob(source="cell.rs"))  # what build(release=True) runs
     pairs = ctx.reps(21, 5)
     section = Section(
         "cold-compile", "Cold compile: wagi_nb.build vs bare rustc",

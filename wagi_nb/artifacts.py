@@ -14,14 +14,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence, Union
+from typing import Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from . import toolchains
 from .cache import BuildCache, CachedBuild, build_key
-from .errors import WagiNbError
+from .errors import CompileError, WagiNbError
 from . import defaults
 from .runtime import LoadedModule, RunResult, get_runtime
-from .toolchains.base import Progress
+from .toolchains.base import SCRIPT_DIR, CompileJob, Progress
 
 #: Modules kept under a name (``build(..., name=...)``, the magics' ``-n/--name``).
 modules: dict = {}
@@ -29,7 +29,8 @@ modules: dict = {}
 
 @dataclass(kw_only=True)
 class Artifact:
-    """A compiled ``.wasm`` module, ready to run."""
+    """A compiled ``.wasm`` module, ready to run; or, for an interpreted language, the
+    interpreter's module (``wasm_path``) and the cell's script (in ``script_dir``)."""
 
     language: str
     wasm_path: Path
@@ -44,8 +45,19 @@ class Artifact:
     #: The compiler's warnings, if any.
     warnings: str = ""
     name: Optional[str] = None
-    #: The build flags that went into the key (``{"release": True}``).
+    #: The build flags that went into the key (``{"release": True, "flags": [...]}``).
     flags: dict = field(default_factory=dict)
+    #: Files beside the source that rebuild it the same way (``go.mod``): for exports.
+    project_files: dict = field(default_factory=dict)
+    #: Interpreted: the folder holding the script, mounted read-only at ``/app``, and the argv
+    #: that runs it (``("python", "/app/cell.py")``).
+    script_dir: Optional[Path] = None
+    script_argv: Tuple[str, ...] = ()
+
+    @property
+    def argv_template(self) -> Optional[str]:
+        """For an interpreted cell as a route: Wagi's ``argv`` that runs the script."""
+        return " ".join([*self.script_argv, "${ARGS}"]) if self.script_argv else None
 
     @property
     def wasm(self) -> bytes:
@@ -78,11 +90,14 @@ class Artifact:
         if isinstance(args, str):
             import shlex
             args = shlex.split(args)
-        program = f"{self.name or 'main'}.wasm"
-        return get_runtime().run(self.load(), args, env=env, stdin=stdin, timeout=timeout,
+        program, *argv = [f"{self.name or 'main'}.wasm", *args]
+        preopens = parse_dirs(dirs)
+        if self.script_dir is not None:
+            program, *argv = [*self.script_argv, *args]
+            preopens.append((str(self.script_dir), SCRIPT_DIR, True))
+        return get_runtime().run(self.load(), argv, env=env, stdin=stdin, timeout=timeout,
                                  memory_limit_mib=memory_limit_mib, max_output_mib=max_output_mib,
-                                 dirs=parse_dirs(dirs),
-                                 entrypoint=entrypoint, program=program,
+                                 dirs=preopens, entrypoint=entrypoint, program=program,
                                  inherit_stdio=inherit_stdio)
 
     @property
@@ -116,46 +131,76 @@ def parse_dirs(dirs: Iterable) -> list:
 
 
 def build(source: str, language: str, *, name: Optional[str] = None, release: bool = True,
-          force: bool = False, line_offset: int = 0, progress: Optional[Progress] = None,
-          cache: Optional[BuildCache] = None) -> Artifact:
+          flags: Sequence[str] = (), force: bool = False, line_offset: int = 0,
+          progress: Optional[Progress] = None, cache: Optional[BuildCache] = None) -> Artifact:
     """Compile ``source`` to a ``wasm32-wasi`` module, or fetch it from the build cache.
 
-    ``language`` is one of ``rust``, ``c``, ``cpp``, ``zig``, ``wat``.
-    ``line_offset`` shifts the compiler's line numbers (the magics pass 1, so
-    errors point at the lines as the notebook numbers them). ``force``
-    rebuilds even when the cache has the module. Raises
-    :class:`~wagi_nb.errors.CompileError` with the diagnostics, or
-    :class:`~wagi_nb.errors.ToolchainNotFound` naming the install command.
+    ``language`` is a language of the registry (``wagi_nb.toolchains.TOOLCHAINS``: ``rust``,
+    ``c``, ``cpp``, ``zig``, ``go``, ``assemblyscript``, ``wat``, ``python``, ``js``).
+    ``flags`` are extra compiler arguments (part of the cache key). ``line_offset``
+    shifts the compiler's line numbers (the magics pass 1, so errors point at the
+    lines as the notebook numbers them). ``force`` rebuilds even when the cache has
+    the module. An interpreted language's cell is checked for syntax and kept as the
+    interpreter's script. Raises :class:`~wagi_nb.errors.CompileError` with the
+    diagnostics, or :class:`~wagi_nb.errors.ToolchainNotFound` naming the install command.
     """
     toolchain = toolchains.get_toolchain(language)
+    if flags and not toolchain.takes_flags:
+        raise WagiNbError(f"{toolchain.title} cells take no compiler flags (--flags); leave them out.")
     info = toolchains.require(toolchain.language)
     text = "\n" * line_offset + source
-    flags = {"release": release} if toolchain.has_profiles else {}
-    key = build_key(text, toolchain.language, flags, toolchain.key_inputs(info, release))
+    job = CompileJob(source=toolchain.source_name, release=release, flags=tuple(flags))
+    key_flags: dict = {"release": release} if toolchain.has_profiles else {}
+    if job.flags:
+        key_flags["flags"] = list(job.flags)
+    key = build_key(text, toolchain.language, key_flags, toolchain.key_inputs(info, job))
     cache = cache or BuildCache()
     hit = None if force else cache.get(key)
     if hit:
-        wasm_path, record = hit
-        artifact = Artifact(language=toolchain.language, wasm_path=wasm_path, key=key,
-                            toolchain=record.toolchain, build_seconds=record.build_seconds, cached=True,
-                            warnings=record.warnings, name=name, flags=flags)
+        path, record = hit
+        seconds, warnings, built_with = record.build_seconds, record.warnings, record.toolchain
     else:
-        with tempfile.TemporaryDirectory(prefix="wagi_nb-build-") as folder:
-            workdir = Path(folder)
-            source_name = f"cell.{toolchain.extension}"
-            (workdir / source_name).write_text(text, encoding="utf-8")
-            start = time.perf_counter()
-            warnings = toolchain.compile(info, workdir, source_name, "cell.wasm", release, progress)
-            seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        if toolchain.interpreted:
+            warnings = _check_script(toolchain, info, text)
             record = CachedBuild(key=key, language=toolchain.language, toolchain=info.identity,
-                                 flags=flags, build_seconds=seconds, warnings=warnings)
-            wasm_path = cache.put(record, (workdir / "cell.wasm").read_bytes())
-        artifact = Artifact(language=toolchain.language, wasm_path=wasm_path, key=key,
-                            toolchain=info.identity, build_seconds=seconds, cached=False,
-                            warnings=warnings, name=name, flags=flags)
+                                 flags=key_flags, build_seconds=0.0, warnings=warnings,
+                                 script=job.source)
+            record.build_seconds = time.perf_counter() - start
+            path = cache.put_script(record, text)
+        else:
+            with tempfile.TemporaryDirectory(prefix="wagi_nb-build-") as folder:
+                workdir = Path(folder)
+                (workdir / job.source).write_text(text, encoding="utf-8")
+                warnings = toolchain.compile(info, workdir, job, progress)
+                record = CachedBuild(key=key, language=toolchain.language, toolchain=info.identity,
+                                     flags=key_flags, build_seconds=time.perf_counter() - start,
+                                     warnings=warnings, project_files=toolchain.project_files(workdir))
+                path = cache.put(record, (workdir / job.output).read_bytes())
+        seconds, built_with = record.build_seconds, info.identity
+    interpreted = dict(wasm_path=Path(info.path), script_dir=path, script_argv=toolchain.script_argv()) \
+        if toolchain.interpreted else dict(wasm_path=path)
+    artifact = Artifact(language=toolchain.language, key=key, toolchain=built_with, build_seconds=seconds,
+                        cached=bool(hit), warnings=warnings, name=name, flags=key_flags,
+                        project_files=dict(record.project_files), **interpreted)
     if name:
         modules[name] = artifact
     return artifact
+
+
+def _check_script(toolchain, info, text: str) -> str:
+    """Run the interpreter's syntax check on the script; raises CompileError as it reports it."""
+    argv = toolchain.check_argv()
+    if not argv:
+        return ""
+    with tempfile.TemporaryDirectory(prefix="wagi_nb-check-") as folder:
+        (Path(folder) / toolchain.source_name).write_text(text, encoding="utf-8")
+        result = get_runtime().run(get_runtime().load(info.path), argv[1:], program=argv[0],
+                                   dirs=[(folder, SCRIPT_DIR, True)], timeout=60)
+    report = toolchain.diagnostics(result.stderr_text + result.text, Path(SCRIPT_DIR))
+    if not result.ok:
+        raise CompileError(toolchain.title, report.strip() or result.status, toolchain=info.label)
+    return report.strip()
 
 
 def load(path: Union[str, os.PathLike], name: Optional[str] = None) -> Artifact:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
 
@@ -32,13 +32,17 @@ class CachedBuild:
     flags: dict
     build_seconds: float
     warnings: str = ""
+    #: Files an export needs to rebuild the module the same way (``go.mod``, ``Cargo.lock``).
+    project_files: dict = field(default_factory=dict)
+    #: An interpreted cell's script file name: the entry is a folder holding it, not a ``.wasm``.
+    script: str = ""
 
 
 class BuildCache:
-    """``<root>/builds/<key[:2]>/<key>.wasm`` with a ``.json`` beside it.
+    """``<root>/builds/<key[:2]>/<key>.wasm`` (or, for an interpreted cell, the folder
+    ``<key>.app/`` holding its script) with a ``.json`` beside it.
 
-    The ``.json`` is written after the ``.wasm``, so its presence means the
-    entry is complete.
+    The ``.json`` is written last, so its presence means the entry is complete.
     """
 
     def __init__(self, root: Optional[Path] = None):
@@ -49,12 +53,15 @@ class BuildCache:
         return folder / f"{key}.wasm", folder / f"{key}.json"
 
     def get(self, key: str) -> Optional[tuple]:
-        """(wasm path, CachedBuild) for a complete entry, else None."""
+        """(wasm path or script folder, CachedBuild) for a complete entry, else None."""
         wasm, meta = self.paths(key)
         try:
             record = CachedBuild(**json.loads(meta.read_text()))
         except (OSError, ValueError, TypeError):
             return None
+        if record.script:
+            folder = wasm.with_suffix(".app")
+            return (folder, record) if (folder / record.script).is_file() else None
         return (wasm, record) if wasm.is_file() else None
 
     def put(self, record: CachedBuild, wasm_bytes: bytes) -> Path:
@@ -62,3 +69,11 @@ class BuildCache:
         atomic_write(wasm, wasm_bytes)
         atomic_write(meta, json.dumps(asdict(record), indent=1).encode())
         return wasm
+
+    def put_script(self, record: CachedBuild, text: str) -> Path:
+        """Keep an interpreted cell's script as ``<key>.app/<record.script>``; returns the folder."""
+        wasm, meta = self.paths(record.key)
+        folder = wasm.with_suffix(".app")
+        atomic_write(folder / record.script, text.encode("utf-8"))
+        atomic_write(meta, json.dumps(asdict(record), indent=1).encode())
+        return folder

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 import shutil
 import sys
@@ -18,6 +19,7 @@ from .. import toolchains
 from ..errors import WagiNbError
 from ..wagi.config import dump_config
 from .spin import check_manifest, component_id, manifest_text, outbound_host
+from ..toolchains.base import CompileJob
 from .volumes import copy_volume
 
 FORMATS = ("wagi", "spin", "both")
@@ -42,6 +44,8 @@ class ExportedRoute:
     module: str
     source: Optional[str]
     build: Optional[str]
+    #: Where the build command runs (a project folder under src/), or None: the app's folder.
+    workdir: Optional[str] = None
     #: What the target formats cannot express for this route.
     notes: list = field(default_factory=list)
 
@@ -163,18 +167,8 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
 
 def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: list,
                  components: list) -> ExportedRoute:
-    artifact = handler.artifact
     module = _copy_module(handler, cid, folder)
-    source = build = None
-    if handler.source and artifact.key:
-        tool = toolchains.get_toolchain(artifact.language)
-        source = f"src/{cid}.{tool.extension}"
-        (folder / "src").mkdir(exist_ok=True)
-        (folder / source).write_text(handler.source)
-        info = toolchains.discover(artifact.language)
-        # The compiler that built the cell, by its full path: on machines with several (rustup's
-        # and Debian's rustc), a bare name may pick one without the wasm target.
-        build = shlex.join(tool.export_command(info, source, module, artifact.flags.get("release", True)))
+    source, build, workdir = _write_source(folder, cid, handler, module)
     files, volumes, notes = [], {}, []
     for guest, host in handler.volumes.items():
         copy = f"files/{cid}{guest.rstrip('/') or '/root'}"
@@ -209,10 +203,41 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
         "id": cid, "route": handler.route.text, "source": module, "executor": executor,
         "files": files, "environment": {**global_env, **handler.env},
         "hosts": [outbound_host(h) for h in handler.allowed_hosts], "build": build,
-        "watch": [source] if source else [],
+        "workdir": workdir, "watch": [source] if source else [],
     })
     return ExportedRoute(route=handler.route.text, id=cid, module=module, source=source, build=build,
-                         notes=notes)
+                         workdir=workdir, notes=notes)
+
+
+def _write_source(folder: Path, cid: str, handler, module: str) -> tuple:
+    """Write a cell's source (and the project files that rebuild it); returns (source path, build
+    command or None, the folder the command runs in or None for the app's own)."""
+    artifact = handler.artifact
+    if not (handler.source and artifact.key):
+        return None, None, None
+    tool = toolchains.get_toolchain(artifact.language)
+    # The compiler that built the cell, by its full path: on machines with several (rustup's and
+    # Debian's rustc), a bare name may pick one without the wasm target.
+    info = toolchains.discover(artifact.language)
+    release, flags = artifact.flags.get("release", True), tuple(artifact.flags.get("flags", ()))
+    workdir = None
+    if artifact.project_files:  # a project folder: the source and the files that rebuild it alike
+        workdir = f"src/{cid}"
+        (folder / workdir).mkdir(parents=True, exist_ok=True)
+        for name, text in artifact.project_files.items():
+            (folder / workdir / name).write_text(text)
+        source = f"{workdir}/{tool.source_name}"
+        job = CompileJob(source=tool.source_name, output=os.path.relpath(module, workdir),
+                         release=release, flags=flags)
+    else:
+        source = f"src/{cid}.{tool.extension}"
+        (folder / "src").mkdir(exist_ok=True)
+        job = CompileJob(source=source, output=module, release=release, flags=flags)
+    (folder / source).write_text(handler.source)
+    command = tool.export_command(info, job)
+    if command is None:
+        return source, None, None
+    return source, command if isinstance(command, str) else shlex.join(command), workdir
 
 
 def readme(report: ExportReport, app) -> str:
@@ -227,8 +252,8 @@ def readme(report: ExportReport, app) -> str:
                   "spin up", "```", ""]
     lines += ["## Routes", "", "| route | module | source | build command |", "|---|---|---|---|"]
     for r in report.routes:
-        lines.append(f"| `{r.route}` | `{r.module}` | {f'`{r.source}`' if r.source else '—'} | "
-                     f"{f'`{r.build}`' if r.build else '—'} |")
+        build = f"`{r.build}`" + (f" (in `{r.workdir}`)" if r.workdir else "") if r.build else "—"
+        lines.append(f"| `{r.route}` | `{r.module}` | {f'`{r.source}`' if r.source else '—'} | {build} |")
     if app.global_env:
         lines += ["", "Global environment (`app.env`, and each Spin component's `environment`): "
                   + ", ".join(f"`{k}`" for k in app.global_env)]

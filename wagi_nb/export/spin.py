@@ -65,6 +65,8 @@ def manifest_text(name: str, components: list) -> str:
         component["allowed_outbound_hosts"] = c["hosts"]
         if c.get("build"):
             component["build"] = {"command": c["build"], "watch": c["watch"]}
+            if c.get("workdir"):
+                component["build"]["workdir"] = c["workdir"]
         manifest["component"][c["id"]] = component
     return tomli_w.dumps(manifest)
 
@@ -112,6 +114,8 @@ def check_manifest(data: dict) -> list:
         build = component.get("build")
         if build is not None and not (isinstance(build, dict) and isinstance(build.get("command"), str)):
             problems.append(f"{where}.build: `command` must be a string")
+        elif build is not None and not isinstance(build.get("workdir", ""), str):
+            problems.append(f"{where}.build: `workdir` must be a path string")
     trigger_table = data.get("trigger", {})
     triggers = trigger_table.get("http") if isinstance(trigger_table, dict) else None
     if not isinstance(triggers, list) or not triggers:

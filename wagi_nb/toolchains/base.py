@@ -13,7 +13,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple, Union
 
 from ..errors import CompileError
 
@@ -37,6 +37,8 @@ class ToolchainInfo:
     note: str = ""
     #: The exact command that installs a missing toolchain.
     install: str = ""
+    #: SHA-256 of the compiler or interpreter file, where its bytes are its identity.
+    digest: str = ""
 
     @property
     def label(self) -> str:
@@ -48,8 +50,26 @@ class ToolchainInfo:
     @property
     def identity(self) -> dict:
         """What a build's cache key needs to know about the compiler."""
-        return {"name": self.name, "path": self.path, "version": self.version,
-                "target": self.target, "extra_args": list(self.extra_args)}
+        identity = {"name": self.name, "path": self.path, "version": self.version,
+                    "target": self.target, "extra_args": list(self.extra_args)}
+        if self.digest:
+            identity["digest"] = self.digest
+        return identity
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompileJob:
+    """One compile: file names relative to the build folder, the profile, the user's extra flags."""
+
+    source: str
+    output: str = "cell.wasm"
+    release: bool = True
+    #: ``--flags`` of the cell and the language's setting (``WasmMagics.rust_flags``).
+    flags: Tuple[str, ...] = ()
+
+
+#: Where an interpreted language's script folder is mounted (read-only) for the interpreter.
+SCRIPT_DIR = "/app"
 
 
 class Toolchain:
@@ -59,6 +79,10 @@ class Toolchain:
     of a subclass; the registry (``toolchains/__init__.py``) finds it, and the
     magics (``%%wasm_<language>``), ``%wasm_toolchains``, the headless notebook
     reader, the build cache and the export all read these attributes.
+
+    A compiled language turns the cell into a ``.wasm``. An *interpreted* one
+    (``interpreted = True``) runs an interpreter module with the cell as its
+    script, mounted read-only at :data:`SCRIPT_DIR`, as Wagi and Spin run them.
     """
 
     #: Short language name: ``build(language=...)`` and the magic ``%%wasm_<language>``.
@@ -73,62 +97,99 @@ class Toolchain:
     order: int = 100
     #: Whether ``--release``/``--debug`` mean something for this language.
     has_profiles: bool = True
+    #: Whether the cell may add compiler flags (``--flags``, ``WasmMagics.<language>_flags``).
+    takes_flags: bool = True
     #: The ``WasmMagics`` setting that names the compiler to use (``%config WasmMagics.rustc``).
     setting: Optional[str] = None
     #: What the magic does, one sentence, and a cell body to show in its help.
     summary: str = ""
     example: str = ""
+    #: The interpreter is the module and the cell its script (see the class docstring).
+    interpreted: bool = False
 
     @property
     def magic(self) -> str:
         """The cell magic's name: ``wasm_rust``."""
         return f"wasm_{self.language}"
 
+    @property
+    def source_name(self) -> str:
+        """The cell's file name in the build folder (and, interpreted, in the script folder)."""
+        return f"cell.{self.extension}"
+
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
         raise NotImplementedError
 
     def found(self, *, name: str, path: str, version: str, target: str, extra_args: tuple = (),
-              note: str = "") -> ToolchainInfo:
+              note: str = "", digest: str = "") -> ToolchainInfo:
         """What :meth:`discover` returns for a compiler it chose."""
         return ToolchainInfo(language=self.language, found=True, name=name, path=path, version=version,
-                             target=target, extra_args=tuple(extra_args), note=note)
+                             target=target, extra_args=tuple(extra_args), note=note, digest=digest)
 
     def missing(self, *, name: str, note: str, install: str, path: str = "") -> ToolchainInfo:
         """What :meth:`discover` returns when there is no usable compiler: why, and how to get one."""
         return ToolchainInfo(language=self.language, found=False, name=name, path=path, note=note,
                              install=install)
 
-    def command(self, info: ToolchainInfo, source: str, output: str, release: bool) -> list:
-        """The compiler's argv, run in the source's folder with relative file names."""
+    # -- compiled languages ------------------------------------------------------------------------
+    def command(self, info: ToolchainInfo, job: CompileJob) -> list:
+        """The compiler's argv, run in the build folder with relative file names."""
         raise NotImplementedError
 
-    def key_inputs(self, info: ToolchainInfo, release: bool) -> dict:
+    def environment(self, info: ToolchainInfo) -> Optional[dict]:
+        """The compiler's environment (None: this process's)."""
+        return None
+
+    def prepare(self, info: ToolchainInfo, workdir: Path, job: CompileJob) -> None:
+        """Write what the compiler needs beside the source (a project file, say)."""
+
+    def key_inputs(self, info: ToolchainInfo, job: CompileJob) -> dict:
         """What a build's cache key needs to know about the compiler: its identity and its whole
         command line, so a change of flags (or of compiler) never reuses an old build."""
+        if self.interpreted:
+            return info.identity
         # (argv[0], the compiler's path, is in the identity already.)
-        return {**info.identity, "command": self.command(info, "cell", "cell.wasm", release)[1:]}
+        return {**info.identity, "command": self.command(info, job)[1:]}
 
-    def export_command(self, info: ToolchainInfo, source: str, output: str, release: bool) -> list:
-        """The command an exported app's build step runs to rebuild the module from ``source``."""
-        return self.command(info, source, output, release)
-
-    def compile(self, info: ToolchainInfo, workdir: Path, source: str, output: str,
-                release: bool, progress: Optional[Progress] = None) -> str:
-        """Compile ``workdir/source`` into ``workdir/output``; return the compiler's warnings.
+    def compile(self, info: ToolchainInfo, workdir: Path, job: CompileJob,
+                progress: Optional[Progress] = None) -> str:
+        """Compile ``workdir/job.source`` into ``workdir/job.output``; return the compiler's warnings.
 
         Raises :class:`CompileError` with the compiler's diagnostics on failure.
         """
-        argv = self.command(info, source, output, release)
-        code, text = run_compiler(argv, workdir, progress)
+        self.prepare(info, workdir, job)
+        argv = self.command(info, job)
+        code, text = run_compiler(argv, workdir, progress, env=self.environment(info))
         text = self.diagnostics(text, workdir)
-        if code != 0 or not (workdir / output).exists():
+        if code != 0 or not (workdir / job.output).exists():
             raise CompileError(self.title, text.strip() or f"{argv[0]} exited with status {code}",
                                toolchain=info.label)
         return text.strip()
 
+    def project_files(self, workdir: Path) -> Dict[str, str]:
+        """Files of a build, besides the source, that an export needs to rebuild it the same way
+        (``go.mod`` and ``go.sum``, say); kept with the build in the cache."""
+        return {}
+
+    def export_command(self, info: ToolchainInfo, job: CompileJob) -> Union[list, str, None]:
+        """The command an exported app's build step runs (in the folder holding ``job.source`` and
+        the project files) to rebuild the module: an argv, a shell command line, or None when
+        there is nothing to build."""
+        return None if self.interpreted else self.command(info, job)
+
     def diagnostics(self, text: str, workdir: Path) -> str:
         """The compiler's output as the user should read it: file names relative to the cell."""
         return text.replace(str(workdir) + os.sep, "")
+
+    # -- interpreted languages ---------------------------------------------------------------------
+    def script_argv(self) -> Tuple[str, ...]:
+        """argv that runs the script (the program's name first); a route appends ``${ARGS}``."""
+        raise NotImplementedError
+
+    def check_argv(self) -> Optional[Tuple[str, ...]]:
+        """argv that only checks the script's syntax (non-zero exit and the error on stderr when
+        it is wrong), run once when the cell is built; None to skip."""
+        return None
 
     def help(self) -> str:
         """The magic's docstring (what ``%%wasm_rust?`` shows above the options)."""

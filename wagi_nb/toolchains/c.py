@@ -95,12 +95,12 @@ class C(Toolchain):
         return self.found(name=f"zig {sub}", path=zig, version=version, target="wasm32-wasi",
                           extra_args=(sub, "-target", "wasm32-wasi"), note=note)
 
-    def command(self, info, source, output, release):
+    def command(self, info, job):
         # Debian's wasi-libc and libc++ archives carry DWARF; strip it from release builds.
-        profile = ["-O2", "-Wl,--strip-debug"] if release else ["-O0", "-g"]
+        profile = ["-O2", "-Wl,--strip-debug"] if job.release else ["-O0", "-g"]
         cxx = ["-fno-exceptions"] if self.cxx else []
-        return [info.path, *info.extra_args, *profile, *cxx, "-fno-color-diagnostics",
-                source, "-o", output]
+        return [info.path, *info.extra_args, *profile, *cxx, "-fno-color-diagnostics", *job.flags,
+                job.source, "-o", job.output]
 
 
 TOOLCHAIN = C()

@@ -77,11 +77,12 @@ class Rust(Toolchain):
             return "rustup target add wasm32-wasip1"
         return "apt-get install rustc libstd-rust-dev-wasm32"
 
-    def command(self, info, source, output, release):
-        profile = ["-C", "opt-level=3", "-C", "strip=debuginfo"] if release \
+    def command(self, info, job):
+        profile = ["-C", "opt-level=3", "-C", "strip=debuginfo"] if job.release \
             else ["-C", "opt-level=0", "-C", "debuginfo=2"]
         return [info.path, "--target", info.target, "--edition", "2021", "--crate-type", "bin",
-                "--crate-name", "cell", "--color", "never", *profile, source, "-o", output]
+                "--crate-name", "cell", "--color", "never", *profile, *job.flags, job.source,
+                "-o", job.output]
 
 
 TOOLCHAIN = Rust()

@@ -22,6 +22,7 @@ class Wat(Toolchain):
     extension = "wat"
     order = 50
     has_profiles = False
+    takes_flags = False
     summary = "Assemble the cell as WebAssembly text (a module exporting `_start`) and run it."
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
@@ -29,20 +30,20 @@ class Wat(Toolchain):
                           version=f"wasmtime-py {wasmtime_version()}", target="wasm32",
                           note="built into wasmtime")
 
-    def command(self, info, source, output, release):
+    def command(self, info, job):
         # Only for writing build instructions down (exports); cells compile in process below.
         script = ('import sys, wasmtime; open(sys.argv[2], "wb")'
                   '.write(wasmtime.wat2wasm(open(sys.argv[1]).read()))')
-        return [sys.executable, "-c", script, source, output]
+        return [sys.executable, "-c", script, job.source, job.output]
 
-    def compile(self, info, workdir: Path, source, output, release, progress=None) -> str:
-        text = (workdir / source).read_text(encoding="utf-8")
+    def compile(self, info, workdir: Path, job, progress=None) -> str:
+        text = (workdir / job.source).read_text(encoding="utf-8")
         try:
             wasm = wasmtime.wat2wasm(text)
         except wasmtime.WasmtimeError as error:
-            raise CompileError(self.title, str(error).replace("<anon>", source),
+            raise CompileError(self.title, str(error).replace("<anon>", job.source),
                                toolchain=info.version) from None
-        (workdir / output).write_bytes(wasm)
+        (workdir / job.output).write_bytes(wasm)
         return ""
 
 

@@ -42,10 +42,10 @@ class Zig(Toolchain):
         return self.found(name="zig", path=zig or "", version=version, target="wasm32-wasi",
                           note="configured by the user" if override else "")
 
-    def command(self, info, source, output, release):
+    def command(self, info, job):
         return [info.path, "build-exe", "-target", "wasm32-wasi", "-O",
-                "ReleaseSmall" if release else "Debug", "--color", "off",
-                source, f"-femit-bin={output}"]
+                "ReleaseSmall" if job.release else "Debug", "--color", "off", *job.flags,
+                job.source, f"-femit-bin={job.output}"]
 
 
 TOOLCHAIN = Zig()
