@@ -101,7 +101,7 @@ def app_notebook(tmp_path_factory, wagi_cache_dir, need_toolchain):
         f"%%wasm_c --route /c --volume /data=./data --env PER=cell\n// {token}\n" + C_ENV,
         "%%wasm_wat --route /wat/...\n" + wat_text(f"Content-Type: text/plain\n\nwat {token}\n"),
         f"%%wasm_wat --no-run\n;; not a route {token}\n(module)",
-        "%%wasm_python --route /py\nprint('an unknown language magic is not a route cell')",
+        "%%wasm_fortran --route /fortran\nprint *, 'an unknown language magic is not a route cell'",
         "print('a Python cell')",
     ]
     return dict(path=write_notebook(folder, cells), folder=folder, token=token)
@@ -202,7 +202,7 @@ def test_serve_notebook_serves_the_route_cells(app_notebook, tmp_path):
             expected = app.request(method, target, body=body)
             assert fetch(port, method, target, body) == (expected.status, expected.content_type,
                                                         expected.body), target
-        assert fetch(port, "GET", "/py")[0] == 404  # %%wasm_python is no route cell
+        assert fetch(port, "GET", "/fortran")[0] == 404  # %%wasm_fortran is no route cell
     assert "GET /c HTTP/1.1\" 200" in (tmp_path / "serve.log").read_text()
 
 

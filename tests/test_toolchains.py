@@ -112,7 +112,7 @@ def test_set_compiler_none_goes_back_to_discovery(tmp_path, need_toolchain, hell
 
 def test_unknown_language_lists_the_known_ones():
     with pytest.raises(wagi_nb.WagiNbError) as caught:
-        wagi_nb.build("print('hi')", language="python")
+        wagi_nb.build("print *, 'hi'", language="fortran")
     message = str(caught.value)
     for language in LANGUAGES:
         assert language in message

@@ -197,10 +197,10 @@ def _check_script(toolchain, info, text: str) -> str:
         (Path(folder) / toolchain.source_name).write_text(text, encoding="utf-8")
         result = get_runtime().run(get_runtime().load(info.path), argv[1:], program=argv[0],
                                    dirs=[(folder, SCRIPT_DIR, True)], timeout=60)
-    report = toolchain.diagnostics(result.stderr_text + result.text, Path(SCRIPT_DIR))
+    report = toolchain.diagnostics(result.stderr_text + result.text, Path(SCRIPT_DIR)).strip("\n")
     if not result.ok:
-        raise CompileError(toolchain.title, report.strip() or result.status, toolchain=info.label)
-    return report.strip()
+        raise CompileError(toolchain.title, report.rstrip() or result.status, toolchain=info.label)
+    return report.rstrip()
 
 
 def load(path: Union[str, os.PathLike], name: Optional[str] = None) -> Artifact:

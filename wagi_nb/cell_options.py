@@ -18,6 +18,12 @@ BUILD = (
     (("--no-run",), dict(action="store_true", help="Only build; do not run the module.")),
 )
 
+FLAGS = (
+    (("--flags",), dict(default="", metavar='"FLAGS"',
+                        help="Extra compiler arguments, split like a shell would (added to "
+                             "WasmMagics.<language>_flags; part of the build cache key).")),
+)
+
 PROFILES = (
     (("--release",), dict(dest="release", action="store_true", default=True,
                           help="Optimised build (the default).")),
@@ -85,9 +91,9 @@ def check_cell_options(args) -> None:
                           "and --dir).")
 
 
-def cell_options(profiles: bool) -> tuple:
+def cell_options(profiles: bool, flags: bool = False) -> tuple:
     """Every option of a language magic, in the order ``%%wasm_rust?`` lists them."""
-    return BUILD[:1] + (PROFILES if profiles else ()) + BUILD[1:] + RUN + ROUTE
+    return BUILD[:1] + (PROFILES if profiles else ()) + (FLAGS if flags else ()) + BUILD[1:] + RUN + ROUTE
 
 
 #: ``%wagi_env`` (the magic, and the headless reader of a notebook's ``%wagi_env`` lines).
@@ -119,12 +125,22 @@ def parse_options(line: str, options) -> argparse.Namespace:
         raise CellLineError(str(error)) from None
 
 
-def parse_cell_line(line: str, profiles: bool) -> argparse.Namespace:
+def parse_cell_line(line: str, profiles: bool, flags: bool = False) -> argparse.Namespace:
     """Parse the options after ``%%wasm_<language>`` as the magic would."""
-    args = parse_options(line, cell_options(profiles))
+    args = parse_options(line, cell_options(profiles, flags))
     if not profiles:
         args.release = True
+    if not flags:
+        args.flags = ""
     return args
+
+
+def split_flags(text: str) -> list:
+    """``--flags "-O1 -g"`` → ``["-O1", "-g"]``; raises WagiNbError on an unclosed quote."""
+    try:
+        return shlex.split(text)
+    except ValueError as error:
+        raise WagiNbError(f"Cannot split --flags {text!r}: {error}. Close the quote.") from None
 
 
 def parse_volumes(pairs) -> tuple:

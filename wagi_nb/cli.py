@@ -21,6 +21,23 @@ def cmd_toolchains(args) -> int:
     return 0 if all(info.found for info in infos) else 1
 
 
+def cmd_install(args) -> int:
+    from . import toolchains
+    names = args.languages or [name for name, tc in toolchains.TOOLCHAINS.items() if tc.installable]
+    chosen = [toolchains.get_toolchain(name) for name in names]
+    for toolchain in chosen:
+        if not toolchain.installable:
+            hint = toolchains.discover(toolchain.language).install or "see wagi-nb toolchains"
+            raise WagiNbError(f"wagi-nb does not install {toolchain.title} itself. Install it with: {hint}")
+    for toolchain in chosen:
+        toolchain.install(log=lambda line: print(line, flush=True))
+    toolchains.refresh()
+    missing = [toolchain.title for toolchain in chosen if not toolchains.discover(toolchain.language).found]
+    if missing:
+        raise WagiNbError(f"Installed, but still not usable: {', '.join(missing)} (see wagi-nb toolchains).")
+    return 0
+
+
 def cmd_run(args) -> int:
     from .artifacts import load
     from .envvars import parse_env_pairs
@@ -224,6 +241,11 @@ def parser() -> argparse.ArgumentParser:
     tc = commands.add_parser("toolchains", help="Show the compiler chosen per language, or how to "
                                                 "install a missing one.")
     tc.set_defaults(func=cmd_toolchains)
+    install = commands.add_parser("install", help="Fetch what a language needs that wagi-nb can fetch "
+                                                  "itself (AssemblyScript, JavaScript, Python), pinned.")
+    install.add_argument("languages", nargs="*", metavar="LANGUAGE",
+                         help="e.g. js python assemblyscript (default: every one wagi-nb can install)")
+    install.set_defaults(func=cmd_install)
 
     run = commands.add_parser("run", help="Run a .wasm (or .wat) module: stdout/stderr passed "
                                           "through, exit code kept.",

@@ -7,11 +7,11 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Optional, Union
 
 from .artifacts import build
 from .cell_options import (ENV_LINE, CellLineError, check_cell_options, parse_cell_line,
-                           parse_options, parse_volumes)
+                           parse_options, parse_volumes, split_flags)
 from .envvars import parse_env_pair
 from .errors import CompileError, WagiNbError
 from .toolchains import MAGICS
@@ -32,7 +32,7 @@ class RouteCell:
     language: str
     line: str            # the options after the magic's name
     source: str          # the cell body, without the magic line
-    options: object      # the parsed options (argparse.Namespace)
+    options: argparse.Namespace  # the parsed options
 
     @property
     def where(self) -> str:
@@ -72,7 +72,7 @@ def language_cells(notebook, name: str = "") -> list:
         language = toolchain.language
         where = f"{name + ', ' if name else ''}cell {number}"
         try:
-            options = parse_cell_line(line, profiles=toolchain.has_profiles)
+            options = parse_cell_line(line, profiles=toolchain.has_profiles, flags=toolchain.takes_flags)
             check_cell_options(options)
         except CellLineError as error:
             raise NotebookError(f"{where}: cannot read `%%wasm_{language}{line}`: {error}.") from None
@@ -82,14 +82,22 @@ def language_cells(notebook, name: str = "") -> list:
     return cells
 
 
+def build_cell(cell: RouteCell, path: Union[str, Path], name: Optional[str] = None):
+    """Build a cell as its magic would (``WasmMagics`` settings are the kernel's and do not apply)."""
+    try:
+        return build(cell.source, cell.language, name=name, release=cell.options.release,
+                     flags=split_flags(cell.options.flags), line_offset=1)
+    except CompileError as error:
+        raise NotebookError(f"{path}, {cell.where} does not compile:\n{error.diagnostics}") from None
+    except WagiNbError as error:
+        raise NotebookError(f"{path}, {cell.where}: {error}") from None
+
+
 def build_every_cell(path: Union[str, Path], progress=None) -> list:
     """Compile every language cell (not only routes) into the build cache: a warm first run."""
     built = []
     for cell in language_cells(read_notebook(path), str(path)):
-        try:
-            artifact = build(cell.source, cell.language, release=cell.options.release, line_offset=1)
-        except CompileError as error:
-            raise NotebookError(f"{path}, {cell.where} does not compile:\n{error.diagnostics}") from None
+        artifact = build_cell(cell, path)
         built.append((cell, artifact))
         if progress:
             progress(cell, artifact)
@@ -130,13 +138,7 @@ def load_notebook_routes(app, path: Union[str, Path], progress=None) -> list:
     for cell in cells:
         opts = cell.options
         start = time.perf_counter()
-        try:
-            artifact = build(cell.source, cell.language, name=opts.name, release=opts.release,
-                             line_offset=1)
-        except CompileError as error:
-            raise NotebookError(f"{path}, {cell.where} does not compile:\n{error.diagnostics}") from None
-        except WagiNbError as error:
-            raise NotebookError(f"{path}, {cell.where}: {error}") from None
+        artifact = build_cell(cell, path, name=opts.name)
         env = dict(parse_env_pair(pair) for pair in opts.env)
         try:
             volumes, read_only = parse_volumes(opts.volume)

@@ -23,12 +23,13 @@ class ToolchainsView:
 
     def __repr__(self) -> str:
         lines = []
+        width = max((len(info.language) for info in self.infos), default=5)
         for language, status, path, version, target, note in rows(self.infos):
-            head = f"{language:5} {status:8}"
+            head = f"{language:{width}} {status:7}"
             lines.append(f"{head} {path}  [{version}; target {target}]" if status == "found"
                          else f"{head} {note}")
             if status == "found" and note:
-                lines.append(f"{'':14} ({note})")
+                lines.append(f"{'':{width + 9}} ({note})")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -19,7 +19,7 @@ from ..artifacts import build, load, modules
 from ..display import BuildStatus, RunView, ToolchainsView
 from ..envvars import parse_env_pairs
 from ..errors import WagiNbError
-from ..cell_options import RUN, cell_options, check_cell_options
+from ..cell_options import RUN, cell_options, check_cell_options, split_flags
 from .routes import serve_cell
 
 #: Builds slower than this show a live status line.
@@ -66,12 +66,19 @@ def _language_magic(toolchain):
         return self._build_and_run(toolchain.language, line, cell, getattr(self, toolchain.magic))
     magic.__name__ = magic.__qualname__ = toolchain.magic
     magic.__doc__ = toolchain.help()
-    return magic_arguments()(declare(cell_options(toolchain.has_profiles))(cell_magic(magic)))
+    options = cell_options(toolchain.has_profiles, toolchain.takes_flags)
+    return magic_arguments()(declare(options)(cell_magic(magic)))
 
 
 def _compiler_setting(toolchain):
-    return Unicode("", config=True, help=f"The compiler to use for %%{toolchain.magic} "
+    what = "interpreter file" if toolchain.interpreted else "compiler"
+    return Unicode("", config=True, help=f"The {what} to use for %%{toolchain.magic} "
                                          "(default: discovered; see %wasm_toolchains).")
+
+
+def _flags_setting(toolchain):
+    return Unicode("", config=True, help=f"Extra compiler arguments for every %%{toolchain.magic} cell, "
+                                         "before the cell's own --flags (split like a shell would).")
 
 
 @magics_class
@@ -92,6 +99,8 @@ class WasmMagics(Magics):
     locals().update({tc.magic: _language_magic(tc) for tc in toolchains.TOOLCHAINS.values()})
     locals().update({tc.setting: _compiler_setting(tc) for tc in toolchains.TOOLCHAINS.values()
                      if tc.setting})
+    locals().update({f"{tc.language}_flags": _flags_setting(tc) for tc in toolchains.TOOLCHAINS.values()
+                     if tc.takes_flags})
 
     def __init__(self, shell=None, **kwargs):
         super().__init__(shell=shell, **kwargs)
@@ -108,6 +117,8 @@ class WasmMagics(Magics):
         args = parse(magic, line)
         try:
             check_cell_options(args)
+            flags = split_flags(getattr(self, f"{language}_flags", "")) + \
+                split_flags(getattr(args, "flags", ""))
         except WagiNbError as error:
             raise UsageError(str(error)) from None
         env = parse_env(args.env)
@@ -124,7 +135,7 @@ class WasmMagics(Magics):
 
         try:
             artifact = build(cell, language, name=args.name, release=getattr(args, "release", True),
-                             force=args.force, line_offset=1, progress=progress)
+                             flags=flags, force=args.force, line_offset=1, progress=progress)
         except BaseException:
             if "handle" in status:
                 status["handle"].update(_Empty())

@@ -7,9 +7,11 @@ caching, running or IPython.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,6 +188,13 @@ class Toolchain:
         """argv that runs the script (the program's name first); a route appends ``${ARGS}``."""
         raise NotImplementedError
 
+    #: Whether ``wagi-nb install <language>`` can fetch what this language needs.
+    installable: bool = False
+
+    def install(self, log: Callable[[str], None]) -> None:
+        """Fetch and set up what this language needs (``wagi-nb install``); raises WagiNbError."""
+        raise NotImplementedError
+
     def check_argv(self) -> Optional[Tuple[str, ...]]:
         """argv that only checks the script's syntax (non-zero exit and the error on stderr when
         it is wrong), run once when the cell is built; None to skip."""
@@ -198,6 +207,30 @@ class Toolchain:
             body = "\n".join(f"        {line}" if line else "" for line in self.example.splitlines())
             text += f"\n\n    Example::\n\n        %%{self.magic}\n{body}\n"
         return text
+
+
+TOOLS_ENV = "WAGI_NB_TOOLS_DIR"
+
+
+def tools_dir() -> Path:
+    """Where ``wagi-nb install`` puts what wagi_nb installs itself (npm packages, interpreter
+    files): ``$WAGI_NB_TOOLS_DIR``, else this Python environment's ``share/wagi_nb`` when it can be
+    written (a virtual environment's), else ``~/.local/share/wagi_nb``."""
+    configured = os.environ.get(TOOLS_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    if sys.prefix != sys.base_prefix and os.access(sys.prefix, os.W_OK):
+        return Path(sys.prefix) / "share" / "wagi_nb"
+    return Path.home() / ".local" / "share" / "wagi_nb"
+
+
+def file_digest(path: str) -> str:
+    """SHA-256 of a file, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def missing_message(info: ToolchainInfo, title: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Optional, Union
 
 from ..artifacts import Artifact, load
+from ..toolchains.base import SCRIPT_DIR
 from ..envvars import parse_env_file, parse_env_pairs
 from ..errors import NotACommand, WagiNbError
 from .. import defaults
@@ -64,15 +65,24 @@ def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: st
     """Check and link the module, and ask it for its ``_routes`` if it has them.
 
     ``watch`` is the file the module came from (default: the artifact's ``.wasm``): if
-    it changes under a running server, the replacement is used once it loads.
+    it changes under a running server, the replacement is used once it loads. An
+    interpreted cell's script folder becomes a read-only volume at ``/app``, and its
+    argv template (``python /app/cell.py ${ARGS}``) the route's default ``argv``.
     """
     route = route if isinstance(route, Route) else Route(route)
     volumes = dict(volumes or {})
+    read_only = frozenset(read_only)
+    if artifact.script_dir is not None:
+        if SCRIPT_DIR in volumes:
+            raise WagiNbError(f"Route {route}: {SCRIPT_DIR} is where the {artifact.language} script is "
+                              "mounted; give your volume another guest path.")
+        volumes[SCRIPT_DIR] = str(artifact.script_dir)
+        read_only |= {SCRIPT_DIR}
+        argv = argv if argv is not None else artifact.argv_template
     for guest, host in volumes.items():
         if not Path(host).is_dir():
             raise WagiNbError(f"The volume {guest}={host} of route {route} names a host folder that does "
                               "not exist. Give an existing folder: --volume GUEST=HOST.")
-    read_only = frozenset(read_only)
     unknown = read_only - set(volumes)
     if unknown:
         raise WagiNbError(f"Route {route}: {', '.join(sorted(unknown))} is marked read-only but is not "
