@@ -25,10 +25,13 @@ def cmd_install(args) -> int:
     from . import toolchains
     names = args.languages or [name for name, tc in toolchains.TOOLCHAINS.items() if tc.installable]
     chosen = [toolchains.get_toolchain(name) for name in names]
+    can = ", ".join(name for name, tc in toolchains.TOOLCHAINS.items() if tc.installable)
     for toolchain in chosen:
         if not toolchain.installable:
-            hint = toolchains.discover(toolchain.language).install or "see wagi-nb toolchains"
-            raise WagiNbError(f"wagi-nb does not install {toolchain.title} itself. Install it with: {hint}")
+            info = toolchains.discover(toolchain.language)
+            now = f"it uses {info.path} ({info.label})" if info.found else f"install it with: {info.install}"
+            raise WagiNbError(f"wagi-nb does not install {toolchain.title} itself; {now}. "
+                              f"wagi-nb install fetches: {can}.")
     for toolchain in chosen:
         toolchain.install(log=lambda line: print(line, flush=True))
     toolchains.refresh()

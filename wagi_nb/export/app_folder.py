@@ -93,10 +93,15 @@ def route_ids(app) -> list:
 
 
 def _copy_module(handler, cid: str, folder: Path) -> str:
-    """Copy the route's module to ``modules/<id>.wasm`` in ``folder``; returns that relative path."""
-    module = f"modules/{cid}.wasm"
+    """Copy the route's module to ``modules/<id>.wasm`` in ``folder``; returns that relative path.
+
+    An interpreter is copied once, under its own name, for every route that runs it.
+    """
+    artifact = handler.artifact
+    module = f"modules/{Path(artifact.wasm_path).name if artifact.script_dir else cid + '.wasm'}"
     (folder / "modules").mkdir(exist_ok=True)
-    shutil.copyfile(handler.artifact.wasm_path, folder / module)
+    if not (artifact.script_dir and (folder / module).is_file()):
+        shutil.copyfile(artifact.wasm_path, folder / module)
     return module
 
 
