@@ -441,3 +441,13 @@ def test_nothing_is_printed_at_interpreter_exit(run_python, need_toolchain, hell
     assert done.returncode == 0
     assert done.stdout == b"Hello, world!\ntrap\ntimeout\n"
     assert done.stderr == b"", done.stderr.decode()
+
+
+def test_two_runtimes_in_one_process_both_run_modules(need_toolchain, wat):
+    """Each Runtime has its own engine; nothing of one (a host function's type) may leak into the other."""
+    from wagi_nb.runtime import Runtime
+    need_toolchain("wat")
+    module = wagi_nb.build(wat.program((1, b"from a second engine\n")), language="wat")
+    first, second = Runtime(), Runtime()
+    for runtime in (first, second):
+        assert runtime.run(runtime.load(module.wasm_path)).stdout == b"from a second engine\n"

@@ -34,8 +34,6 @@ SLICE = 0.05
 _SUBSCRIPTION = struct.Struct("<QB7xIxxxxQQH6x")  # userdata, tag, clock id, timeout, precision, flags
 _EVENT = struct.Struct("<QHB5xQH6x")              # userdata, errno, type, nbytes, flags
 
-POLL_TYPE = wasmtime.FuncType([wasmtime.ValType.i32()] * 4, [wasmtime.ValType.i32()])
-
 
 class RunClock:
     """What the host ``poll_oneoff`` needs to know about the run on this thread."""
@@ -82,8 +80,10 @@ def define(linker: wasmtime.Linker, clock: RunClock) -> None:
         except Exception:
             return EFAULT
 
+    # A type per linker: wasmtime ties a function type to the first engine it is used with.
+    poll_type = wasmtime.FuncType([wasmtime.ValType.i32()] * 4, [wasmtime.ValType.i32()])
     linker.allow_shadowing = True
-    linker.define_func("wasi_snapshot_preview1", "poll_oneoff", POLL_TYPE, poll_oneoff,
+    linker.define_func("wasi_snapshot_preview1", "poll_oneoff", poll_type, poll_oneoff,
                        access_caller=True)
     linker.allow_shadowing = False
 
