@@ -9,6 +9,7 @@ Nothing here needs Jupyter; the magics are a thin skin over these functions.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import time
@@ -22,6 +23,7 @@ from .errors import CompileError, WagiNbError
 from . import defaults
 from .runtime import LoadedModule, RunResult, get_runtime
 from .toolchains.base import SCRIPT_DIR, CompileJob, Progress
+from .toolchains.cargo import Cargo, parse_dependency
 
 #: Modules kept under a name (``build(..., name=...)``, the magics' ``-n/--name``).
 modules: dict = {}
@@ -47,12 +49,16 @@ class Artifact:
     name: Optional[str] = None
     #: The build flags that went into the key (``{"release": True, "flags": [...]}``).
     flags: dict = field(default_factory=dict)
-    #: Files beside the source that rebuild it the same way (``go.mod``): for exports.
+    #: Files beside the source that rebuild it the same way (``go.mod``): for exports; and where the
+    #: source itself is among them (Cargo's ``src/main.rs``), if it is.
     project_files: dict = field(default_factory=dict)
+    project_main: str = ""
     #: Interpreted: the folder holding the script, mounted read-only at ``/app``, and the argv
     #: that runs it (``("python", "/app/cell.py")``).
     script_dir: Optional[Path] = None
     script_argv: Tuple[str, ...] = ()
+    #: The Cargo crate the module was built from (``%wasm_cargo``), if it was.
+    crate: Optional[Path] = None
 
     @property
     def argv_template(self) -> Optional[str]:
@@ -131,13 +137,17 @@ def parse_dirs(dirs: Iterable) -> list:
 
 
 def build(source: str, language: str, *, name: Optional[str] = None, release: bool = True,
-          flags: Sequence[str] = (), force: bool = False, line_offset: int = 0,
-          progress: Optional[Progress] = None, cache: Optional[BuildCache] = None) -> Artifact:
+          flags: Sequence[str] = (), dependencies: Sequence[str] = (), update: bool = False,
+          force: bool = False, line_offset: int = 0, progress: Optional[Progress] = None,
+          cache: Optional[BuildCache] = None) -> Artifact:
     """Compile ``source`` to a ``wasm32-wasi`` module, or fetch it from the build cache.
 
     ``language`` is a language of the registry (``wagi_nb.toolchains.TOOLCHAINS``: ``rust``,
     ``c``, ``cpp``, ``zig``, ``go``, ``assemblyscript``, ``wat``, ``python``, ``js``).
-    ``flags`` are extra compiler arguments (part of the cache key). ``line_offset``
+    ``flags`` are extra compiler arguments (part of the cache key). ``dependencies``
+    are ``name = spec`` lines of a Cargo manifest (Rust; a cell may also declare them in a
+    cargo-script ``---`` manifest at its top); their resolved lock is kept per dependency
+    set, and ``update`` resolves them again. ``line_offset``
     shifts the compiler's line numbers (the magics pass 1, so errors point at the
     lines as the notebook numbers them). ``force`` rebuilds even when the cache has
     the module. An interpreted language's cell is checked for syntax and kept as the
@@ -147,12 +157,18 @@ def build(source: str, language: str, *, name: Optional[str] = None, release: bo
     toolchain = toolchains.get_toolchain(language)
     if flags and not toolchain.takes_flags:
         raise WagiNbError(f"{toolchain.title} cells take no compiler flags (--flags); leave them out.")
+    text, declared = toolchain.split_manifest("\n" * line_offset + source)
+    wanted = {**declared, **dict(parse_dependency(spec) for spec in dependencies)}
+    if wanted and not toolchain.takes_dependencies:
+        raise WagiNbError(f"{toolchain.title} cells take no dependencies (--dep); leave them out.")
     info = toolchains.require(toolchain.language)
-    text = "\n" * line_offset + source
-    job = CompileJob(source=toolchain.source_name, release=release, flags=tuple(flags))
+    job = CompileJob(source=toolchain.source_name, release=release, flags=tuple(flags),
+                     dependencies=wanted, update=update)
     key_flags: dict = {"release": release} if toolchain.has_profiles else {}
     if job.flags:
         key_flags["flags"] = list(job.flags)
+    if wanted:
+        key_flags["dependencies"] = wanted
     key = build_key(text, toolchain.language, key_flags, toolchain.key_inputs(info, job))
     cache = cache or BuildCache()
     hit = None if force else cache.get(key)
@@ -175,14 +191,43 @@ def build(source: str, language: str, *, name: Optional[str] = None, release: bo
                 warnings = toolchain.compile(info, workdir, job, progress)
                 record = CachedBuild(key=key, language=toolchain.language, toolchain=info.identity,
                                      flags=key_flags, build_seconds=time.perf_counter() - start,
-                                     warnings=warnings, project_files=toolchain.project_files(workdir))
+                                     warnings=warnings, project_files=toolchain.project_files(workdir),
+                                     project_main=toolchain.project_main(job))
                 path = cache.put(record, (workdir / job.output).read_bytes())
         seconds, built_with = record.build_seconds, info.identity
     interpreted = dict(wasm_path=Path(info.path), script_dir=path, script_argv=toolchain.script_argv()) \
         if toolchain.interpreted else dict(wasm_path=path)
     artifact = Artifact(language=toolchain.language, key=key, toolchain=built_with, build_seconds=seconds,
                         cached=bool(hit), warnings=warnings, name=name, flags=key_flags,
-                        project_files=dict(record.project_files), **interpreted)
+                        project_files=dict(record.project_files), project_main=record.project_main,
+                        **interpreted)
+    if name:
+        modules[name] = artifact
+    return artifact
+
+
+def build_crate(path: Union[str, os.PathLike], *, release: bool = True, binary: Optional[str] = None,
+                name: Optional[str] = None, progress: Optional[Progress] = None,
+                cache: Optional[BuildCache] = None) -> Artifact:
+    """Build an existing Cargo crate (``cargo new hello-rust``) for wasm with the Rust toolchain's
+    paired cargo; Cargo decides what to rebuild, and the module lands in the build cache."""
+    crate = Path(path).expanduser()
+    if not (crate / "Cargo.toml").is_file():
+        raise WagiNbError(f"{str(crate)!r} is not a Cargo crate (no Cargo.toml there). Give the crate's folder, "
+                          "or make one with %wasm_cargo --new NAME.")
+    info = toolchains.require("rust")
+    setup = Cargo(info.path, info.target)
+    start = time.perf_counter()
+    binary, wasm, warnings = setup.build_crate(crate, release, binary, progress)
+    seconds = time.perf_counter() - start
+    key = hashlib.sha256(wasm).hexdigest()
+    flags = {"release": release, "crate": str(crate.resolve()), "bin": binary}
+    record = CachedBuild(key=key, language="rust", toolchain={**info.identity, **setup.identity}, flags=flags,
+                         build_seconds=seconds, warnings=warnings)
+    cache = cache or BuildCache()
+    artifact = Artifact(language="rust", wasm_path=cache.put(record, wasm), key=key, toolchain=record.toolchain,
+                        build_seconds=seconds, warnings=warnings, name=name, flags=flags,
+                        crate=crate.resolve())
     if name:
         modules[name] = artifact
     return artifact

@@ -24,6 +24,14 @@ FLAGS = (
                              "WasmMagics.<language>_flags; part of the build cache key).")),
 )
 
+DEPENDENCIES = (
+    (("--dep",), dict(action="append", default=[], metavar="'NAME = SPEC'",
+                      help="A crate the cell depends on, as a Cargo.toml line (repeatable), e.g. "
+                           "--dep 'serde_json = \"1\"'; builds the cell with Cargo.")),
+    (("--update",), dict(action="store_true",
+                         help="Resolve the dependencies again (the kept Cargo.lock is replaced).")),
+)
+
 PROFILES = (
     (("--release",), dict(dest="release", action="store_true", default=True,
                           help="Optimised build (the default).")),
@@ -91,9 +99,20 @@ def check_cell_options(args) -> None:
                           "and --dir).")
 
 
-def cell_options(profiles: bool, flags: bool = False) -> tuple:
-    """Every option of a language magic, in the order ``%%wasm_rust?`` lists them."""
-    return BUILD[:1] + (PROFILES if profiles else ()) + (FLAGS if flags else ()) + BUILD[1:] + RUN + ROUTE
+#: ``%wasm_cargo``: a crate's folder (or --new NAME) and, as for a cell, profile, run and route options.
+CARGO = (
+    (("path",), dict(nargs="?", default=None, metavar="PATH",
+                     help="The crate's folder (holding its Cargo.toml).")),
+    (("--new",), dict(default=None, metavar="NAME", help="Make a new crate NAME, as `cargo new NAME`.")),
+    (("--bin",), dict(default=None, metavar="NAME",
+                      help="Which binary of the crate to build (when it has several).")),
+) + BUILD[:1] + PROFILES + BUILD[2:] + RUN + ROUTE
+
+
+def cell_options(toolchain) -> tuple:
+    """Every option of a language's magic, in the order ``%%wasm_rust?`` lists them."""
+    return (BUILD[:1] + (PROFILES if toolchain.has_profiles else ()) + (FLAGS if toolchain.takes_flags else ())
+            + (DEPENDENCIES if toolchain.takes_dependencies else ()) + BUILD[1:] + RUN + ROUTE)
 
 
 #: ``%wagi_env`` (the magic, and the headless reader of a notebook's ``%wagi_env`` lines).
@@ -125,13 +144,17 @@ def parse_options(line: str, options) -> argparse.Namespace:
         raise CellLineError(str(error)) from None
 
 
-def parse_cell_line(line: str, profiles: bool, flags: bool = False) -> argparse.Namespace:
+def parse_cell_line(line: str, toolchain) -> argparse.Namespace:
     """Parse the options after ``%%wasm_<language>`` as the magic would."""
-    args = parse_options(line, cell_options(profiles, flags))
-    if not profiles:
-        args.release = True
-    if not flags:
-        args.flags = ""
+    args = parse_options(line, cell_options(toolchain))
+    return fill_defaults(args)
+
+
+def fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
+    """The options a language's magic does not have, at the value that means "not given"."""
+    for dest, value in (("release", True), ("flags", ""), ("dep", []), ("update", False), ("force", False)):
+        if not hasattr(args, dest):
+            setattr(args, dest, value)
     return args
 
 

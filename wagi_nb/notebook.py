@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Union
 
-from .artifacts import build
-from .cell_options import (ENV_LINE, CellLineError, check_cell_options, parse_cell_line,
-                           parse_options, parse_volumes, split_flags)
+from .artifacts import build, build_crate
+from .cell_options import (CARGO, ENV_LINE, CellLineError, check_cell_options, fill_defaults,
+                           parse_cell_line, parse_options, parse_volumes, split_flags)
 from .envvars import parse_env_pair
 from .errors import CompileError, WagiNbError
 from .toolchains import MAGICS
 
 _LANGUAGE_MAGIC = re.compile(r"^%%(wasm_\w+)\b(.*)$")
 _ENV_MAGIC = re.compile(r"^\s*%wagi_env\b(.*)$", re.MULTILINE)
+_CARGO_MAGIC = re.compile(r"^\s*%wasm_cargo\b(.*)$", re.MULTILINE)
 
 
 class NotebookError(WagiNbError):
@@ -65,6 +66,7 @@ def language_cells(notebook, name: str = "") -> list:
         text = cell.source.lstrip("\n")  # IPython skips blank lines before a cell magic's line
         text = text if text.endswith("\n") else text + "\n"
         first, _, body = text.partition("\n")
+        cells += _cargo_lines(cell.source, number, name)
         match = _LANGUAGE_MAGIC.match(first.strip())
         if not match or match.group(1) not in MAGICS:
             continue
@@ -72,7 +74,7 @@ def language_cells(notebook, name: str = "") -> list:
         language = toolchain.language
         where = f"{name + ', ' if name else ''}cell {number}"
         try:
-            options = parse_cell_line(line, profiles=toolchain.has_profiles, flags=toolchain.takes_flags)
+            options = parse_cell_line(line, toolchain)
             check_cell_options(options)
         except CellLineError as error:
             raise NotebookError(f"{where}: cannot read `%%wasm_{language}{line}`: {error}.") from None
@@ -82,11 +84,32 @@ def language_cells(notebook, name: str = "") -> list:
     return cells
 
 
+def _cargo_lines(source: str, number: int, name: str) -> list:
+    """The ``%wasm_cargo PATH ...`` lines of a code cell, read as the magic reads them."""
+    found = []
+    for match in _CARGO_MAGIC.finditer(source):
+        line = match.group(1)
+        try:
+            options = fill_defaults(parse_options(line, CARGO))
+            check_cell_options(options)
+        except (CellLineError, WagiNbError) as error:
+            raise NotebookError(f"{name + ', ' if name else ''}cell {number}: cannot read "
+                                f"`%wasm_cargo{line}`: {error}") from None
+        if options.path:  # (`--new NAME` makes a crate in the kernel; there is nothing to build)
+            found.append(RouteCell(number=number, language="cargo", line=line, source="", options=options))
+    return found
+
+
 def build_cell(cell: RouteCell, path: Union[str, Path], name: Optional[str] = None):
-    """Build a cell as its magic would (``WasmMagics`` settings are the kernel's and do not apply)."""
+    """Build a cell as its magic would (``WasmMagics`` settings are the kernel's and do not apply);
+    a ``%wasm_cargo`` line's crate is found relative to the notebook's folder."""
     try:
+        if cell.language == "cargo":
+            crate = Path(path).resolve().parent / os.path.expanduser(cell.options.path)
+            return build_crate(crate, release=cell.options.release, binary=cell.options.bin, name=name)
         return build(cell.source, cell.language, name=name, release=cell.options.release,
-                     flags=split_flags(cell.options.flags), line_offset=1)
+                     flags=split_flags(cell.options.flags), dependencies=cell.options.dep,
+                     update=cell.options.update, line_offset=1)
     except CompileError as error:
         raise NotebookError(f"{path}, {cell.where} does not compile:\n{error.diagnostics}") from None
     except WagiNbError as error:

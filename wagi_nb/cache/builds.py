@@ -32,8 +32,10 @@ class CachedBuild:
     flags: dict
     build_seconds: float
     warnings: str = ""
-    #: Files an export needs to rebuild the module the same way (``go.mod``, ``Cargo.lock``).
+    #: Files an export needs to rebuild the module the same way (``go.mod``, ``Cargo.lock``), and
+    #: which of them is the source (Cargo's ``src/main.rs``), if one is.
     project_files: dict = field(default_factory=dict)
+    project_main: str = ""
     #: An interpreted cell's script file name: the entry is a folder holding it, not a ``.wasm``.
     script: str = ""
 

@@ -69,8 +69,8 @@ class RunView:
 class BuildStatus:
     """The live one-line status shown while a slow build runs."""
 
-    def __init__(self, toolchain: str, elapsed: float):
-        self.text = f"Compiling with {toolchain} … {elapsed:.1f} s"
+    def __init__(self, toolchain: str, elapsed: float, detail: str = ""):
+        self.text = f"Compiling with {toolchain} … {elapsed:.1f} s" + (f" · {detail}" if detail else "")
 
     def __repr__(self) -> str:
         return self.text

@@ -20,6 +20,7 @@ from ..errors import WagiNbError
 from ..wagi.config import dump_config
 from .spin import check_manifest, component_id, manifest_text, outbound_host
 from ..toolchains.base import CompileJob
+from ..toolchains.cargo import Cargo
 from .volumes import copy_volume
 
 FORMATS = ("wagi", "spin", "both")
@@ -218,6 +219,8 @@ def _write_source(folder: Path, cid: str, handler, module: str) -> tuple:
     """Write a cell's source (and the project files that rebuild it); returns (source path, build
     command or None, the folder the command runs in or None for the app's own)."""
     artifact = handler.artifact
+    if artifact.crate is not None:
+        return _write_crate(folder, cid, artifact, module)
     if not (handler.source and artifact.key):
         return None, None, None
     tool = toolchains.get_toolchain(artifact.language)
@@ -225,24 +228,45 @@ def _write_source(folder: Path, cid: str, handler, module: str) -> tuple:
     # Debian's rustc), a bare name may pick one without the wasm target.
     info = toolchains.discover(artifact.language)
     release, flags = artifact.flags.get("release", True), tuple(artifact.flags.get("flags", ()))
+    dependencies = artifact.flags.get("dependencies", {})
     workdir = None
     if artifact.project_files:  # a project folder: the source and the files that rebuild it alike
         workdir = f"src/{cid}"
-        (folder / workdir).mkdir(parents=True, exist_ok=True)
         for name, text in artifact.project_files.items():
+            (folder / workdir / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / workdir / name).write_text(text)
-        source = f"{workdir}/{tool.source_name}"
+        source = f"{workdir}/{artifact.project_main or tool.source_name}"
         job = CompileJob(source=tool.source_name, output=os.path.relpath(module, workdir),
-                         release=release, flags=flags)
+                         release=release, flags=flags, dependencies=dependencies)
     else:
         source = f"src/{cid}.{tool.extension}"
         (folder / "src").mkdir(exist_ok=True)
         job = CompileJob(source=source, output=module, release=release, flags=flags)
-    (folder / source).write_text(handler.source)
+    if not artifact.project_main:  # (a project's own source is among its files, as it was built)
+        (folder / source).write_text(handler.source)
     command = tool.export_command(info, job)
     if command is None:
         return source, None, None
     return source, command if isinstance(command, str) else shlex.join(command), workdir
+
+
+def _write_crate(folder: Path, cid: str, artifact, module: str) -> tuple:
+    """An existing crate (``%wasm_cargo``): copied without its target/ and .git/, rebuilt with its
+    cargo (the one paired with the rustc that built it), its module copied where the manifests say."""
+    workdir = f"src/{cid}"
+    shutil.copytree(artifact.crate, folder / workdir, dirs_exist_ok=True, symlinks=True,
+                    ignore=lambda where, names: [n for n in names if n in ("target", ".git")]
+                    if Path(where) == artifact.crate else [])
+    info = toolchains.discover("rust")
+    setup = Cargo(info.path, info.target)
+    release = artifact.flags.get("release", True)
+    output = os.path.relpath(module, workdir)
+    command = (shlex.join(["env", f"RUSTC={setup.rustc}", *setup.argv("build", *(["--release"] if release else []),
+                                                                     "--target", info.target)])
+               + f" && mkdir -p {os.path.dirname(output)} && cp target/{info.target}/"
+               f"{'release' if release else 'debug'}/{artifact.flags.get('bin', 'main')}.wasm {output}")
+    main = f"{workdir}/src/main.rs"
+    return (main if (folder / main).is_file() else f"{workdir}/Cargo.toml"), command, workdir
 
 
 def readme(report: ExportReport, app) -> str:

@@ -7,6 +7,7 @@ settings (``WasmMagics.rustc`` …) are made from ``wagi_nb.toolchains.TOOLCHAIN
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -15,11 +16,12 @@ from IPython.display import display
 from traitlets import Float, Int, Unicode, observe
 
 from .. import defaults, toolchains
-from ..artifacts import build, load, modules
+from ..artifacts import build, build_crate, load, modules
 from ..display import BuildStatus, RunView, ToolchainsView
 from ..envvars import parse_env_pairs
 from ..errors import WagiNbError
-from ..cell_options import RUN, cell_options, check_cell_options, split_flags
+from ..cell_options import CARGO, RUN, cell_options, check_cell_options, fill_defaults, split_flags
+from ..toolchains.cargo import Cargo
 from .routes import serve_cell
 
 #: Builds slower than this show a live status line.
@@ -66,8 +68,7 @@ def _language_magic(toolchain):
         return self._build_and_run(toolchain.language, line, cell, getattr(self, toolchain.magic))
     magic.__name__ = magic.__qualname__ = toolchain.magic
     magic.__doc__ = toolchain.help()
-    options = cell_options(toolchain.has_profiles, toolchain.takes_flags)
-    return magic_arguments()(declare(options)(cell_magic(magic)))
+    return magic_arguments()(declare(cell_options(toolchain))(cell_magic(magic)))
 
 
 def _compiler_setting(toolchain):
@@ -114,37 +115,27 @@ class WasmMagics(Magics):
 
     # -- the language magics -----------------------------------------------------------------
     def _build_and_run(self, language: str, line: str, cell: str, magic):
-        args = parse(magic, line)
+        args = fill_defaults(parse(magic, line))
         try:
             check_cell_options(args)
-            flags = split_flags(getattr(self, f"{language}_flags", "")) + \
-                split_flags(getattr(args, "flags", ""))
+            flags = split_flags(getattr(self, f"{language}_flags", "")) + split_flags(args.flags)
         except WagiNbError as error:
             raise UsageError(str(error)) from None
         env = parse_env(args.env)
-        status = {}
+        status = LiveStatus(self._toolchain_label(language))
+        with status:
+            artifact = build(cell, language, name=args.name, release=args.release, flags=flags,
+                             dependencies=args.dep, update=args.update, force=args.force, line_offset=1,
+                             progress=status.progress)
+        return self._use(artifact, args, env, status, source=cell)
 
-        def progress(elapsed):
-            if elapsed < STATUS_AFTER:
-                return
-            view = BuildStatus(self._toolchain_label(language), elapsed)
-            if "handle" not in status:
-                status["handle"] = display(view, display_id=True)
-            else:
-                status["handle"].update(view)
-
-        try:
-            artifact = build(cell, language, name=args.name, release=getattr(args, "release", True),
-                             flags=flags, force=args.force, line_offset=1, progress=progress)
-        except BaseException:
-            if "handle" in status:
-                status["handle"].update(_Empty())
-            raise
+    def _use(self, artifact, args, env, status, source: str):
+        """Route, keep or run a module the magic built."""
         if args.route:
-            return _show(status, serve_cell(artifact, args, env, self._cell_origin(), cell))
+            return status.show(serve_cell(artifact, args, env, self._cell_origin(), source))
         if args.no_run:
-            return _show(status, BuiltView(artifact))
-        return _show(status, self._run(artifact, args, env))
+            return status.show(BuiltView(artifact))
+        return status.show(self._run(artifact, args, env))
 
     def _cell_origin(self) -> str:
         count = getattr(self.shell, "execution_count", None)
@@ -173,6 +164,36 @@ class WasmMagics(Magics):
         args = parse(self.wasm_run, line)
         artifact = modules.get(args.module) or load(args.module)
         return self._run(artifact, args, parse_env(args.env))
+
+    @magic_arguments()
+    @declare(CARGO)
+    @line_magic
+    def wasm_cargo(self, line):
+        """Build an existing Cargo crate for wasm32-wasi (as `cargo new hello-rust` makes it), then run
+        it or serve it like a cell: %wasm_cargo hello-rust --route /. `%wasm_cargo --new NAME` makes
+        the crate first (as `cargo new NAME`)."""
+        args = fill_defaults(parse(self.wasm_cargo, line))
+        try:
+            check_cell_options(args)
+            if args.new:
+                if args.path:
+                    raise WagiNbError("%wasm_cargo --new NAME makes a crate; build it afterwards with "
+                                      "%wasm_cargo NAME (give one of the two).")
+                info = toolchains.require("rust")
+                print(Cargo(info.path, info.target).new_crate(Path(args.new)))
+                print(f"Build and run it with: %wasm_cargo {args.new}")
+                return None
+            if not args.path:
+                raise WagiNbError("%wasm_cargo needs the crate's folder (%wasm_cargo hello-rust), or "
+                                  "--new NAME to make one.")
+        except WagiNbError as error:
+            raise UsageError(str(error)) from None
+        env = parse_env(args.env)
+        status = LiveStatus(self._toolchain_label("rust"))
+        with status:
+            artifact = build_crate(args.path, release=args.release, binary=args.bin, name=args.name,
+                                   progress=status.progress)
+        return self._use(artifact, args, env, status, source="")
 
     @line_magic
     def wasm_toolchains(self, line):
@@ -203,10 +224,33 @@ class BuiltView:
         return f"[{a.language} module, {a.size:,} bytes, {how}{'; ' + a.warnings if a.warnings else ''}]"
 
 
-def _show(status, view):
-    """The result replaces the live status line, if one was shown (then the cell returns None)."""
-    handle = status.get("handle")
-    if handle is None:
-        return view
-    handle.update(_Empty() if view is None else view)
-    return None
+class LiveStatus:
+    """The status line of a slow build: shown after STATUS_AFTER seconds, updated with the compiler's
+    progress, and replaced by the result (the cell then returns None) or removed if the build fails."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.handle = None
+
+    def progress(self, elapsed: float, detail: str = "") -> None:
+        if elapsed < STATUS_AFTER:
+            return
+        view = BuildStatus(self.label, elapsed, detail)
+        if self.handle is None:
+            self.handle = display(view, display_id=True)
+        else:
+            self.handle.update(view)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is not None and self.handle is not None:
+            self.handle.update(_Empty())
+        return False
+
+    def show(self, view):
+        if self.handle is None:
+            return view
+        self.handle.update(_Empty() if view is None else view)
+        return None

@@ -12,15 +12,17 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import CompileError
 
-#: Called about ten times a second while a compiler runs, with the seconds elapsed.
-Progress = Callable[[float], None]
+#: Called about ten times a second while a compiler runs, with the seconds elapsed and a line of
+#: what it is doing, if it says ("Compiling serde v1.0.152 (3/12)"), else "".
+Progress = Callable[[float, str], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -68,6 +70,10 @@ class CompileJob:
     release: bool = True
     #: ``--flags`` of the cell and the language's setting (``WasmMagics.rust_flags``).
     flags: Tuple[str, ...] = ()
+    #: Packages the cell depends on, as a manifest names them (``{"serde_json": "1"}``): Rust's crates.
+    dependencies: Mapping[str, Any] = field(default_factory=dict)
+    #: Resolve the dependencies again instead of reusing the lock kept for them.
+    update: bool = False
 
 
 #: Where an interpreted language's script folder is mounted (read-only) for the interpreter.
@@ -108,6 +114,8 @@ class Toolchain:
     example: str = ""
     #: The interpreter is the module and the cell its script (see the class docstring).
     interpreted: bool = False
+    #: Whether cells may depend on packages (``--dep``, a manifest at the top of the cell).
+    takes_dependencies: bool = False
 
     @property
     def magic(self) -> str:
@@ -145,6 +153,10 @@ class Toolchain:
     def prepare(self, info: ToolchainInfo, workdir: Path, job: CompileJob) -> None:
         """Write what the compiler needs beside the source (a project file, say)."""
 
+    def split_manifest(self, text: str) -> Tuple[str, dict]:
+        """(the code, the dependencies it declares at its top) of a cell; the code keeps its lines."""
+        return text, {}
+
     def key_inputs(self, info: ToolchainInfo, job: CompileJob) -> dict:
         """What a build's cache key needs to know about the compiler: its identity and its whole
         command line, so a change of flags (or of compiler) never reuses an old build."""
@@ -172,6 +184,11 @@ class Toolchain:
         """Files of a build, besides the source, that an export needs to rebuild it the same way
         (``go.mod`` and ``go.sum``, say); kept with the build in the cache."""
         return {}
+
+    def project_main(self, job: CompileJob) -> str:
+        """Where the source is among :meth:`project_files` when they hold it (Cargo's ``src/main.rs``);
+        "" when the export writes the cell's text as ``source_name`` itself."""
+        return ""
 
     def export_command(self, info: ToolchainInfo, job: CompileJob) -> Union[list, str, None]:
         """The command an exported app's build step runs (in the folder holding ``job.source`` and
@@ -243,26 +260,43 @@ def missing_message(info: ToolchainInfo, title: str) -> str:
 
 
 def run_compiler(argv: Sequence[str], cwd: Path, progress: Optional[Progress] = None,
-                 env: Optional[dict] = None) -> tuple:
-    """Run a compiler, reporting progress; Ctrl-C kills it. Returns (exit code, output)."""
+                 env: Optional[dict] = None, status: Optional[Callable[[str], Optional[str]]] = None) -> tuple:
+    """Run a compiler, reporting progress; Ctrl-C kills it. Returns (exit code, output).
+
+    ``status`` turns one line of the compiler's output into the status text passed to
+    ``progress`` (None keeps the last one).
+    """
     start = time.monotonic()
     proc = subprocess.Popen(list(argv), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=env)
+    lines: list = []
+    detail = [""]
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", errors="replace")
+            lines.append(line)
+            shown = status(line) if status else None
+            if shown is not None:
+                detail[0] = shown
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        if progress is None:
-            out, _ = proc.communicate()
-        else:
-            while True:
-                try:
-                    out, _ = proc.communicate(timeout=0.1)
-                    break
-                except subprocess.TimeoutExpired:
-                    progress(time.monotonic() - start)
+        while True:
+            try:
+                proc.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                if progress is not None:
+                    progress(time.monotonic() - start, detail[0])
     except BaseException:
         proc.kill()
         proc.wait()
         raise
-    return proc.returncode, out.decode("utf-8", errors="replace")
+    reader.join()
+    return proc.returncode, "".join(lines)
 
 
 def capture(argv: Sequence[str], timeout: float = 30) -> Optional[str]:

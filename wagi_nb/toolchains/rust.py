@@ -1,12 +1,15 @@
-"""Rust: a ``rustc`` that has a WASI target, called directly on the cell's one file."""
+"""Rust: a ``rustc`` that has a WASI target, called directly on the cell's one file; with Cargo
+(``cargo.py``) when the cell depends on crates (``--dep``, or a cargo-script manifest at its top)."""
 from __future__ import annotations
 
 import glob
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional
 
-from .base import Toolchain, ToolchainInfo, capture, executables, resolve_override
+from ..errors import CompileError
+from . import cargo
+from .base import CompileJob, Toolchain, ToolchainInfo, capture, executables, resolve_override
 
 #: Newest name first: rustup calls it wasm32-wasip1 since Rust 1.78, Debian's 1.63 wasm32-wasi.
 TARGETS = ("wasm32-wasip1", "wasm32-wasi")
@@ -45,7 +48,9 @@ class Rust(Toolchain):
     extension = "rs"
     order = 10
     setting = "rustc"
-    summary = "Compile the cell as Rust (a `fn main`) to wasm32-wasi and run it."
+    takes_dependencies = True
+    summary = ("Compile the cell as Rust (a `fn main`) to wasm32-wasi and run it; with crates (--dep, or "
+               "a `---` manifest at its top), through Cargo.")
     example = 'fn main() {\n    println!("Hello, world!");\n}'
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
@@ -76,6 +81,59 @@ class Rust(Toolchain):
         if (path and ".rustup" in os.path.realpath(path)) or (cargo_home() / "bin" / "rustup").exists():
             return "rustup target add wasm32-wasip1"
         return "apt-get install rustc libstd-rust-dev-wasm32"
+
+    # -- cells with dependencies: Cargo ------------------------------------------------------------------
+    def split_manifest(self, text):
+        return cargo.split_frontmatter(text)
+
+    def _cargo(self, info: ToolchainInfo, job: CompileJob) -> tuple:
+        setup = cargo.Cargo(info.path, info.target)
+        return setup, setup.dependency_folder(dict(job.dependencies), info.identity)
+
+    def key_inputs(self, info, job):
+        if not job.dependencies:
+            return super().key_inputs(info, job)
+        setup, folder = self._cargo(info, job)
+        lock = setup.lock(folder, dict(job.dependencies), update=job.update)
+        return {**info.identity, **setup.identity, "lock": lock, "release": job.release,
+                "flags": list(job.flags)}
+
+    def compile(self, info, workdir: Path, job, progress=None) -> str:
+        if not job.dependencies:
+            return super().compile(info, workdir, job, progress)
+        setup, folder = self._cargo(info, job)
+        (workdir / "src").mkdir()
+        (workdir / "src" / "main.rs").write_text((workdir / job.source).read_text(encoding="utf-8"))
+        (workdir / "Cargo.toml").write_text(cargo.manifest(dict(job.dependencies)))
+        (workdir / "Cargo.lock").write_text(setup.lock(folder, dict(job.dependencies)))
+        # What the command-line flags say, as a file too: an export rebuilds with plain `cargo build`.
+        (workdir / ".cargo").mkdir()
+        (workdir / ".cargo" / "config.toml").write_text(setup.config_file())
+        code, text, wasm = setup.build(workdir, folder, job.release, job.flags, progress)
+        diagnostics = cargo.cargo_diagnostics(text, job.source)
+        if code != 0 or not wasm:
+            raise CompileError(self.title, diagnostics or f"cargo exited with status {code}",
+                               toolchain=f"{info.label}, {setup.version}")
+        (workdir / job.output).write_bytes(wasm)
+        return diagnostics
+
+    def project_files(self, workdir: Path) -> Dict[str, str]:
+        if not (workdir / "Cargo.toml").is_file():
+            return {}
+        return {name: (workdir / name).read_text()
+                for name in ("Cargo.toml", "Cargo.lock", "src/main.rs", ".cargo/config.toml")}
+
+    def project_main(self, job):
+        return "src/main.rs" if job.dependencies else ""
+
+    def export_command(self, info, job):
+        if not job.dependencies:
+            return super().export_command(info, job)
+        setup = cargo.Cargo(info.path, info.target)
+        profile = "release" if job.release else "debug"
+        return (f"{setup.path} build {'--release ' if job.release else ''}--target {info.target} && "
+                f"mkdir -p {os.path.dirname(job.output)} && "
+                f"cp target/{info.target}/{profile}/{cargo.PACKAGE}.wasm {job.output}")
 
     def command(self, info, job):
         profile = ["-C", "opt-level=3", "-C", "strip=debuginfo"] if job.release \

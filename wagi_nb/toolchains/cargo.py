@@ -1,0 +1,280 @@
+"""Cargo for Rust cells with dependencies, and for existing crates (``%wasm_cargo``).
+
+* **Pairing.** The ``cargo`` beside the chosen ``rustc`` (Debian's ``/usr/bin/cargo`` with
+  ``/usr/bin/rustc``, a rustup toolchain's with its own), always told ``RUSTC`` — never rustup's
+  newest cargo driving Debian's older rustc.
+* **Where crates come from.** The user's own Cargo configuration (crates.io, their mirrors,
+  ``config.toml``), except that Debian's rustc is given Debian's vendored crates
+  (``/usr/share/cargo/registry``, the ``librust-*-dev`` packages, built for that rustc) as its
+  crates.io: they build offline, where crates.io's newest releases may need a newer compiler.
+  ``WAGI_NB_CARGO_SOURCE`` chooses: ``auto`` (that), ``crates-io`` (the user's configuration as
+  it is) or the path of a directory source.
+* **One dependency set, one build of the dependencies.** Cells with the same dependencies and
+  compiler share a folder under the build cache with the resolved ``Cargo.lock`` and a target
+  folder, so only the first compiles the dependencies; each later cell compiles its own crate.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional, Tuple
+
+import tomli_w
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from ..cache import atomic_write, cache_root
+from ..errors import CompileError, WagiNbError
+from .base import Progress, capture, run_compiler
+
+SOURCE_ENV = "WAGI_NB_CARGO_SOURCE"
+DEBIAN_REGISTRY = "/usr/share/cargo/registry"
+PACKAGE = "cell"
+#: Release builds as the single-file rustc call makes them: optimised, no debug info.
+PROFILES = {"release": {"opt-level": 3, "strip": "debuginfo"}}
+_FRONTMATTER_OPEN = re.compile(r"^---[A-Za-z0-9_-]*\s*$")
+_COMPILING = re.compile(r"^\s*Compiling (\S+) v(\S+)")
+
+
+# -- what a cell asks for -------------------------------------------------------------------------------
+def split_frontmatter(text: str) -> Tuple[str, dict]:
+    """(the Rust code, its ``[dependencies]``) of a cell that may open with a cargo-script manifest
+    (``---`` … ``---``). The manifest's lines become blank lines, so line numbers stay the cell's."""
+    lines = text.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None or not _FRONTMATTER_OPEN.match(lines[first]):
+        return text, {}
+    close = next((i for i in range(first + 1, len(lines)) if lines[i].strip() == "---"), None)
+    if close is None:
+        raise WagiNbError(f"The cell opens a Cargo manifest with `{lines[first].strip()}` on line "
+                          f"{first + 1} but never closes it: end it with a line `---`.")
+    manifest = "\n".join(lines[first + 1:close])
+    try:
+        data = tomllib.loads(manifest)
+    except tomllib.TOMLDecodeError as error:
+        raise WagiNbError(f"The Cargo manifest at the top of the cell is not valid TOML: {error}.") from None
+    extra = sorted(set(data) - {"dependencies"})
+    if extra:
+        raise WagiNbError(f"The manifest at the top of the cell has {', '.join(f'[{k}]' for k in extra)}; "
+                          "wagi_nb reads only [dependencies] from it.")
+    dependencies = data.get("dependencies", {})
+    if not isinstance(dependencies, dict):
+        raise WagiNbError("[dependencies] in the cell's manifest must be a table of `name = spec` lines.")
+    code = "\n".join([*lines[:first], *[""] * (close - first + 1), *lines[close + 1:]])
+    return code, dependencies
+
+
+def parse_dependency(spec: str) -> Tuple[str, object]:
+    """``--dep 'serde = { version = "1", features = ["derive"] }'`` → ("serde", {...})."""
+    try:
+        data = tomllib.loads(spec)
+    except tomllib.TOMLDecodeError:
+        data = None
+    if not data or len(data) != 1:
+        raise WagiNbError(f"--dep expects one `name = spec` line of a Cargo manifest, got {spec!r}; "
+                          "e.g. --dep 'serde_json = \"1\"' or "
+                          "--dep 'serde = { version = \"1\", features = [\"derive\"] }'.")
+    return next(iter(data.items()))
+
+
+def manifest(dependencies: dict, package: str = PACKAGE) -> str:
+    """A Cargo.toml for one binary crate with these dependencies."""
+    return tomli_w.dumps({"package": {"name": package, "version": "0.1.0", "edition": "2021"},
+                          "dependencies": dependencies, "profile": PROFILES})
+
+
+# -- the cargo to use ------------------------------------------------------------------------------------
+def paired_cargo(rustc: str) -> Optional[str]:
+    """The cargo that comes with this rustc (the one in the same folder), if there is one."""
+    for folder in dict.fromkeys([os.path.dirname(rustc), os.path.dirname(os.path.realpath(rustc))]):
+        cargo = os.path.join(folder, "cargo")
+        if os.path.isfile(cargo) and os.access(cargo, os.X_OK):
+            return cargo
+    return None
+
+
+def source_flags(rustc: str) -> list:
+    """``--config`` arguments that pick where crates come from (see the module's docstring)."""
+    choice = os.environ.get(SOURCE_ENV, "auto")
+    if choice == "crates-io":
+        return []
+    if choice == "auto":
+        debian = os.path.realpath(rustc).startswith("/usr/bin/") and os.path.isdir(DEBIAN_REGISTRY)
+        if not debian:
+            return []
+        choice = DEBIAN_REGISTRY
+    if not os.path.isdir(choice):
+        raise WagiNbError(f"{SOURCE_ENV}={choice!r} is not a folder of crates. Give auto, crates-io or "
+                          "the path of a Cargo directory source.")
+    return ["--config", 'source.crates-io.replace-with="wagi-nb-vendored"',
+            "--config", f"source.wagi-nb-vendored.directory={json.dumps(choice)}"]
+
+
+class Cargo:
+    """The cargo paired with a rustc, how it is run, and where its crates come from."""
+
+    def __init__(self, rustc: str, target: str):
+        cargo = paired_cargo(rustc)
+        if cargo is None:
+            hint = "rustup component add cargo" if ".rustup" in os.path.realpath(rustc) else "apt-get install cargo"
+            raise WagiNbError(f"Rust cells with dependencies are built with Cargo, and there is no cargo beside "
+                              f"{rustc}. Install it: {hint}")
+        self.path, self.rustc, self.target = cargo, rustc, target
+        self.version = capture([cargo, "--version"]) or "cargo"
+        self.config = source_flags(rustc)
+        self.offline = bool(self.config)
+
+    @property
+    def identity(self) -> dict:
+        return {"cargo": self.path, "cargo_version": self.version, "sources": self.config}
+
+    def config_file(self) -> str:
+        """``.cargo/config.toml`` for a crate that builds as this cell did: this rustc, these crates."""
+        config: dict = {"build": {"rustc": self.rustc}}
+        if self.config:
+            directory = json.loads(self.config[-1].partition("=")[2])
+            config["source"] = {"crates-io": {"replace-with": "wagi-nb-vendored"},
+                                "wagi-nb-vendored": {"directory": directory}}
+            config["net"] = {"offline": True}
+        return tomli_w.dumps(config)
+
+    def environment(self) -> dict:
+        env = dict(os.environ)
+        env.update(RUSTC=self.rustc, CARGO_TERM_COLOR="never", CARGO_TERM_PROGRESS_WHEN="never")
+        return env
+
+    def argv(self, command: str, *extra: str) -> list:
+        return [self.path, command, *self.config, *(["--offline"] if self.offline else []), *extra]
+
+    def run(self, command: str, cwd: Path, *extra: str, progress: Optional[Progress] = None,
+            status=None) -> tuple:
+        return run_compiler(self.argv(command, *extra), cwd, progress, env=self.environment(), status=status)
+
+    # -- a dependency set: its lock and its target folder ------------------------------------------------
+    def dependency_folder(self, dependencies: dict, rustc_identity: dict) -> Path:
+        record = json.dumps({"dependencies": dependencies, "rustc": rustc_identity, **self.identity},
+                            sort_keys=True)
+        return cache_root() / "cargo" / hashlib.sha256(record.encode()).hexdigest()[:24]
+
+    def new_crate(self, path: Path) -> str:
+        """``cargo new --bin PATH``: a crate like the seed's ``cargo new hello-rust``; returns cargo's words."""
+        code, text = self.run("new", path.parent if path.parent != Path("") else Path.cwd(), "--bin",
+                              "--vcs", "none", path.name)
+        if code != 0:
+            raise WagiNbError(f"cargo new {path} failed: {text.strip()}")
+        return text.strip()
+
+    def build_crate(self, crate: Path, release: bool, binary: Optional[str] = None,
+                    progress: Optional[Progress] = None) -> Tuple[str, bytes, str]:
+        """Build an existing crate for wasm: (its binary's name, the module's bytes, the warnings)."""
+        profile = ["--release"] if release else []
+        choose = ["--bin", binary] if binary else []
+        code, text = self.run("build", crate, *profile, *choose, "--target", self.target,
+                              "--message-format=json-render-diagnostics", progress=progress,
+                              status=lambda line: _compiling_status(line))
+        messages, other = [], []
+        for line in text.splitlines():
+            if line.startswith("{"):
+                try:
+                    messages.append(json.loads(line))
+                    continue
+                except ValueError:
+                    pass
+            other.append(line)
+        diagnostics = cargo_diagnostics("\n".join(other), "src/main.rs")
+        if code != 0:
+            raise CompileError("Rust", diagnostics or f"cargo build exited with status {code}",
+                               toolchain=self.version)
+        binaries = [m for m in messages if m.get("reason") == "compiler-artifact" and m.get("executable")
+                    and os.path.realpath(m.get("manifest_path", "")) ==
+                    os.path.realpath(crate / "Cargo.toml")]
+        if not binaries:
+            raise WagiNbError(f"cargo built {crate} but no binary came out: give the crate a `fn main` "
+                              "(src/main.rs), as `cargo new` makes it.")
+        if len(binaries) > 1:
+            names = ", ".join(m["target"]["name"] for m in binaries)
+            raise WagiNbError(f"{crate} has several binaries ({names}): pick one with --bin NAME.")
+        built = binaries[0]
+        return built["target"]["name"], Path(built["executable"]).read_bytes(), diagnostics
+
+    def lock(self, folder: Path, dependencies: dict, update: bool = False) -> str:
+        """The dependency set's resolved Cargo.lock, resolving it first if needed (or ``update``)."""
+        lock = folder / "Cargo.lock"
+        if lock.is_file() and not update:
+            return lock.read_text()
+        with tempfile.TemporaryDirectory(prefix="wagi_nb-resolve-") as scratch:
+            crate = Path(scratch)
+            (crate / "Cargo.toml").write_text(manifest(dependencies))
+            (crate / "src").mkdir()
+            (crate / "src" / "main.rs").write_text("fn main() {}\n")
+            code, text = self.run("generate-lockfile", crate)
+            if code != 0:
+                text = text.replace(str(crate), "this cell")
+                raise CompileError("Rust", missing_crate_help(text, dependencies, self), toolchain=self.version)
+            resolved = (crate / "Cargo.lock").read_text()
+        atomic_write(lock, resolved.encode())
+        return resolved
+
+    def build(self, crate: Path, folder: Path, release: bool, flags: tuple,
+              progress: Optional[Progress] = None) -> Tuple[int, str, bytes]:
+        """Build the crate (its Cargo.toml, Cargo.lock, src/main.rs) into the dependency set's target
+        folder; returns (exit code, cargo's output, the module's bytes or b"")."""
+        folder.mkdir(parents=True, exist_ok=True)
+        total = max(1, (crate / "Cargo.lock").read_text().count("[[package]]"))
+        done = [0]
+
+        def status(line: str) -> Optional[str]:
+            shown = _compiling_status(line)
+            if shown is None:
+                return None
+            done[0] += 1
+            return f"{shown} ({done[0]}/{total})"
+
+        profile = ["--release"] if release else []
+        with open(folder / "wagi_nb.lock", "w") as held:
+            # Cells of one dependency set take turns: each copies its module out before the next build.
+            fcntl.flock(held, fcntl.LOCK_EX)
+            code, text = self.run("rustc", crate, *profile, "--locked", "--target", self.target,
+                                  "--target-dir", str(folder / "target"), "--bin", PACKAGE,
+                                  *(["--", *flags] if flags else []), progress=progress, status=status)
+            built = folder / "target" / self.target / ("release" if release else "debug") / f"{PACKAGE}.wasm"
+            wasm = built.read_bytes() if code == 0 and built.is_file() else b""
+        return code, text, wasm
+
+
+def _compiling_status(line: str) -> Optional[str]:
+    match = _COMPILING.match(line)
+    return f"Compiling {match.group(1)} {match.group(2)}" if match else None
+
+
+def compiled_crates(output: str) -> list:
+    """The crates Cargo's output says it compiled, in order (``["serde", "cell"]``)."""
+    return [match.group(1) for match in map(_COMPILING.match, output.splitlines()) if match]
+
+
+def cargo_diagnostics(output: str, source: str = "cell.rs") -> str:
+    """Cargo's output as the cell's diagnostics: its progress lines out, src/main.rs as the cell."""
+    keep = [line for line in output.splitlines()
+            if not re.match(r"^\s*(Compiling|Finished|Blocking|Updating|Locking|Downloaded?|Fresh)\b", line)]
+    return "\n".join(keep).replace("src/main.rs", source).strip()
+
+
+def missing_crate_help(output: str, dependencies: dict, cargo: Cargo) -> str:
+    text = cargo_diagnostics(output)
+    names = ", ".join(sorted(dependencies))
+    if cargo.config and DEBIAN_REGISTRY in " ".join(cargo.config):
+        where = (f"Debian's rustc takes its crates from Debian's packages ({DEBIAN_REGISTRY}): install the "
+                 "crate's librust-<name>-dev package (apt-get install librust-serde-json-dev, say), or set "
+                 f"{SOURCE_ENV}=crates-io to use crates.io with a newer rustc")
+    else:
+        where = "check each name and version on crates.io (or in your Cargo registry)"
+    return (f"{text}\n\nCargo could not resolve this cell's dependencies ({names}): {where}.").strip()
