@@ -274,6 +274,14 @@ def test_02_wagi_routes(run_notebook):
     assert env["GREETING"] == "Bonjour"
     assert env["REQUEST_METHOD"] == "GET"  # the CGI variables beat the global env
 
+    created = cells.text("json-api")
+    assert "201 Created" in created and "content-type: application/json" in created
+    assert '"title": "learn Wagi"' in created and '"done": false' in created
+    bad = cells.text("json-api-bad")
+    assert "400 Bad Request" in bad and "expected ident at line 1 column 2" in bad
+    version = cells.text("json-version")
+    assert '"route": "/version"' in version and '"server": "WAGI/1"' in version
+
 
 # -- 03: one handler, five languages -------------------------------------------------------------
 LANGUAGES = {"rust": "Rust", "c": "C", "cpp": "C++", "zig": "Zig", "go": "Go",

@@ -23,7 +23,7 @@ from .errors import CompileError, WagiNbError
 from . import defaults
 from .runtime import LoadedModule, RunResult, get_runtime
 from .toolchains.base import SCRIPT_DIR, CompileJob, Progress
-from .toolchains.cargo import Cargo, parse_dependency
+from .toolchains.cargo import paired_with, parse_dependency
 
 #: Modules kept under a name (``build(..., name=...)``, the magics' ``-n/--name``).
 modules: dict = {}
@@ -216,7 +216,7 @@ def build_crate(path: Union[str, os.PathLike], *, release: bool = True, binary: 
         raise WagiNbError(f"{str(crate)!r} is not a Cargo crate (no Cargo.toml there). Give the crate's folder, "
                           "or make one with %wasm_cargo --new NAME.")
     info = toolchains.require("rust")
-    setup = Cargo(info.path, info.target)
+    setup = paired_with(info)
     start = time.perf_counter()
     binary, wasm, warnings = setup.build_crate(crate, release, binary, progress)
     seconds = time.perf_counter() - start

@@ -22,6 +22,14 @@ HOSTNAME = "localhost:3000"
 NOTEBOOK_PORT = 3000
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask, which containers narrow)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # pragma: no cover (not Linux)
+        return os.cpu_count() or 1
+
+
 def max_concurrency() -> int:
     """Modules running at once in one server process: 4 per core, at least 8."""
     return max(8, 4 * (os.cpu_count() or 1))

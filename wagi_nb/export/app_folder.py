@@ -20,7 +20,7 @@ from ..errors import WagiNbError
 from ..wagi.config import dump_config
 from .spin import check_manifest, component_id, manifest_text, outbound_host
 from ..toolchains.base import CompileJob
-from ..toolchains.cargo import Cargo
+from ..toolchains.cargo import paired_with
 from .volumes import copy_volume
 
 FORMATS = ("wagi", "spin", "both")
@@ -252,19 +252,22 @@ def _write_source(folder: Path, cid: str, handler, module: str) -> tuple:
 
 def _write_crate(folder: Path, cid: str, artifact, module: str) -> tuple:
     """An existing crate (``%wasm_cargo``): copied without its target/ and .git/, rebuilt with its
-    cargo (the one paired with the rustc that built it), its module copied where the manifests say."""
+    cargo (the one paired with the rustc that built it), its module copied where the manifests say.
+    A crate without a ``.cargo/config.toml`` gets wagi_nb's (the rustc, the crates' source), so its
+    build command is a plain ``cargo build``; one with its own keeps it and the command says the rest."""
     workdir = f"src/{cid}"
     shutil.copytree(artifact.crate, folder / workdir, dirs_exist_ok=True, symlinks=True,
                     ignore=lambda where, names: [n for n in names if n in ("target", ".git")]
                     if Path(where) == artifact.crate else [])
     info = toolchains.discover("rust")
-    setup = Cargo(info.path, info.target)
-    release = artifact.flags.get("release", True)
-    output = os.path.relpath(module, workdir)
-    command = (shlex.join(["env", f"RUSTC={setup.rustc}", *setup.argv("build", *(["--release"] if release else []),
-                                                                     "--target", info.target)])
-               + f" && mkdir -p {os.path.dirname(output)} && cp target/{info.target}/"
-               f"{'release' if release else 'debug'}/{artifact.flags.get('bin', 'main')}.wasm {output}")
+    setup = paired_with(info)
+    config = folder / workdir / ".cargo" / "config.toml"
+    configured = not config.exists() and not config.with_suffix("").exists()
+    if configured:
+        config.parent.mkdir(exist_ok=True)
+        config.write_text(setup.config_file())
+    command = setup.export_command(artifact.flags.get("release", True), artifact.flags.get("bin", "main"),
+                                   os.path.relpath(module, workdir), configured=configured)
     main = f"{workdir}/src/main.rs"
     return (main if (folder / main).is_file() else f"{workdir}/Cargo.toml"), command, workdir
 

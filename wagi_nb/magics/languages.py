@@ -21,7 +21,7 @@ from ..display import BuildStatus, RunView, ToolchainsView
 from ..envvars import parse_env_pairs
 from ..errors import WagiNbError
 from ..cell_options import CARGO, RUN, cell_options, check_cell_options, fill_defaults, split_flags
-from ..toolchains.cargo import Cargo
+from ..toolchains.cargo import paired_with
 from .routes import serve_cell
 
 #: Builds slower than this show a live status line.
@@ -180,7 +180,7 @@ class WasmMagics(Magics):
                     raise WagiNbError("%wasm_cargo --new NAME makes a crate; build it afterwards with "
                                       "%wasm_cargo NAME (give one of the two).")
                 info = toolchains.require("rust")
-                print(Cargo(info.path, info.target).new_crate(Path(args.new)))
+                print(paired_with(info).new_crate(Path(args.new)))
                 print(f"Build and run it with: %wasm_cargo {args.new}")
                 return None
             if not args.path:

@@ -17,6 +17,7 @@ import pkgutil
 from typing import Dict, Optional
 
 from ..errors import ToolchainNotFound, WagiNbError
+from . import cargo
 from .base import Toolchain, ToolchainInfo, missing_message
 
 
@@ -76,6 +77,7 @@ def set_compiler(language: str, path: Optional[str]) -> None:
 def refresh() -> None:
     """Forget discovery results, e.g. after installing a toolchain."""
     _discover.cache_clear()
+    cargo._paired.cache_clear()
 
 
 def all_toolchains() -> list:

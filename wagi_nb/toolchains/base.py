@@ -263,14 +263,15 @@ def run_compiler(argv: Sequence[str], cwd: Path, progress: Optional[Progress] = 
                  env: Optional[dict] = None, status: Optional[Callable[[str], Optional[str]]] = None) -> tuple:
     """Run a compiler, reporting progress; Ctrl-C kills it. Returns (exit code, output).
 
-    ``status`` turns one line of the compiler's output into the status text passed to
-    ``progress`` (None keeps the last one).
+    ``status`` turns one line of the compiler's output into a status text (None for lines that
+    are not one); ``progress`` sees every status text, in order, from the calling thread, and is
+    told the time every tenth of a second.
     """
     start = time.monotonic()
     proc = subprocess.Popen(list(argv), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=env)
     lines: list = []
-    detail = [""]
+    statuses: list = [""]
 
     def read() -> None:
         assert proc.stdout is not None
@@ -279,7 +280,19 @@ def run_compiler(argv: Sequence[str], cwd: Path, progress: Optional[Progress] = 
             lines.append(line)
             shown = status(line) if status else None
             if shown is not None:
-                detail[0] = shown
+                statuses.append(shown)
+
+    shown = [1]
+
+    def report() -> None:
+        if progress is None:
+            return
+        elapsed, newest = time.monotonic() - start, len(statuses)
+        for index in range(shown[0], newest):
+            progress(elapsed, statuses[index])
+        if newest == shown[0]:
+            progress(elapsed, statuses[-1])
+        shown[0] = newest
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
@@ -289,13 +302,14 @@ def run_compiler(argv: Sequence[str], cwd: Path, progress: Optional[Progress] = 
                 proc.wait(timeout=0.1)
                 break
             except subprocess.TimeoutExpired:
-                if progress is not None:
-                    progress(time.monotonic() - start, detail[0])
+                report()
     except BaseException:
         proc.kill()
         proc.wait()
         raise
     reader.join()
+    if len(statuses) > shown[0]:
+        report()
     return proc.returncode, "".join(lines)
 
 

@@ -16,10 +16,12 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import re
+import shlex
 import sys
 import tempfile
 from pathlib import Path
@@ -33,6 +35,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from ..cache import atomic_write, cache_root
+from ..defaults import usable_cpus
 from ..errors import CompileError, WagiNbError
 from .base import Progress, capture, run_compiler
 
@@ -42,7 +45,7 @@ PACKAGE = "cell"
 #: Release builds as the single-file rustc call makes them: optimised, no debug info.
 PROFILES = {"release": {"opt-level": 3, "strip": "debuginfo"}}
 _FRONTMATTER_OPEN = re.compile(r"^---[A-Za-z0-9_-]*\s*$")
-_COMPILING = re.compile(r"^\s*Compiling (\S+) v(\S+)")
+_COMPILING = re.compile(r"^\s*Compiling (\S+) v?(\S+)")
 
 
 # -- what a cell asks for -------------------------------------------------------------------------------
@@ -119,6 +122,17 @@ def source_flags(rustc: str) -> list:
             "--config", f"source.wagi-nb-vendored.directory={json.dumps(choice)}"]
 
 
+def cargo_version(cargo: str) -> str:
+    """``cargo --version``, asked once per cargo executable (an unchanged re-run starts no Cargo)."""
+    status = os.stat(cargo)
+    return _cargo_version(os.path.realpath(cargo), status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _cargo_version(cargo: str, mtime_ns: int, size: int) -> str:
+    return capture([cargo, "--version"]) or "cargo"
+
+
 class Cargo:
     """The cargo paired with a rustc, how it is run, and where its crates come from."""
 
@@ -129,7 +143,7 @@ class Cargo:
             raise WagiNbError(f"Rust cells with dependencies are built with Cargo, and there is no cargo beside "
                               f"{rustc}. Install it: {hint}")
         self.path, self.rustc, self.target = cargo, rustc, target
-        self.version = capture([cargo, "--version"]) or "cargo"
+        self.version = cargo_version(cargo)
         self.config = source_flags(rustc)
         self.offline = bool(self.config)
 
@@ -146,6 +160,17 @@ class Cargo:
                                 "wagi-nb-vendored": {"directory": directory}}
             config["net"] = {"offline": True}
         return tomli_w.dumps(config)
+
+    def export_command(self, release: bool, binary: str, output: str, configured: bool = True) -> str:
+        """The shell command that rebuilds a crate and copies its module to ``output``, run in the
+        crate's folder. ``configured``: the crate's ``.cargo/config.toml`` is :meth:`config_file`'s,
+        so a plain ``cargo build`` picks this rustc and these crates; otherwise the command says so."""
+        build = [self.path, "build", *(["--release"] if release else []), "--target", self.target]
+        if not configured:
+            build = ["env", f"RUSTC={self.rustc}", *self.argv("build", *build[2:])]
+        built = f"target/{self.target}/{'release' if release else 'debug'}/{binary}.wasm"
+        return shlex.join(build) + f" && mkdir -p {shlex.quote(os.path.dirname(output) or '.')} && " \
+            f"cp {shlex.quote(built)} {shlex.quote(output)}"
 
     def environment(self) -> dict:
         env = dict(os.environ)
@@ -240,6 +265,9 @@ class Cargo:
             return f"{shown} ({done[0]}/{total})"
 
         profile = ["--release"] if release else []
+        # Cargo's 16 code-generation units make a 2-CPU machine wait on their thin LTO; one per CPU
+        # compiles a serde_json cell in two thirds of the time (benchmarks/cargo.py). A --flags value wins.
+        flags = ("-C", f"codegen-units={min(16, usable_cpus())}", *flags) if release else flags
         with open(folder / "wagi_nb.lock", "w") as held:
             # Cells of one dependency set take turns: each copies its module out before the next build.
             fcntl.flock(held, fcntl.LOCK_EX)
@@ -249,6 +277,17 @@ class Cargo:
             built = folder / "target" / self.target / ("release" if release else "debug") / f"{PACKAGE}.wasm"
             wasm = built.read_bytes() if code == 0 and built.is_file() else b""
         return code, text, wasm
+
+
+def paired_with(info) -> Cargo:
+    """The :class:`Cargo` for a discovered rustc (its ToolchainInfo), made once per rustc and crate
+    source: a cache hit of a dependency cell starts no Cargo and asks nothing twice."""
+    return _paired(info.path, info.target, os.environ.get(SOURCE_ENV, "auto"))
+
+
+@functools.lru_cache(maxsize=16)
+def _paired(rustc: str, target: str, source: str) -> Cargo:
+    return Cargo(rustc, target)
 
 
 def _compiling_status(line: str) -> Optional[str]:
@@ -266,6 +305,11 @@ def cargo_diagnostics(output: str, source: str = "cell.rs") -> str:
     keep = [line for line in output.splitlines()
             if not re.match(r"^\s*(Compiling|Finished|Blocking|Updating|Locking|Downloaded?|Fresh)\b", line)]
     return "\n".join(keep).replace("src/main.rs", source).strip()
+
+
+def stale_lock(output: str) -> bool:
+    """Cargo refused the kept lock: it names versions the registry no longer has."""
+    return bool(re.search(r"\(locked to \S+\)|lock file .* needs to be updated", output))
 
 
 def missing_crate_help(output: str, dependencies: dict, cargo: Cargo) -> str:

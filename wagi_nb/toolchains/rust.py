@@ -87,7 +87,7 @@ class Rust(Toolchain):
         return cargo.split_frontmatter(text)
 
     def _cargo(self, info: ToolchainInfo, job: CompileJob) -> tuple:
-        setup = cargo.Cargo(info.path, info.target)
+        setup = cargo.paired_with(info)
         return setup, setup.dependency_folder(dict(job.dependencies), info.identity)
 
     def key_inputs(self, info, job):
@@ -110,10 +110,16 @@ class Rust(Toolchain):
         (workdir / ".cargo").mkdir()
         (workdir / ".cargo" / "config.toml").write_text(setup.config_file())
         code, text, wasm = setup.build(workdir, folder, job.release, job.flags, progress)
-        diagnostics = cargo.cargo_diagnostics(text, job.source)
+        diagnostics = cargo.cargo_diagnostics(text.replace(f"{workdir}/", "").replace(str(workdir), "this cell"),
+                                             job.source)
         if code != 0 or not wasm:
-            raise CompileError(self.title, diagnostics or f"cargo exited with status {code}",
-                               toolchain=f"{info.label}, {setup.version}")
+            report = diagnostics or f"cargo exited with status {code}"
+            if cargo.stale_lock(text):
+                report += ("\n\nThis dependency set was resolved earlier and its lock is kept for "
+                           "reproducible re-runs, but the registry no longer has the versions it names "
+                           f"(the lock: {folder / 'Cargo.lock'}). Run the cell again with --update to "
+                           "resolve the dependencies afresh.")
+            raise CompileError(self.title, report, toolchain=f"{info.label}, {setup.version}")
         (workdir / job.output).write_bytes(wasm)
         return diagnostics
 
@@ -129,11 +135,7 @@ class Rust(Toolchain):
     def export_command(self, info, job):
         if not job.dependencies:
             return super().export_command(info, job)
-        setup = cargo.Cargo(info.path, info.target)
-        profile = "release" if job.release else "debug"
-        return (f"{setup.path} build {'--release ' if job.release else ''}--target {info.target} && "
-                f"mkdir -p {os.path.dirname(job.output)} && "
-                f"cp target/{info.target}/{profile}/{cargo.PACKAGE}.wasm {job.output}")
+        return cargo.paired_with(info).export_command(job.release, cargo.PACKAGE, job.output)
 
     def command(self, info, job):
         profile = ["-C", "opt-level=3", "-C", "strip=debuginfo"] if job.release \
