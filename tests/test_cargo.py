@@ -155,6 +155,26 @@ def test_a_crate_that_is_not_there_gets_cargo_s_words_and_what_to_do(rust):
     assert "wagi_nb-resolve-" not in words
 
 
+def test_a_registry_cargo_cannot_reach_is_named_with_what_to_do(rust, tmp_path, monkeypatch):
+    # The user's own Cargo configuration, followed: here a mirror that does not answer.
+    (tmp_path / "config.toml").write_text('[source.crates-io]\nreplace-with = "mirror"\n'
+                                          '[source.mirror]\nregistry = "https://127.0.0.1:9/index"\n'
+                                          '[net]\nretry = 0\n')
+    monkeypatch.setenv("CARGO_HOME", str(tmp_path))
+    monkeypatch.setenv("WAGI_NB_CARGO_SOURCE", "crates-io")
+    with pytest.raises(wagi_nb.CompileError) as caught:
+        wagi_nb.build(JSON_HANDLER, "rust", dependencies=['itoa = "1"'])
+    assert "127.0.0.1:9" in caught.value.diagnostics
+    assert "Cargo could not reach its registry" in caught.value.diagnostics
+
+
+def test_warnings_of_a_dependency_cell_point_at_the_notebook_s_line(rust):
+    source = 'fn main() {\n    let unused = 1;\n    println!("{}", itoa::Buffer::new().format(7));\n}\n'
+    built = wagi_nb.build(source, "rust", dependencies=['itoa = "1"'], line_offset=1)
+    assert built.run().text == "7\n"
+    assert "unused variable: `unused`" in built.warnings and "cell.rs:3:9" in built.warnings
+
+
 @pytest.mark.parametrize("spec", ["serde_json", 'serde_json = "1"\nitoa = "1"', "= 1"])
 def test_a_dep_that_is_not_one_manifest_line_says_what_one_looks_like(rust, ipython_shell, spec):
     with pytest.raises(wagi_nb.WagiNbError) as caught:  # (shown as its message, no traceback)

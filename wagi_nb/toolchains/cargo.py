@@ -315,7 +315,11 @@ def stale_lock(output: str) -> bool:
 def missing_crate_help(output: str, dependencies: dict, cargo: Cargo) -> str:
     text = cargo_diagnostics(output)
     names = ", ".join(sorted(dependencies))
-    if cargo.config and DEBIAN_REGISTRY in " ".join(cargo.config):
+    if re.search(r"network failure|failed to fetch|Unable to update registry", output):
+        where = ("Cargo could not reach its registry: check the network, or point Cargo at a mirror "
+                 "(source replacement in ~/.cargo/config.toml), or at a folder of crates with "
+                 f"{SOURCE_ENV}=PATH (a Cargo directory source, as `cargo vendor` makes)")
+    elif cargo.config and DEBIAN_REGISTRY in " ".join(cargo.config):
         where = (f"Debian's rustc takes its crates from Debian's packages ({DEBIAN_REGISTRY}): install the "
                  "crate's librust-<name>-dev package (apt-get install librust-serde-json-dev, say), or set "
                  f"{SOURCE_ENV}=crates-io to use crates.io with a newer rustc")
