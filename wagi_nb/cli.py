@@ -126,18 +126,53 @@ def add_export_options(parser) -> None:
         parser.add_argument(*names, **kwargs)
 
 
+#: Wagi's flags that wagi-nb cannot honour, and the environment variables Wagi reads for them:
+#: (flags, variables, help, what to do instead).
+WAGI_ONLY = (
+    (("--tls-cert", "--tls-key"), ("WAGI_TLS_CERT", "WAGI_TLS_KEY"), "refused: put a TLS-terminating proxy in front",
+     "wagi-nb serve speaks plain HTTP only, so it cannot serve HTTPS itself. Put a TLS-terminating proxy "
+     "in front of it (Caddy, nginx, Traefik or your platform's load balancer, holding the certificate and "
+     "key) that forwards plain HTTP to wagi-nb's --listen address, and start wagi-nb without "
+     "--tls-cert/--tls-key (and with WAGI_TLS_CERT/WAGI_TLS_KEY unset)."),
+    (("-b/--bindle", "--bindle-path", "--bindle-url", "--bindle-server", "--bindle-http-user",
+      "--bindle-http-password", "-k/--bindle-insecure"), (), "refused: list the modules in a modules.toml",
+     "wagi-nb does not load apps from Bindle (retired; Wagi 0.8 already deprecated it). Download the "
+     "app's modules (the `bindle` CLI fetches parcels), list each in a modules.toml ([[module]] with "
+     "`route` and `module = \"name.wasm\"`), and serve that with -c modules.toml."),
+)
+
+
+def refuse_wagi_only(args) -> None:
+    """A Wagi flag wagi-nb cannot honour is a start-up error saying what to do instead."""
+    import os
+    for flags, variables, _, advice in WAGI_ONLY:
+        given = [flag for flag in flags if getattr(args, _dest(flag)) not in (None, False)]
+        given += [f"{name} is set (Wagi reads it as {flags[index]})" for index, name in enumerate(variables)
+                  if os.environ.get(name)]
+        if given:
+            raise WagiNbError(f"{', '.join(given)}: {advice}")
+
+
+def _dest(flag: str) -> str:
+    return flag.split("/")[-1].lstrip("-").replace("-", "_")
+
+
 def serve_options(args):
     """``wagi-nb serve``'s argparse result as the typed options the server takes."""
+    import os
     from pathlib import Path
 
     from .server.serve_command import ServeOptions
+    log_dir = args.log_dir or os.environ.get("WAGI_LOG_DIR")  # the flag wins, as in Wagi
     return ServeOptions(
         config=Path(args.config) if args.config else None,
         notebooks=tuple(Path(path) for path in args.notebook), listen=args.listen,
         hostname=args.hostname, env=tuple(args.env), env_files=tuple(Path(p) for p in args.env_file),
-        log_dir=Path(args.log_dir) if args.log_dir else None, timeout=args.timeout,
+        log_dir=Path(log_dir) if log_dir else None, timeout=args.timeout,
         memory_limit_mib=args.memory_limit, max_output_mib=args.max_output, max_body_mib=args.max_body,
-        workers=args.workers, max_concurrency=args.max_concurrency, worker_fd=args.worker_fd,
+        max_outbound_mib=args.max_outbound, workers=args.workers, max_concurrency=args.max_concurrency,
+        module_cache=Path(args.module_cache) if args.module_cache else None,
+        cache_config=Path(args.cache) if args.cache else None, worker_fd=args.worker_fd,
         parent_pid=args.parent_pid, argv=tuple(args.raw_argv))
 
 
@@ -148,7 +183,8 @@ def serve_app(options):
     from .wagi import WagiApp
     app = WagiApp(hostname=options.hostname, timeout=options.timeout,
                   memory_limit_mib=options.memory_limit_mib, max_output_mib=options.max_output_mib,
-                  max_body_mib=options.max_body_mib, log_dir=options.log_dir)
+                  max_body_mib=options.max_body_mib, max_outbound_mib=options.max_outbound_mib,
+                  log_dir=options.log_dir)
     for path in options.env_files:
         app.add_env_file(path)
     flags = parse_env_pairs(options.env, where="-e/--env")
@@ -167,18 +203,25 @@ def cmd_serve(args) -> int:
     import tempfile
     from pathlib import Path
 
-    from .server.serve_command import check_log_dir, open_sockets, serve
+    from .server.serve_command import check_log_dir, open_sockets, serve, unused_cache_config, use_module_cache
     from .server.workers import end_with_parent
+    refuse_wagi_only(args)
     options = serve_options(args)
     if not options.config and not options.notebooks:
         raise WagiNbError("Nothing to serve: give -c modules.toml (or --notebook NOTEBOOK.ipynb).")
     if options.parent_pid is not None:
         end_with_parent(options.parent_pid)
+    if options.worker_fd is not None:
+        _quiet_file_warnings()  # the parent has shown them once
     temporary = options.log_dir is None
     if temporary:
         options = dataclasses.replace(options, log_dir=Path(tempfile.mkdtemp(prefix="wagi-nb-logs-")))
     try:
         check_log_dir(options.log_dir)
+        if options.module_cache:
+            use_module_cache(options.module_cache)
+        if options.cache_config and options.worker_fd is None:
+            print(f"wagi-nb: note: {unused_cache_config(options.cache_config)}", file=sys.stderr, flush=True)
         app = serve_app(options)
         sockets = open_sockets(options)
     except WagiNbError:
@@ -204,12 +247,20 @@ def add_serve(commands) -> None:
                        help=f"Address to listen on (default {defaults.LISTEN}).")
     serve.add_argument("--hostname", default=defaults.HOSTNAME, metavar="HOST[:PORT]",
                        help=f"SERVER_NAME/SERVER_PORT when a request has no Host (default {defaults.HOSTNAME}).")
-    serve.add_argument("-e", "--env", action="append", default=[], metavar="KEY=VALUE",
-                       help="A variable every module sees (repeatable); beats --env-file.")
-    serve.add_argument("--env-file", action="append", default=[], metavar="FILE",
-                       help="A file of KEY=VALUE lines (repeatable).")
+    # As Wagi's: one flag may take several values (-e A=1 B=2), and may be repeated.
+    serve.add_argument("-e", "--env", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                       help="Variables every module sees (repeatable; a value may be quoted with \" or '); "
+                            "beats --env-file.")
+    serve.add_argument("--env-file", action="extend", nargs="+", default=[], metavar="FILE",
+                       help="Files of KEY=VALUE lines, read as Wagi reads them (repeatable; other lines are "
+                            "skipped with a warning).")
     serve.add_argument("--log-dir", default=None, metavar="DIR",
-                       help="Where module stderr goes, one folder per route (default: a temporary folder).")
+                       help="Where module stderr goes, one folder per route (default: $WAGI_LOG_DIR, else a "
+                            "temporary folder).")
+    serve.add_argument("--module-cache", default=None, metavar="DIR",
+                       help="Where compiled native code is kept (default: the cache folder's native/).")
+    serve.add_argument("--cache", default=None, metavar="FILE",
+                       help="Wagi's wasmtime cache.toml: accepted and not read (native code is always cached).")
     serve.add_argument("--timeout", type=POSITIVE_SECONDS, default=defaults.SERVE_TIMEOUT,
                        metavar="SECONDS",
                        help="Wall-clock limit per request, whatever the module is doing (computing or "
@@ -224,12 +275,22 @@ def add_serve(commands) -> None:
     serve.add_argument("--max-body", type=number(float, 0, "MiB; 0 accepts only empty bodies"),
                        default=defaults.MAX_BODY_MIB, metavar="MIB",
                        help=f"Largest request body; larger gets 413 (default {defaults.MAX_BODY_MIB:g}).")
+    serve.add_argument("--max-outbound", type=number(float, 0, "MiB", inclusive=False),
+                       default=defaults.MAX_OUTBOUND_MIB, metavar="MIB",
+                       help="Largest total of outbound HTTP answers (wasi_experimental_http) one run "
+                            f"holds at once; past it the module gets an error (default "
+                            f"{defaults.MAX_OUTBOUND_MIB:g}).")
     serve.add_argument("--workers", type=number(int, 1, "processes"), default=1, metavar="N",
                        help="Processes sharing the port (default 1).")
     serve.add_argument("--max-concurrency", type=number(int, 1, "modules at once"), default=None,
                        metavar="N", help="Modules running at once per process (default: 4 per core, at "
                                          "least 8; no route may take the last quarter); more requests "
                                          "queue, then get 503.")
+    refused = serve.add_argument_group("Wagi flags wagi-nb cannot honour (refused, with what to do instead)")
+    for flags, _, text, _ in WAGI_ONLY:
+        for flag in flags:
+            takes = {"action": "store_true"} if flag.endswith("insecure") else {"metavar": "VALUE"}
+            refused.add_argument(*flag.split("/"), dest=_dest(flag), default=None, help=text, **takes)
     serve.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)
     serve.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
@@ -281,12 +342,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _plain_warnings() -> None:
-    """Warnings (a modules.toml key that is ignored, a repeated route) as one line each."""
+    """Warnings (a modules.toml key that is ignored, a repeated route, an env file line that is
+    skipped) as one plain line each."""
     import warnings
 
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"wagi-nb: warning: {message}", file=file or sys.stderr, flush=True)
+        print(f"wagi-nb: warning: {' '.join(str(message).split())}", file=file or sys.stderr, flush=True)
     warnings.showwarning = show
+
+
+def _quiet_file_warnings() -> None:
+    import warnings
+
+    from .envvars import EnvFileWarning
+    from .wagi.config import ConfigWarning
+    for category in (ConfigWarning, EnvFileWarning):
+        warnings.filterwarnings("ignore", category=category)
 
 
 def main(argv=None) -> int:

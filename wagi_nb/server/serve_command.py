@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from .. import defaults
+from ..cache.native import NATIVE_CACHE_ENV, native_cache_dir
 from ..errors import WagiNbError
 from ..runtime import cancel_all
 from ..wagi import WagiApp
@@ -40,8 +41,12 @@ class ServeOptions:
     memory_limit_mib: int = defaults.MEMORY_MIB
     max_output_mib: float = defaults.MAX_OUTPUT_MIB
     max_body_mib: float = defaults.MAX_BODY_MIB
+    max_outbound_mib: float = defaults.MAX_OUTBOUND_MIB
     workers: int = 1
     max_concurrency: Optional[int] = None
+    #: ``--module-cache DIR``: where native code is kept; ``--cache FILE``: Wagi's cache.toml, not read.
+    module_cache: Optional[Path] = None
+    cache_config: Optional[Path] = None
     #: A worker process's inherited listening socket and its parent's pid (``--workers``).
     worker_fd: Optional[int] = None
     parent_pid: Optional[int] = None
@@ -49,18 +54,44 @@ class ServeOptions:
     argv: Tuple[str, ...] = ()
 
 
+def _probe(path: Path) -> None:
+    """Make the folder ``path`` and write a byte there; OSError if that cannot be done."""
+    path.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path, prefix=".wagi-nb-probe-") as probe:
+        probe.write(b"x")
+        probe.flush()
+        os.fsync(probe.fileno())
+
+
 def check_log_dir(path: Path) -> None:
     """Refuse a --log-dir modules' stderr could not be written to, before serving anything."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".wagi-nb-probe-") as probe:
-            probe.write(b"x")
-            probe.flush()
-            os.fsync(probe.fileno())
+        _probe(path)
     except OSError as error:
         raise WagiNbError(f"Cannot write module logs to --log-dir {path}: "
                           f"{error.strerror or error}. Give a folder this user can write to "
                           "(on a disk with space left), or leave --log-dir out for a temporary one.") from None
+
+
+def use_module_cache(path: Path) -> Path:
+    """``--module-cache DIR``: keep native code in DIR, in this process and the workers it starts
+    (they inherit the environment variable), once DIR is known to be writable."""
+    default = native_cache_dir()
+    path = path.expanduser().resolve()
+    try:
+        _probe(path)
+    except OSError as error:
+        raise WagiNbError(f"Cannot keep compiled modules in --module-cache {path}: "
+                          f"{error.strerror or error}. Give a folder this user can write to, or leave "
+                          f"--module-cache out (compiled modules then go to {default}).") from None
+    os.environ[NATIVE_CACHE_ENV] = str(path)
+    return path
+
+
+def unused_cache_config(path: Path) -> str:
+    """What ``--cache FILE`` does here: nothing, and why, in one line."""
+    return (f"--cache {path} is not read: Wagi reads it to switch on wasmtime's cache of compiled "
+            f"modules, which wagi-nb always keeps (in {native_cache_dir()}; --module-cache DIR moves it).")
 
 
 def open_sockets(options: ServeOptions) -> list:

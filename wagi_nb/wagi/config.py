@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import warnings
 from dataclasses import dataclass, field, fields
@@ -26,6 +27,12 @@ class ConfigError(WagiNbError):
 
 class ConfigWarning(UserWarning):
     """Something in a ``modules.toml`` that is accepted but ignored."""
+
+
+def config_warning(message: str, name: str, line: int = 0) -> None:
+    """Warn about the config file ``name`` (at ``line``, when known): shown as that file's warning,
+    not as one of wagi_nb's source lines; ``wagi-nb serve`` prints it as one plain line."""
+    warnings.warn_explicit(message, ConfigWarning, filename=name, lineno=line, module=__name__)
 
 
 #: key → (type, description) of every key a ``[[module]]`` entry may have.
@@ -104,17 +111,31 @@ def parse_config(text: str, folder: Path, name: str = "modules.toml") -> list:
             raise ConfigError(f"In {name}, `module = {_short(modules)}` has no `route` beside it. "
                               "Add route = \"/\" (and, for more than one module, a [[module]] line "
                               "above each entry).")
-        warnings.warn(f"{name} has `module` and `route` at the top level; read as one [[module]] "
-                      "entry. Wagi itself needs a [[module]] line above them.", ConfigWarning,
-                      stacklevel=2)
+        config_warning(f"{name} has `module` and `route` at the top level; read as one [[module]] "
+                       "entry. Wagi itself needs a [[module]] line above them.", name, _key_line(text, 0, "module"))
         modules = [{key: value for key, value in data.items() if key in KEYS}]
     if not isinstance(modules, list):
         raise ConfigError(f"In {name}, `module` must be an array of tables: write [[module]] "
                           "(two brackets) above each entry, not [module] or module = ....")
-    return [_entry(raw, index, folder, name) for index, raw in enumerate(modules, start=1)]
+    return [_entry(raw, index, folder, name, text) for index, raw in enumerate(modules, start=1)]
 
 
-def _entry(raw, index: int, folder: Path, name: str) -> ModuleEntry:
+def _key_line(text: str, index: int, key: str) -> int:
+    """The line of ``key`` in the ``index``-th ``[[module]]`` section (0: at the top level), or 0 when
+    it cannot be told (inline tables, or a key written in another way)."""
+    pattern = re.compile(rf"\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*=")
+    section = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(r"\s*\[\[\s*module\s*\]\]", line):
+            section += 1
+        elif re.match(r"\s*\[", line):
+            section = -1  # another table: its keys are not this entry's
+        elif section == index and pattern.match(line):
+            return number
+    return 0
+
+
+def _entry(raw, index: int, folder: Path, name: str, text: str = "") -> ModuleEntry:
     if not isinstance(raw, dict):
         raise ConfigError(f"{name}, [[module]] #{index} is {_toml_type(raw)}, not a table. Write each "
                           f"entry as a [[module]] section:\n{EXAMPLE}")
@@ -125,7 +146,8 @@ def _entry(raw, index: int, folder: Path, name: str) -> ModuleEntry:
             raise ConfigError(f"{where} has no `{key}`. Every [[module]] needs `route` and `module`.")
     for key, value in raw.items():
         if key not in KEYS:
-            warnings.warn(f"{where}: unknown key `{key}` is ignored.", ConfigWarning, stacklevel=3)
+            shown = f"`{key}`" if key.isprintable() and "`" not in key else _short(key)
+            config_warning(f"{where}: unknown key {shown} is ignored.", name, _key_line(text, index, key))
             continue
         kind, description = KEYS[key]
         if not isinstance(value, kind) or isinstance(value, bool):
@@ -145,8 +167,14 @@ def _entry(raw, index: int, folder: Path, name: str) -> ModuleEntry:
         if not isinstance(host, str):
             raise ConfigError(f"{where}: volume {_short(guest)} must map to a host folder (a string), "
                               f"not {_toml_type(host)}.")
-        if not guest.startswith("/"):
-            raise ConfigError(f"{where}: volume {_short(guest)} must be an absolute guest path like \"/data\".")
+        # A guest path without a leading "/" ("content/", as Bartholomew writes them) is passed to
+        # wasmtime as it is, as Wagi passes it; wasi-libc finds "content/x" and "/content/x" in it.
+        if not guest:
+            raise ConfigError(f"{where}: a volume has an empty guest path. Give the path the module "
+                              "sees, e.g. \"/data\" or \"content/\".")
+        if ".." in guest.split("/"):
+            raise ConfigError(f"{where}: volume {_short(guest)} has a `..` in its guest path. Give the path "
+                              "the module sees without `..`, e.g. \"/data\".")
         if "\x00" in guest + host:
             raise ConfigError(f"{where}: volume {_short(guest)} holds a NUL character. Remove it.")
     for key in ("allowed_hosts", "read_only_volumes"):
