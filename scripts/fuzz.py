@@ -6,7 +6,8 @@
 Targets (the properties are in tests/fuzz_targets.py, which the test suite also runs, briefly):
 
 * ``cgi-output``: module stdout → response → the bytes the server writes;
-* ``modules-toml``: modules.toml text → entries or a ConfigError.
+* ``modules-toml``: modules.toml text → entries or a ConfigError;
+* ``env-file``: env file text → variables and skipped lines, as Wagi's env-file-reader 0.2 reads them.
 
 Each input counts as a crash when its check raises anything. Exit status 1 if any target crashed.
 """
@@ -59,13 +60,14 @@ def fuzz(name: str, strategy, check, inputs: int) -> dict:
 
 def report(results: list, command: str) -> str:
     lines = ["# Fuzzing the parsers", "",
-             "What modules and users write is read by two parsers that must never raise: the CGI "
-             "output parser (with the server's header writing behind it) and the `modules.toml` "
-             "reader. `scripts/fuzz.py` feeds each of them generated inputs (hypothesis strategies "
-             "in `tests/fuzz_targets.py`: header blocks like modules print, with obs-text, control "
-             "characters, Unicode digits in `Status`, bare CRs, no blank line; raw bytes; TOML "
-             "documents of every shape and type, nesting up to 2,000 deep, NULs) and counts every "
-             "input whose check raised.", "",
+             "What modules and users write is read by three parsers that must never raise: the CGI "
+             "output parser (with the server's header writing behind it), the `modules.toml` "
+             "reader and the `--env-file` reader. `scripts/fuzz.py` feeds each of them generated inputs "
+             "(hypothesis strategies in `tests/fuzz_targets.py`: header blocks like modules print, with "
+             "obs-text, control characters, Unicode digits in `Status`, bare CRs, no blank line; raw "
+             "bytes; TOML documents of every shape and type, nesting up to 2,000 deep, NULs; env files "
+             "with `export`, quotes, comments, spaces around `=`, CRLF, a BOM, checked against a second "
+             "reading of env-file-reader 0.2's rule) and counts every input whose check raised.", "",
              f"Command: `{command}`  ", f"Date: {datetime.date.today().isoformat()}  ",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
              "", "| target | inputs | crashes | seconds |", "|---|---|---|---|"]
@@ -88,7 +90,8 @@ def main(argv=None) -> int:
     folder = fuzz_targets.config_folder()
     targets = [("cgi-output", fuzz_targets.cgi_outputs(), fuzz_targets.check_cgi_output),
                ("modules-toml", fuzz_targets.modules_tomls(),
-                lambda text: fuzz_targets.check_modules_toml(text, folder))]
+                lambda text: fuzz_targets.check_modules_toml(text, folder)),
+               ("env-file", fuzz_targets.env_files(), fuzz_targets.check_env_text)]
     results = []
     for name, strategy, check in targets:
         print(f"fuzzing {name} with {args.inputs:,} inputs …", flush=True)

@@ -15,9 +15,11 @@ say() { printf 'setup: %s\n' "$*"; }
 # -- 1. Toolchains apt can provide -------------------------------------------------------------
 # Debian's rustc ships the wasm32-wasi standard library; clang + lld + wasi-libc compile C and C++.
 # Cargo builds Rust cells with dependencies; Debian's vendored crates (librust-*-dev, under
-# /usr/share/cargo/registry, made for Debian's rustc) are their offline registry.
+# /usr/share/cargo/registry, made for Debian's rustc) are their offline registry. anyhow, bytes, http,
+# thiserror and tracing are what Wagi's own guest crate (wasi-experimental-http) needs, for its test.
 APT_PACKAGES=(rustc libstd-rust-dev-wasm32 cargo librust-serde-json-dev librust-serde-derive-dev
-              librust-form-urlencoded-dev clang lld wasi-libc libclang-rt-dev-wasm32
+              librust-form-urlencoded-dev librust-anyhow-dev librust-bytes-dev librust-http-dev
+              librust-thiserror-dev librust-tracing-dev clang lld wasi-libc libclang-rt-dev-wasm32
               libc++-dev-wasm32 curl wrk)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

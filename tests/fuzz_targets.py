@@ -6,6 +6,9 @@ inputs per run) and by ``scripts/fuzz.py`` (100,000 and more).
   nothing with a control character does.
 * ``modules.toml`` text → entries: never anything but a :class:`ConfigError`, whose message
   names what is wrong.
+* env file text → variables: never an exception; every line sets what an independent reading of
+  env-file-reader 0.2's rule says, or is a blank line, a comment or a skipped line with a one-line
+  reason; ``NAME=VALUE`` lines as the export writes them read back as written.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from pathlib import Path
 import tomli_w
 from hypothesis import strategies as st
 
+from wagi_nb.envvars import parse_env_text
 from wagi_nb.server.http import wire_bytes, wire_headers
 from wagi_nb.wagi.config import ConfigError, parse_config
 from wagi_nb.wagi.response import parse_cgi_output
@@ -62,16 +66,33 @@ def check_cgi_output(stdout: bytes) -> None:
             assert re.fullmatch(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+", name), line
             assert _VALID_VALUE.match(value), line
     # Every header line the module printed validly is on the wire as it printed it (names are
-    # case-insensitive; their case is the server's to choose).
+    # case-insensitive; their case is the server's to choose); of a repeated singleton header
+    # (Content-Type, Location), the first.
     printed = _valid_printed_headers(stdout)
     if response.error == "" and printed is not None:
         wire = wire_bytes(response.status, "x", wire_headers(response, "GET"), b"")
         sent = [(n.lower(), v) for n, _, v in (line.partition(b": ")
                                                for line in wire.split(b"\r\n\r\n")[0].split(b"\r\n")[1:])]
+        singletons: set = set()
         for name, value in printed:
-            if name.lower() not in (b"status", b"content-length", b"transfer-encoding",
-                                    b"connection", b"keep-alive"):
-                assert (name.lower(), value) in sent, (name, value, sent)
+            lower = name.lower()
+            if lower in (b"content-type", b"location"):
+                if lower in singletons:
+                    assert (lower, value) not in sent or value == dict(printed_lower(printed))[lower], (name, sent)
+                    continue
+                singletons.add(lower)
+            if lower not in (b"status", b"content-length", b"transfer-encoding", b"connection", b"keep-alive"):
+                assert (lower, value) in sent, (name, value, sent)
+        for singleton in (b"content-type", b"location"):
+            assert [n for n, _ in sent].count(singleton) <= 1, sent
+
+
+def printed_lower(printed) -> list:
+    """(lower-case name, value) of the first of each name, in the order printed."""
+    first: dict = {}
+    for name, value in printed:
+        first.setdefault(name.lower(), value)
+    return list(first.items())
 
 
 def _valid_printed_headers(stdout: bytes):
@@ -136,3 +157,71 @@ def config_folder() -> Path:
     (folder / "hello.wasm").write_bytes(b"\0asm\1\0\0\0")
     (folder / "x").mkdir()
     return folder
+
+
+# -- env files ----------------------------------------------------------------------------------------
+NAME_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-"
+env_names = st.one_of(st.text(NAME_CHARS, min_size=1, max_size=10),
+                      st.sampled_from(["export", "X.Y", "A B", "é", "\ufeffA", " A", ""]))
+env_values = st.one_of(st.text(max_size=16).filter(lambda v: "\n" not in v),
+                       st.sampled_from(['"quoted"', "'single'", '"', '""', '"""', 'a"b', "a=b", " padded ",
+                                        "\\n", "# not a comment", "\x00", "tab\there", "end\r"]))
+
+
+@st.composite
+def env_files(draw) -> str:
+    """Env files as people write them (export, quotes, comments, spaces around `=`, CRLF, a BOM)
+    and some text that is nothing like one."""
+    if draw(st.integers(0, 9)) == 0:
+        return draw(st.text(max_size=200))
+    lines = []
+    for _ in range(draw(st.integers(0, 8))):
+        prefix = draw(st.sampled_from(["", "", "export ", "export  ", "  ", "#", "# "]))
+        separator = draw(st.sampled_from(["=", "=", " = ", "= ", " =", ""]))
+        lines.append(prefix + draw(env_names) + separator + draw(env_values))
+    ending = draw(st.sampled_from(["\n", "\r\n"]))
+    return ending.join(lines) + draw(st.sampled_from(["", ending]))
+
+
+def expected_env_line(line: str):
+    """env-file-reader 0.2's ``^(export )?(?P<key>[0-9A-Za-z_\\-]+)="?(?P<val>[^"]*)"?$``, by hand:
+    (name, value), or None when the line does not match."""
+    for body in ([line[len("export "):]] if line.startswith("export ") else []) + [line]:
+        name, equals, value = body.partition("=")
+        if not equals or not name or any(c not in NAME_CHARS for c in name):
+            continue
+        value = value[1:] if value.startswith('"') else value
+        value = value[:-1] if value.endswith('"') else value
+        if '"' not in value:
+            return name, value
+    return None
+
+
+def check_env_text(text: str) -> None:
+    values, skipped = parse_env_text(text)
+    parts = text.split("\n")  # as Rust's str::lines: a \r before a \n is dropped
+    lines = [part[:-1] if part.endswith("\r") else part for part in parts[:-1]] + [parts[-1]] * bool(parts[-1])
+    expected: dict = {}
+    unread = set()
+    for number, line in enumerate(lines, start=1):
+        found = expected_env_line(line)
+        if found and "\x00" not in line:
+            expected[found[0]] = found[1]
+        elif line.strip() and not line.lstrip().startswith("#"):
+            unread.add(number)
+    assert values == expected, (values, expected)
+    assert [line.number for line in skipped] == sorted(unread), (skipped, unread)
+    for line in skipped:
+        assert line.text == lines[line.number - 1], line
+        assert line.reason and "\n" not in line.reason and len(line.reason) < 300, line
+
+
+def check_env_round_trip(variables: dict) -> None:
+    """What the export writes to app.env (``NAME=VALUE`` lines) reads back as written."""
+    text = "".join(f"{name}={value}\n" for name, value in variables.items())
+    assert parse_env_text(text) == (variables, [])
+
+
+env_round_trips = st.dictionaries(st.text(NAME_CHARS, min_size=1, max_size=10),
+                                  st.text(max_size=16).filter(lambda v: not set(v) & set('"\n\r\x00')),
+                                  max_size=6)

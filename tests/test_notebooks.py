@@ -339,6 +339,12 @@ def test_04_serve_and_share(run_notebook):
     assert "500 Internal Server Error" in trap and "trapped" in trap
     assert "index out of bounds" in trap  # the module's stderr (its panic message)
 
+    # Outbound HTTP: a route calls another over the notebook's server, only when allowed.
+    relay = cells.text("relay")
+    assert f"http://127.0.0.1:{port}/live answered 200:" in relay and "version 2" in relay
+    denied = cells.text("relay-denied")
+    assert "req returned 7" in denied and "is not in the route's allowed_hosts (none)" in denied
+
     log = cells.text("log")
     assert '"GET /spin HTTP/1.1" 504' in log and '"GET /live HTTP/1.1" 200' in log
     assert "stderr of /oops" in log and "index out of bounds" in log

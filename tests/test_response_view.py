@@ -112,10 +112,10 @@ def test_error_is_shown_once_in_text_and_raw_output_with_it():
     response = parse_cgi_output(b"hello there\n")
     text = repr(ResponseView(response))
     assert text.startswith("HTTP 500 Internal Server Error")
-    assert text.count("no CGI header block") == 1
+    assert text.count("is not a CGI response") == 1
     assert "--- raw CGI output ---\nhello there" in text
     page = ResponseView(response)._repr_html_()
-    assert "no CGI header block" in page and "<details open><summary" in page
+    assert "is not a CGI response" in page and "<details open><summary" in page
 
 
 def test_raw_stderr_and_warnings_sections():

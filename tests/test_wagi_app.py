@@ -177,7 +177,7 @@ def test_request_line(line, method, path, query, protocol):
         (method, path, query, protocol)
 
 
-@pytest.mark.parametrize("line", ["", "FETCH /", "GET", "GET / HTTP/1.1 extra", "x"])
+@pytest.mark.parametrize("line", ["", "FE(TCH /", "GET", "GET / HTTP/1.1 extra", "x"])
 def test_bad_request_line(line):
     with pytest.raises(BadRequest):
         Request.parse_line(line)

@@ -145,7 +145,7 @@ def test_bad_modules_toml_names_the_line(ip, tmp_path):
 
 def test_bad_request_line_is_explained(ip):
     with pytest.raises(wagi_nb.WagiNbError, match="method and a path"):
-        ip.run_line_magic("wagi_request", "FETCH /x")
+        ip.run_line_magic("wagi_request", "FE(TCH /x")
     with pytest.raises(UsageError):
         ip.run_line_magic("wagi_request", "")
 

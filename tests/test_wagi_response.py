@@ -183,6 +183,37 @@ def test_no_content_type_status_or_location_is_500_explaining_what_to_print(app,
     assert response.error == text
 
 
+def test_no_blank_line_after_the_headers_is_500_saying_so(app):
+    # A real module's output: its author forgot the empty line, so Wagi and Spin answer 500.
+    response = printed(app, b"content-type: text/plain\nfib(0)=0\nfib(1)=1\n")
+    assert response.status == 500
+    assert "it lacks a blank line after the headers." in response.text
+    assert response.raw.endswith(b"fib(1)=1\n")  # kept, for the preview's raw output
+    both = printed(app, b"Hello, world!\n")
+    assert "lacks a `Content-Type`, `Location` or `Status` header and a blank line after" in both.text
+    only_header = printed(app, b"X-Only: other\n\nbody")
+    assert "it lacks a `Content-Type`, `Location` or `Status` header. A Wagi" in only_header.text
+
+
+def test_the_preview_says_which_part_is_missing(app):
+    from wagi_nb.display import ResponseView
+    view = ResponseView(printed(app, b"content-type: text/plain\nfib(0)=0\n"))
+    shown = repr(view)
+    assert "500" in shown and "lacks a blank line after the headers" in shown and "fib(0)=0" in shown
+    assert "lacks a blank line after the headers" in view._repr_html_()
+
+
+def test_a_repeated_singleton_header_is_sent_once(app):
+    response = printed(app, b"Content-Type: text/html\nContent-Type: text/plain\nLocation: /a\n"
+                            b"Location: /b\nStatus: 201 Created\nStatus: 404 Not Found\n"
+                            b"Set-Cookie: a=1\nSet-Cookie: b=2\n\nbody")
+    assert response.status == 201
+    assert response.headers.get_list("Content-Type") == ["text/html"]
+    assert response.headers.get_list("Location") == ["/a"]
+    assert response.headers.get_list("Set-Cookie") == ["a=1", "b=2"]
+    assert sum("repeated" in warning for warning in response.warnings) == 3
+
+
 # -- how the run ended ----------------------------------------------------------------------------------
 def test_trap_is_500(tool_module):
     app = WagiApp()

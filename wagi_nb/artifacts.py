@@ -22,6 +22,7 @@ from .cache import BuildCache, CachedBuild, build_key
 from .errors import CompileError, WagiNbError
 from . import defaults
 from .runtime import LoadedModule, RunResult, get_runtime
+from .runtime.outbound_http import OutboundPolicy
 from .toolchains.base import SCRIPT_DIR, CompileJob, Progress
 from .toolchains.cargo import paired_with, parse_dependency
 
@@ -81,7 +82,8 @@ class Artifact:
             stdin: Union[bytes, str] = b"", timeout: Optional[float] = defaults.CELL_TIMEOUT,
             memory_limit_mib: Optional[int] = defaults.MEMORY_MIB,
             max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB,
-            dirs: Iterable = (), entrypoint: str = "_start", inherit_stdio: bool = False) -> RunResult:
+            dirs: Iterable = (), entrypoint: str = "_start", inherit_stdio: bool = False,
+            allowed_hosts: Iterable[str] = ()) -> RunResult:
         """Run the module once on a fresh instance and return what it printed and how it ended.
 
         ``args`` is a list, or a string split like a shell would. ``env`` is
@@ -91,7 +93,8 @@ class Artifact:
         bounds all the instance allocates; ``max_output_mib`` caps stdout and stderr
         (the module is stopped past it); None lifts either.
         ``inherit_stdio`` connects the module to this process's standard
-        streams instead of capturing them.
+        streams instead of capturing them. ``allowed_hosts`` are the hosts the module may
+        reach over HTTP (``wasi_experimental_http``), as in modules.toml: none by default.
         """
         if isinstance(args, str):
             import shlex
@@ -104,7 +107,8 @@ class Artifact:
         return get_runtime().run(self.load(), argv, env=env, stdin=stdin, timeout=timeout,
                                  memory_limit_mib=memory_limit_mib, max_output_mib=max_output_mib,
                                  dirs=preopens, entrypoint=entrypoint, program=program,
-                                 inherit_stdio=inherit_stdio)
+                                 inherit_stdio=inherit_stdio,
+                                 outbound=OutboundPolicy(tuple(allowed_hosts)) if allowed_hosts else None)
 
     @property
     def how_built(self) -> str:

@@ -52,6 +52,10 @@ RUN = (
                                   "(default: WasmMagics.max_output, 64 MiB).")),
     (("--dir",), dict(action="append", default=[], metavar="HOST[:GUEST][:ro]",
                       help="Preopen a host folder for the module (repeatable); nothing else is reachable.")),
+    (("--allowed-host",), dict(action="append", default=[], dest="allowed_host", metavar="URL",
+                               help="A host the module may send HTTP requests to with wasi_experimental_http "
+                                    "(repeatable; e.g. https://api.example.com, or insecure:allow-all), as "
+                                    "`allowed_hosts` in modules.toml. None by default.")),
 )
 
 ROUTE = (
@@ -152,7 +156,8 @@ def parse_cell_line(line: str, toolchain) -> argparse.Namespace:
 
 def fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
     """The options a language's magic does not have, at the value that means "not given"."""
-    for dest, value in (("release", True), ("flags", ""), ("dep", []), ("update", False), ("force", False)):
+    for dest, value in (("release", True), ("flags", ""), ("dep", []), ("update", False), ("force", False),
+                        ("allowed_host", [])):
         if not hasattr(args, dest):
             setattr(args, dest, value)
     return args

@@ -12,6 +12,8 @@ MEMORY_MIB = 256
 MAX_OUTPUT_MIB = 64.0
 #: The largest request body, in MiB.
 MAX_BODY_MIB = 16.0
+#: What the answers to a run's outbound HTTP requests (wasi_experimental_http) may hold at once, in MiB.
+MAX_OUTBOUND_MIB = 16.0
 #: Requests that may wait for a module slot before new ones get 503.
 MAX_QUEUE = 1024
 #: Request line and headers, in bytes.

@@ -169,7 +169,7 @@ def load_notebook_routes(app, path: Union[str, Path], progress=None) -> list:
             handler = make_handler(opts.route, artifact, entrypoint=opts.entrypoint, argv=opts.argv,
                                    volumes=volumes, read_only=read_only, notice=app.notice,
                                    env=env, origin=f"{path.name} cell {cell.number}",
-                                   source=cell.source)
+                                   source=cell.source, allowed_hosts=opts.allowed_host)
         except WagiNbError as error:
             raise NotebookError(f"{path}, {cell.where}: {error}") from None
         app.add(handler)

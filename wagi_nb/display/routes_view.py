@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .text import escape, html_table, text_table
 
-COLUMNS = ("route", "module", "language", "entrypoint", "source", "size", "build time")
+COLUMNS = ("route", "module", "language", "entrypoint", "allowed hosts", "source", "size", "build time")
 
 
 def rows(handlers) -> list:
@@ -12,10 +12,13 @@ def rows(handlers) -> list:
         artifact = handler.artifact
         built = "cached" if artifact.cached else f"{artifact.build_seconds:.2f} s"
         module = artifact.name or ("(cell)" if artifact.key else artifact.wasm_path.name)
-        table.append((handler.route.text, module, artifact.language, handler.entrypoint,
+        hosts = ", ".join(handler.allowed_hosts) or "—"
+        if handler.http_max_concurrency is not None:
+            hosts += f" (at most {handler.http_max_concurrency} at once)"
+        table.append((handler.route.text, module, artifact.language, handler.entrypoint, hosts,
                       handler.origin, f"{artifact.size:,} B", built))
         for route, entrypoint in reversed(handler.subroutes):
-            table.append((f"  {route.text}", module, artifact.language, entrypoint,
+            table.append((f"  {route.text}", module, artifact.language, entrypoint, hosts,
                           f"_routes of {handler.route.text}", "", ""))
     return table
 

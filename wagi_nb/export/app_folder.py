@@ -19,6 +19,8 @@ from .. import toolchains
 from ..errors import WagiNbError
 from ..wagi.config import dump_config
 from .spin import check_manifest, component_id, manifest_text, outbound_host
+from .spin_differences import spin_differences
+from ..runtime.outbound_http import MODULE as OUTBOUND_MODULE
 from ..toolchains.base import CompileJob
 from ..toolchains.cargo import paired_with
 from .volumes import copy_volume
@@ -196,6 +198,11 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
                      "with your Spin version")
     if handler.http_max_concurrency is not None:
         notes.append("spin: http_max_concurrency has no Spin equivalent and is left out")
+    if any(item.module == OUTBOUND_MODULE for item in handler.loaded().module.imports):
+        notes.append("spin: the module makes HTTP requests with Wagi's `wasi_experimental_http`, which "
+                     "Spin's wagi executor does not offer (Spin's outbound HTTP is its SDK's, `wasi:http` "
+                     "underneath): under Spin the module fails to load until it is rebuilt against the "
+                     "Spin SDK; `allowed_outbound_hosts` is written for that")
     if handler.env:
         notes.append("wagi: this route's own env (" + ", ".join(handler.env) + ") cannot be written "
                      "in modules.toml; it is in spin.toml, and must be passed with -e for wagi")
@@ -273,9 +280,14 @@ def _write_crate(folder: Path, cid: str, artifact, module: str) -> tuple:
 
 
 def readme(report: ExportReport, app) -> str:
+    spin = spin_differences(app.handlers) if report.format in ("spin", "both") else None
     lines = [f"# {report.name}", "", "Exported from a notebook by wagi_nb: every route's compiled module "
-             "(`modules/`), the source of its cell (`src/`), and the manifests to run it.", "",
-             "## Run it", ""]
+             "(`modules/`), the source of its cell (`src/`), and the manifests to run it.", ""]
+    if spin and spin.warnings:
+        lines += ["**Under Spin this app answers differently:**", ""]
+        lines += [f"- {warning}" for warning in spin.warnings]
+        lines += ["", "(Details: \"Running under Spin\", below.)", ""]
+    lines += ["## Run it", ""]
     if report.format in ("wagi", "both"):
         lines += ["```sh", "wagi-nb serve -c modules.toml --env-file app.env", "# or, with Wagi itself:",
                   "wagi -c modules.toml --env-file app.env", "```", ""]
@@ -292,4 +304,11 @@ def readme(report: ExportReport, app) -> str:
     lines += ["", "## What the formats cannot express", ""]
     lines += [f"- `{route}` — {note}" for route, note in report.notes] or ["Nothing: every route "
                                                                            "exports as it is."]
+    if spin:
+        lines += ["", "## Running under Spin: differences, per route", "",
+                  "Read from Spin's wagi executor; wagi-nb keeps Wagi's behaviour. For every route:", ""]
+        lines += [f"- {text}" for text in spin.general]
+        for route, texts in spin.routes.items():
+            lines += ["", f"`{route}`:", ""]
+            lines += [f"- {text}" for text in texts] or ["- nothing more."]
     return "\n".join(lines) + "\n"

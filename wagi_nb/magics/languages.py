@@ -147,7 +147,7 @@ class WasmMagics(Magics):
                               timeout=args.timeout if args.timeout is not None else self.timeout,
                               memory_limit_mib=self.memory_limit, dirs=args.dir,
                               max_output_mib=args.max_output if args.max_output is not None
-                              else self.max_output)
+                              else self.max_output, allowed_hosts=args.allowed_host)
         return RunView(result, artifact)
 
     @staticmethod

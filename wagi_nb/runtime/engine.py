@@ -9,17 +9,19 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass
-from importlib.metadata import version
 from pathlib import Path
 from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 import wasmtime
 
 from .. import defaults
-from ..cache import atomic_write, cache_root
+from ..cache import atomic_write
+from ..cache.native import WASMTIME_VERSION as WASMTIME_VERSION  # where it used to be defined
+from ..cache.native import native_code_path
 from ..errors import ModuleInterrupted, ModuleLoadError, NotACommand
-from . import poll_oneoff
+from . import outbound_http, poll_oneoff
 from .deadlines import Deadline, start_ticker, watch
+from .imports import check_linkable, linker_provides, wasm_binary
 from .interrupts import cancels_on_sigint
 from .limits import instance_limits, limit_message
 from .result import EXIT, INTERRUPTED, OK, OUTPUT, TIMEOUT, TRAP, RunResult
@@ -27,7 +29,6 @@ from .traps import describe_trap
 from .wasmtime_internals import exported_function
 
 MiB = 1024 * 1024
-WASMTIME_VERSION = version("wasmtime")
 
 
 @dataclass(kw_only=True)
@@ -57,6 +58,8 @@ class Runtime:
         self.linker.define_wasi()
         self._clock = poll_oneoff.RunClock()
         poll_oneoff.define(self.linker, self._clock)
+        self._outbound = outbound_http.RunSessions()
+        outbound_http.define(self.linker, self._outbound)
         self._loaded: dict = {}
         #: path → ((device, inode, size, mtime, ctime), LoadedModule): see :meth:`load`.
         self._by_path: dict = {}
@@ -85,34 +88,42 @@ class Runtime:
         if known is not None and known[0] == signature:
             return known[1]
         # stat before reading: a change made in between leaves a signature that no longer matches
-        loaded = self._load_data(Path(path).read_bytes())
+        loaded = self._load_data(Path(path).read_bytes(), name=Path(path).name)
         self._by_path[path] = (signature, loaded)
         return loaded
 
-    def _load_data(self, data: Union[bytes, bytearray]) -> LoadedModule:
+    def _load_data(self, data: Union[bytes, bytearray], name: str = "The module") -> LoadedModule:
         sha = hashlib.sha256(data).hexdigest()
         loaded = self._loaded.get(sha)
         if loaded is None:
             with self._lock:
-                loaded = self._loaded.get(sha) or self._load(bytes(data), sha)
+                loaded = self._loaded.get(sha) or self._load(bytes(data), sha, name)
                 self._loaded[sha] = loaded
         return loaded
 
-    def _load(self, data: bytes, sha: str) -> LoadedModule:
-        module = self._native_module(data, sha)
+    def _load(self, data: bytes, sha: str, name: str = "The module") -> LoadedModule:
+        # What can be told from the bytes is told before compiling, the slow part, and before
+        # anything is written to the native-code cache.
+        binary = wasm_binary(data, name)
+        check_linkable(binary, self.provides(), name)
+        module = self._native_module(binary, sha)
         try:
             pre = self.linker.instantiate_pre(module)
         except wasmtime.WasmtimeError as error:
             raise ModuleLoadError(
-                f"The module cannot be linked: {str(error).strip()}. wagi_nb provides WASI preview 1 "
-                "(wasi_snapshot_preview1) and nothing else; build for wasm32-wasi/wasm32-wasip1 and "
-                "import nothing from other modules.") from None
+                f"{name} cannot be linked: {str(error).strip()}. It imports something wagi-nb provides, "
+                "but with another type than wagi-nb's (WASI preview 1, `wasi_snapshot_preview1`); build "
+                "for wasm32-wasi/wasm32-wasip1 with a current toolchain.") from None
         functions = frozenset(e.name for e in module.exports if isinstance(e.type, wasmtime.FuncType))
         return LoadedModule(module=module, pre=pre, sha256=sha, functions=functions, size=len(data))
 
+    def provides(self):
+        """``(module, name) → kind or None``: what this runtime's linker defines, asked of the linker."""
+        return linker_provides(self.linker, self.engine)
+
     def _native_module(self, data: bytes, sha: str) -> wasmtime.Module:
         """wasmtime's compiled code for ``data``, cached on disk so a re-run does not re-JIT."""
-        path = cache_root() / "native" / sha[:2] / f"{sha}-wasmtime{WASMTIME_VERSION}.cwasm"
+        path = native_code_path(sha)
         if path.is_file():
             try:
                 return wasmtime.Module.deserialize_file(self.engine, str(path))
@@ -122,7 +133,8 @@ class Runtime:
             module = wasmtime.Module(self.engine, data)
         except wasmtime.WasmtimeError as error:
             raise ModuleLoadError(f"wasmtime cannot compile this module: {str(error).strip()}. "
-                                  "Is it a WebAssembly binary (it should start with \\0asm)?") from None
+                                  "The file starts as a WebAssembly module does but is not a valid one "
+                                  "(cut short, or damaged?): build or download it again.") from None
         try:
             atomic_write(path, bytes(module.serialize()))
         except OSError:
@@ -136,7 +148,8 @@ class Runtime:
             max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB,
             dirs: Iterable[tuple] = (), entrypoint: str = "_start",
             program: str = "main.wasm", deadline: Optional[Deadline] = None,
-            inherit_stdio: bool = False) -> RunResult:
+            inherit_stdio: bool = False,
+            outbound: Optional[outbound_http.OutboundPolicy] = None) -> RunResult:
         """Run ``module`` once on a fresh instance.
 
         ``args`` follow ``program`` in argv; ``env`` is all the module sees of
@@ -147,7 +160,8 @@ class Runtime:
         stderr each (past it the module is stopped: outcome ``"output"``); None
         lifts a limit. ``inherit_stdio`` connects the module to this process's
         stdin/stdout/stderr instead (the command line's ``run``); the result's
-        streams are then empty. On the main thread (a notebook cell), Ctrl-C stops
+        streams are then empty. ``outbound`` is what the module may reach with
+        ``wasi_experimental_http`` (default: nothing). On the main thread (a notebook cell), Ctrl-C stops
         the module within a tick and raises :class:`~wagi_nb.errors.ModuleInterrupted`
         (a :class:`KeyboardInterrupt`).
         """
@@ -159,7 +173,7 @@ class Runtime:
                        stdin=stdin.encode() if isinstance(stdin, str) else stdin,
                        memory_limit_mib=memory_limit_mib, dirs=tuple(dirs), entrypoint=entrypoint,
                        deadline=deadline or Deadline(timeout, max_output, files[1:]),
-                       inherit_stdio=inherit_stdio, files=files)
+                       inherit_stdio=inherit_stdio, files=files, outbound=outbound)
         if threading.current_thread() is not threading.main_thread():
             return self._run(spec)
         # On the main thread (a notebook cell, the command line) Ctrl-C stops the module and then
@@ -181,14 +195,20 @@ class Runtime:
     def _run(self, spec: RunSpec) -> RunResult:
         store = wasmtime.Store(self.engine)
         self._clock.start(spec.deadline)
+        outbound = self._outbound.start(spec.outbound, spec.deadline)
         store.set_wasi(_wasi_config(spec))
         if spec.memory_limit_mib:
             store.set_limits(**instance_limits(spec.memory_limit_mib))
         start = time.perf_counter()
-        with watch(store, spec.deadline):
-            outcome, code, trap, frames = _call(store, spec)
+        try:
+            with watch(store, spec.deadline):
+                outcome, code, trap, frames = _call(store, spec)
+        finally:
+            self._outbound.end()
         duration = time.perf_counter() - start
         stdout, stderr = _collect(spec)
+        if outbound.notes:
+            stderr += outbound.stderr_lines()
         # A stop decided by wagi_nb wins over how the module happened to end after it.
         deadline = spec.deadline
         if deadline.reason == "timeout":
@@ -218,6 +238,8 @@ class RunSpec:
     inherit_stdio: bool
     #: This thread's scratch files: stdin, stdout, stderr.
     files: Tuple[str, str, str]
+    #: What ``wasi_experimental_http`` may reach (None: nothing).
+    outbound: Optional[outbound_http.OutboundPolicy] = None
 
 
 def _wasi_config(spec: RunSpec) -> wasmtime.WasiConfig:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from ..envvars import parse_env_file, parse_env_pairs
 from ..errors import NotACommand, WagiNbError
 from .. import defaults
 from ..runtime import get_runtime
+from ..runtime.outbound_http import OutboundPolicy
 from ..runtime.result import EXIT, INTERRUPTED, OK, OUTPUT, TIMEOUT
 from .cgi import cgi_argv, cgi_environment
 from .config import ConfigError, ConfigWarning, ModuleEntry, RouteOptions, load_config
@@ -122,12 +124,14 @@ class WagiApp:
                  memory_limit_mib: Optional[int] = defaults.MEMORY_MIB,
                  max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB,
                  max_body_mib: Optional[float] = defaults.MAX_BODY_MIB,
+                 max_outbound_mib: Optional[float] = defaults.MAX_OUTBOUND_MIB,
                  log_dir: Union[str, Path, None] = None):
         self.hostname = hostname
         self.timeout = timeout
         self.memory_limit_mib = memory_limit_mib
         self.max_output_mib = max_output_mib
         self.max_body_mib = max_body_mib
+        self.max_outbound_mib = max_outbound_mib
         self.log_dir = Path(log_dir) if log_dir else None
         self._handlers: tuple = ()
         self._lock = threading.Lock()
@@ -284,6 +288,13 @@ class WagiApp:
         return self.run_handler(handler, route, entrypoint, request, timeout=timeout,
                                 max_output_mib=max_output_mib)
 
+    def outbound_policy(self, handler: Handler) -> OutboundPolicy:
+        """What the handler's module may reach over HTTP: its ``allowed_hosts``, its
+        ``http_max_concurrency``, and the app's cap on the response bodies one run holds."""
+        limit = self.max_outbound_mib
+        return OutboundPolicy(handler.allowed_hosts, handler.http_max_concurrency,
+                              max_body=sys.maxsize if limit is None else int(limit * MiB))
+
     def run_handler(self, handler: Handler, route: Route, entrypoint: str, request: Request, *,
                     timeout: Optional[float] = None,
                     max_output_mib: Optional[float] = None) -> Response:
@@ -299,10 +310,12 @@ class WagiApp:
                                        stdin=request.body, timeout=timeout,
                                        memory_limit_mib=self.memory_limit_mib,
                                        max_output_mib=max_output_mib, dirs=dirs,
-                                       entrypoint=entrypoint)
+                                       entrypoint=entrypoint, outbound=self.outbound_policy(handler))
         except NotACommand as error:
+            self.stderr_log.record(route.text, b"")  # (as in Wagi, every request of a route has its log file)
             return error_response(500, str(error), **fields)
-        self.stderr_log.record(handler.route.text, result.stderr)
+        # Keyed by the route that answered: a `_routes` sub-route has a log of its own.
+        self.stderr_log.record(route.text, result.stderr)
         fields.update(stderr=result.stderr, duration=result.duration)
         if result.outcome == OK:
             return parse_cgi_output(result.stdout, **fields)

@@ -9,7 +9,8 @@ from tornado.httputil import HTTPHeaders
 
 from ..errors import WagiNbError
 
-METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT")
+#: A method is any token (RFC 9110): Wagi hands every one to the module (PROPFIND, PURGE ...).
+METHOD = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
 
 def split_header(line: str) -> Optional[tuple]:
@@ -98,7 +99,7 @@ class Request:
         words = line.split()
         if len(words) == 1 and words[0].startswith("/"):
             words = ["GET", words[0]]
-        if len(words) not in (2, 3) or words[0].upper() not in METHODS:
+        if len(words) not in (2, 3) or not METHOD.match(words[0]):
             raise BadRequest(f"Cannot read the request {line!r}. Write a method and a path, "
                              "e.g. \"GET /\" or \"POST /submit?x=1\".")
         protocol = words[2] if len(words) == 3 else "HTTP/1.1"

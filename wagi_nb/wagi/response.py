@@ -15,10 +15,18 @@ _NAME = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _STATUS = re.compile(rb"^([0-9]{3})(?:[ \t]|$)")
 
-NO_HEADERS = ("The module printed no CGI header block. A Wagi module must print a `Content-Type` "
-              "(or `Location`) header, then a blank line, then the body, e.g.\n"
-              "    println!(\"Content-Type: text/plain\");\n    println!();\n"
-              "    println!(\"Hello, world!\");\n")
+HOW = ("A Wagi module must print a `Content-Type` (or `Location`) header, then a blank line, then the "
+       "body, e.g.\n    println!(\"Content-Type: text/plain\");\n    println!();\n"
+       "    println!(\"Hello, world!\");\n")
+#: Headers a response has once: a module that prints one again has the repeat dropped.
+SINGLETONS = (b"content-type", b"location", b"status")
+
+
+def not_a_response(has_header: bool, has_blank_line: bool) -> str:
+    """Why a module's output is not a CGI response (Wagi and Spin answer 500 too), naming what is missing."""
+    missing = [what for what, present in (("a `Content-Type`, `Location` or `Status` header", has_header),
+                                          ("a blank line after the headers", has_blank_line)) if not present]
+    return f"The module's output is not a CGI response: it lacks {' and '.join(missing)}. " + HOW
 
 
 def reason_phrase(status: int) -> str:
@@ -95,6 +103,7 @@ def parse_cgi_output(stdout: bytes, **fields) -> Response:
     """
     headers, warnings = HTTPHeaders(), []
     status, has_status = 200, False
+    seen: set = set()
     body = b""
     position = 0
     ended = False
@@ -115,6 +124,11 @@ def parse_cgi_output(stdout: bytes, **fields) -> Response:
             warnings.append(f"dropped a header line whose value has a control character: {_shown(line)}")
             continue
         lower = name.lower()
+        if lower in SINGLETONS and lower in seen:
+            warnings.append(f"dropped a repeated {name.decode('ascii')} header (a response has one; the "
+                            f"first is kept): {_shown(line)}")
+            continue
+        seen.add(lower)
         if lower == b"status":
             code = _STATUS.match(value)
             if not (code and 100 <= int(code.group(1)) <= 599):
@@ -131,10 +145,10 @@ def parse_cgi_output(stdout: bytes, **fields) -> Response:
             headers.add(name.decode("ascii"), value.decode("latin-1"))
     if ended:
         body = stdout[position:]
-    if not (has_status or "Content-Type" in headers or "Location" in headers):
-        return error_response(500, NO_HEADERS, raw=stdout, warnings=warnings, **fields)
-    if not ended:
-        warnings.append("the header block did not end with a blank line, so the body is empty")
+    has_header = has_status or "Content-Type" in headers or "Location" in headers
+    if not (has_header and ended):
+        return error_response(500, not_a_response(has_header, ended), raw=stdout, warnings=warnings,
+                              **fields)
     return Response(status=status, headers=headers, body=body, raw=stdout, warnings=warnings, **fields)
 
 
