@@ -135,6 +135,7 @@ def export(tmp_path: Path, cells, *options) -> Path:
     notebook = write_notebook(tmp_path / "notebook", cells)
     done = wagi_nb_cli("export", notebook, tmp_path / "app", *options, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
+    (tmp_path / "export.out").write_text(done.stdout)
     return tmp_path / "app"
 
 
@@ -190,6 +191,14 @@ def test_the_loud_warning_names_the_shadowed_route_and_a_path(shadowed):
     assert len(warnings) == 2, warnings  # nothing about /plain, which neither shadows nor has a template
 
 
+def test_the_export_command_prints_the_loud_warnings_too(shadowed):
+    folder, readme = shadowed
+    printed = (folder.parent / "export.out").read_text()
+    assert "Under Spin this app answers differently" in printed
+    for warning in warning_block(readme):
+        assert f"  ! {warning}" in printed
+
+
 def test_the_per_route_list_has_only_what_applies_to_each_route(shadowed):
     _, readme = shadowed
     routes = per_route(readme)
@@ -220,6 +229,7 @@ def test_no_warning_without_shadowing_or_templates(tmp_path, wagi_cache_dir, nee
     folder = export(tmp_path, SEPARATE)
     readme = (folder / "README.md").read_text()
     assert WARNING not in readme and warning_block(readme) == []
+    assert "Under Spin" not in (tmp_path / "export.out").read_text()
     routes = per_route(readme)
     assert [i for i in routes["/static/..."] if i.startswith("`PATH_INFO`")]
     assert routes["/hello"] == ["nothing more."]

@@ -19,7 +19,7 @@ from .. import toolchains
 from ..errors import WagiNbError
 from ..wagi.config import dump_config
 from .spin import check_manifest, component_id, manifest_text, outbound_host
-from .spin_differences import spin_differences
+from .spin_differences import SpinDifferences, spin_differences
 from ..runtime.outbound_http import MODULE as OUTBOUND_MODULE
 from ..toolchains.base import CompileJob
 from ..toolchains.cargo import paired_with
@@ -59,6 +59,8 @@ class ExportReport:
     name: str
     format: str
     routes: list
+    #: Where Spin's wagi executor changes this app's answers (empty for a Wagi-only export).
+    spin_warnings: list = field(default_factory=list)
 
     @property
     def notes(self) -> list:
@@ -68,6 +70,9 @@ class ExportReport:
         lines = [f"Exported {len(self.routes)} route(s) of app {self.name!r} to {self.folder} "
                  f"({self.format})."]
         lines += [f"  {r.route:24} -> modules/{r.id}.wasm" for r in self.routes]
+        if self.spin_warnings:
+            lines.append("Under Spin this app answers differently (README.md has the details):")
+            lines += [f"  ! {warning}" for warning in self.spin_warnings]
         if self.notes:
             lines.append("Not expressible, see README.md:")
             lines += [f"  {route}: {note}" for route, note in self.notes]
@@ -168,8 +173,10 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
         if problems:  # a bug in the exporter, not the user's input
             raise ExportError("The generated spin.toml breaks Spin's manifest rules: " + "; ".join(problems))
         (folder / "spin.toml").write_text(text)
-    report = ExportReport(folder=folder, name=name, format=format, routes=routes)
-    (folder / "README.md").write_text(readme(report, app))
+    spin = spin_differences(app.handlers) if format in ("spin", "both") else None
+    report = ExportReport(folder=folder, name=name, format=format, routes=routes,
+                          spin_warnings=list(spin.warnings) if spin else [])
+    (folder / "README.md").write_text(readme(report, app, spin))
     return report
 
 
@@ -279,8 +286,7 @@ def _write_crate(folder: Path, cid: str, artifact, module: str) -> tuple:
     return (main if (folder / main).is_file() else f"{workdir}/Cargo.toml"), command, workdir
 
 
-def readme(report: ExportReport, app) -> str:
-    spin = spin_differences(app.handlers) if report.format in ("spin", "both") else None
+def readme(report: ExportReport, app, spin: Optional[SpinDifferences] = None) -> str:
     lines = [f"# {report.name}", "", "Exported from a notebook by wagi_nb: every route's compiled module "
              "(`modules/`), the source of its cell (`src/`), and the manifests to run it.", ""]
     if spin and spin.warnings:
