@@ -249,10 +249,7 @@ def _header_get(session: Session, memory: _Memory, handle, name_ptr, name_len, v
     value = next((v for k, v in response.headers if k == name), None)
     if value is None:
         raise _Failed(HEADER_NOT_FOUND)
-    if len(value) > value_len:
-        raise _Failed(BUFFER_TOO_SMALL)
-    memory.write(value_ptr, value)
-    memory.write(written_ptr, struct.pack("<I", len(value)))
+    _write_whole(memory, value, value_ptr, value_len, written_ptr)
 
 
 def _headers_get_all(session: Session, memory: _Memory, handle, buf_ptr, buf_len, written_ptr) -> None:
@@ -262,10 +259,15 @@ def _headers_get_all(session: Session, memory: _Memory, handle, buf_ptr, buf_len
     except UnicodeDecodeError:
         raise _Failed(RUNTIME_ERROR, "a response header is not UTF-8, so headers_get_all cannot list it; "
                                      "read it with header_get") from None
-    if len(text) > buf_len:
+    _write_whole(memory, text, buf_ptr, buf_len, written_ptr)
+
+
+def _write_whole(memory: _Memory, data: bytes, buf_ptr, buf_len, written_ptr) -> None:
+    """``data`` into the guest's buffer and its length into ``written_ptr``; all of it or nothing."""
+    if len(data) > buf_len:
         raise _Failed(BUFFER_TOO_SMALL)
-    memory.write(buf_ptr, text)
-    memory.write(written_ptr, struct.pack("<I", len(text)))
+    memory.write(buf_ptr, data)
+    memory.write(written_ptr, struct.pack("<I", len(data)))
 
 
 def _body_read(session: Session, memory: _Memory, handle, buf_ptr, buf_len, read_ptr) -> None:
