@@ -8,6 +8,8 @@ def register(ipython) -> None:
     ipython.register_magics(WasmMagics)
     ipython.register_magics(WagiMagics)
     ipython.register_magics(ServeMagics)
+    from .completion import install
+    install(ipython)  # Tab completion of the magics' options (replaces an earlier one: %reload_ext)
 
 
 __all__ = ["ServeMagics", "WasmMagics", "WagiMagics", "register"]
