@@ -20,7 +20,7 @@ say() { printf 'setup: %s\n' "$*"; }
 APT_PACKAGES=(rustc libstd-rust-dev-wasm32 cargo librust-serde-json-dev librust-serde-derive-dev
               librust-form-urlencoded-dev librust-anyhow-dev librust-bytes-dev librust-http-dev
               librust-thiserror-dev librust-tracing-dev clang lld wasi-libc libclang-rt-dev-wasm32
-              libc++-dev-wasm32 curl wrk)
+              libc++-dev-wasm32 curl wrk chromium chromium-driver)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -85,5 +85,14 @@ fi
 if [ ! -f "$VENV/share/jupyter/kernels/python3/kernel.json" ]; then
     "$VENV/bin/python" -m ipykernel install --sys-prefix >/dev/null
 fi
+
+# -- 5. The prebuilt JupyterLab extension (wagi_nb/labextension/), where JupyterLab looks for it. A
+#       wheel carries it there as data files; the editable install above does not, so link it.
+labextension="$VENV/share/jupyter/labextensions/wagi-nb-labextension"
+mkdir -p "$(dirname "$labextension")"
+if [ -e "$labextension" ] && [ ! -L "$labextension" ]; then
+    rm -rf "$labextension"  # a copy from an earlier non-editable install: it would go stale
+fi
+ln -sfn ../../../../wagi_nb/labextension "$labextension"
 
 "$VENV/bin/wagi-nb" toolchains || say "some toolchains are missing (see above); their cells will say how to install them"

@@ -33,9 +33,10 @@ def sleeper_cell(options: str) -> str:
 def test_a_cell_s_timeout_stops_a_sleeping_module_on_time(client):
     run_cell(client, sleeper_cell("--no-run"))  # compile first: the timing is the run's alone
     start = time.monotonic()
-    cell = run_cell(client, sleeper_cell("--timeout 2"))
+    cell = run_cell(client, sleeper_cell("--timeout 2"), raises=True)
     took = time.monotonic() - start
     assert "stopped: timed out after 2 s" in text_of(cell)
+    assert "ModuleFailed: The module failed (stopped: timed out after 2 s)" in text_of(cell)
     assert took < 3, took
 
 
@@ -60,7 +61,7 @@ def test_the_stop_button_stops_a_sleeping_module_within_a_second(client):
 
 
 def test_the_memory_limit_s_reason_shows_in_the_cell(client):
-    cell = run_cell(client, f"%%wasm_wat\n{attackers.EIGHT_MEMORIES_WAT}")
+    cell = run_cell(client, f"%%wasm_wat\n{attackers.EIGHT_MEMORIES_WAT}", raises=True)
     text = text_of(cell)
     assert "trap: the module asks for more than an instance may have" in text
     assert "one linear memory of up to 256 MiB" in text

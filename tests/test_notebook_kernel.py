@@ -35,9 +35,38 @@ def test_kernel_runs_this_python(notebook_client):
 def test_notebook_hello_world(notebook_client):
     run_cell(notebook_client, "%load_ext wagi_nb")
     cell = run_cell(notebook_client, RUST_HELLO)
-    assert "Hello, world!" in text_of(cell)
+    streams = [o for o in cell.outputs if o.output_type == "stream" and o.name == "stdout"]
+    assert "".join(o.text for o in streams) == "Hello, world!\n"  # streamed, as %%bash streams
     html = [o for o in cell.outputs if o.output_type == "execute_result"][0].data["text/html"]
-    assert "Hello, world!" in html
+    assert "exit status 0" in html and "Hello, world!" not in html  # not shown twice
+
+
+SLOW_PRINTER = (
+    "%%wasm_c\n#include <stdio.h>\n#include <unistd.h>\nint main(void) {\n"
+    "    for (int i = 1; i <= 5; i++) { printf(\"line %d\\n\", i); fflush(stdout); usleep(400000); }\n"
+    "    return 0;\n}\n")
+
+
+def test_a_plain_cell_s_stdout_arrives_as_the_module_writes_it(notebook_client, need_toolchain):
+    need_toolchain("c")
+    run_cell(notebook_client, "%load_ext wagi_nb")
+    run_cell(notebook_client, SLOW_PRINTER.replace("%%wasm_c", "%%wasm_c --no-run", 1))  # build first
+    from jupyter_core.utils import run_sync
+    client = notebook_client.kc
+    msg_id = client.execute(SLOW_PRINTER)
+    arrivals = []
+    while True:
+        message = run_sync(client.get_iopub_msg)(timeout=30)
+        if message["parent_header"].get("msg_id") != msg_id:
+            continue
+        if message["msg_type"] == "stream" and message["content"]["name"] == "stdout":
+            arrivals.append((time.monotonic(), message["content"]["text"]))
+        if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+            break
+    assert "".join(text for _, text in arrivals) == "".join(f"line {i}\n" for i in range(1, 6))
+    first = next(when for when, text in arrivals if "line 1" in text)
+    last = next(when for when, text in arrivals if "line 5" in text)
+    assert last - first > 1.0, arrivals  # the lines came over 1.6 s, not all at the end
 
 
 def test_notebook_compile_error_fails_the_cell_and_the_kernel_stays_usable(notebook_client):

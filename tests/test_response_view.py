@@ -12,10 +12,39 @@ SCRIPT_PAGE = b"Content-Type: text/html\n\n<h1>hi</h1><script>alert(1)</script>"
 
 def test_html_body_is_in_a_sandboxed_iframe_and_never_raw():
     page = ResponseView(parse_cgi_output(SCRIPT_PAGE))._repr_html_()
-    assert "<script" not in page and "<h1>" not in page
-    srcdoc = re.search(r'<iframe sandbox="" srcdoc="([^"]*)"', page)
-    assert srcdoc, page
-    assert html.unescape(srcdoc.group(1)) == "<h1>hi</h1><script>alert(1)</script>"
+    assert "<h1>" not in page and "<script>alert" not in page
+    # The one script is wagi_nb's own, which removes the untrusted fallback after the frame.
+    assert re.findall(r"<script>[^<]*</script>", page) == [
+        "<script>document.currentScript.previousElementSibling.remove()</script>"]
+    srcdoc = re.search(r'<iframe sandbox="allow-same-origin" srcdoc="([^"]*)"', page)
+    assert srcdoc, page  # same-origin (so the frame can fit its page), and never allow-scripts
+    assert html.unescape(srcdoc.group(1)) == '<base href="about:invalid"><h1>hi</h1><script>alert(1)</script>'
+
+
+def test_relative_links_lead_to_the_running_server_or_nowhere():
+    page = b"Content-Type: text/html\n\n<!DOCTYPE html><a href='/about'>about</a>"
+    served = ResponseView(parse_cgi_output(page), link_base="http://127.0.0.1:3000/")._repr_html_()
+    srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', served).group(1))
+    assert srcdoc == '<!DOCTYPE html><base href="http://127.0.0.1:3000/"><a href=\'/about\'>about</a>'
+    assert "go nowhere" not in served
+    alone = ResponseView(parse_cgi_output(page))._repr_html_()
+    assert '<base href="about:invalid">' in html.unescape(alone)
+    assert "Links in this page go nowhere until %wagi_serve runs" in alone
+    proxied = ResponseView(parse_cgi_output(page), link_base="/user/ada/proxy/3000/")._repr_html_()
+    srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', proxied).group(1))
+    # A <base> cannot give a link from the root the proxy's path: the link itself gets it.
+    assert srcdoc == '<!DOCTYPE html><base href="/user/ada/proxy/3000/"><a href=\'/user/ada/proxy/3000/about\'>about</a>'
+    plain = ResponseView(parse_cgi_output(b"Content-Type: text/html\n\n<p>no links</p>"))._repr_html_()
+    assert "go nowhere" not in plain  # nothing to say about links a page does not have
+
+
+def test_an_untrusted_notebook_keeps_status_headers_and_the_page_as_text():
+    page = ResponseView(parse_cgi_output(SCRIPT_PAGE))._repr_html_()
+    fallback = page.split("class='wagi-nb-untrusted'>", 1)[1].split("<script>", 1)[0]
+    assert "This notebook is not trusted" in fallback and "jupyter trust" in fallback
+    assert "&lt;h1&gt;hi&lt;/h1&gt;" in fallback  # the page's text, escaped
+    widget = ResponseView(parse_cgi_output(SCRIPT_PAGE), in_widget=True)._repr_html_()
+    assert "wagi-nb-untrusted" not in widget and "<script>" not in widget
 
 
 def test_html_srcdoc_escapes_quotes():
@@ -23,13 +52,15 @@ def test_html_srcdoc_escapes_quotes():
     page = ResponseView(response)._repr_html_()
     srcdoc = re.search(r'srcdoc="([^"]*)"', page).group(1)
     assert "<" not in srcdoc and "'" not in srcdoc
-    assert html.unescape(srcdoc) == response.text
+    assert html.unescape(srcdoc) == '<base href="about:invalid">' + response.text
 
 
 def test_json_is_pretty_printed():
     response = parse_cgi_output(b'Content-Type: application/json\n\n{"a":[1,2],"b":"x"}')
     assert '{\n  "a": [\n    1,\n    2\n  ],\n  "b": "x"\n}' in repr(ResponseView(response))
-    assert "&quot;a&quot;: [" in ResponseView(response)._repr_html_()
+    tree = ResponseView(response)._repr_html_()
+    assert re.search(r"&quot;a&quot;</span>: <details open[^>]*><summary[^>]*>\[ <span[^>]*>2 items", tree)
+    assert "&quot;x&quot;" in tree
 
 
 def test_plus_json_that_does_not_parse_falls_back_to_text():
@@ -90,10 +121,20 @@ def test_html_form_has_request_status_and_all_header_values():
 
 
 def test_status_colour_by_class():
-    colours = {200: "#2a7a2a", 302: "#1f5fa8", 404: "#b07800", 503: "#b52a2a"}
+    # JupyterLab's theme colours (light and dark), with the light ones where there is no theme.
+    colours = {200: "var(--jp-success-color0, #2a7a2a)", 302: "var(--jp-info-color0, #1f5fa8)",
+               404: "var(--jp-warn-color0, #b07800)", 503: "var(--jp-error-color1, #b52a2a)"}
     for status, colour in colours.items():
         response = parse_cgi_output(f"Status: {status}\nContent-Type: text/plain\n\n".encode())
-        assert f"color:{colour}" in ResponseView(response)._repr_html_()
+        assert f"font-weight:bold;color:{colour}'>{status}" in ResponseView(response)._repr_html_()
+
+
+def test_no_view_sets_a_fixed_text_colour_a_dark_theme_cannot_read():
+    response = parse_cgi_output(b"Content-Type: text/plain\nnot a header\n\nbody", stderr=b"panicked\n")
+    page = ResponseView(response, compiler_warnings="warning: unused")._repr_html_()
+    fixed = re.findall(r"(?<![-\w])color:\s*(#[0-9a-fA-F]{3,6})", page)
+    assert fixed == [], fixed  # every colour is a theme variable (with a fallback inside var())
+    assert "background:var(--jp-rendermime-error-background" in page
 
 
 def test_404_lists_the_routes():
@@ -124,15 +165,17 @@ def test_raw_stderr_and_warnings_sections():
     assert "Raw CGI output" in page and "Content-Type: text/plain\nnot a header" in page
     assert re.search(r"<details open><summary[^>]*>Module stderr</summary>", page)
     assert "debug: &lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
-    assert re.search(r"<details open><summary[^>]*>Warnings \(1\)</summary>", page)
+    assert re.search(r"<details open><summary[^>]*>Header warnings \(1\)</summary>", page)
     text = repr(ResponseView(response))
     assert "--- stderr ---\ndebug: <b>x</b>" in text
-    assert "--- warnings ---\n- dropped a header line" in text
+    assert "--- header warnings ---\n- dropped a header line" in text
 
 
 def test_quiet_response_keeps_sections_closed():
     page = ResponseView(parse_cgi_output(b"Content-Type: text/plain\n\nok"))._repr_html_()
-    assert "<details open" not in page and "Module stderr (empty)" in page
+    assert "<details open" not in page and "Raw CGI output" in page
+    # Empty sections are not shown at all (no "Module stderr (empty)" on every response).
+    assert "Module stderr" not in page and "warnings" not in page.lower()
     assert "--- stderr ---" not in repr(ResponseView(parse_cgi_output(b"Content-Type: text/plain\n\nok")))
 
 

@@ -109,7 +109,7 @@ def test_route_without_slash_is_a_usage_error(ip):
 
 
 def test_module_without_header_block_explains_what_to_print(ip):
-    view, _ = cell(ip, "wasm_rust", "--route /plain", NO_HEADER)
+    view, _ = cell(ip, "wasm_rust", "--route /plain --no-raise-error", NO_HEADER)
     assert view.status == 500
     assert "Content-Type" in view.text and "blank line" in view.text
     assert "Hello, world!" in repr(view)  # the raw output is shown, so the user sees what was printed
@@ -187,9 +187,11 @@ def test_timeout_and_max_output_on_a_route_cell_limit_the_preview(ip, need_toolc
     with capture_output():
         wagi_nb.build(attackers.ATTACKER_C, language="c", line_offset=1)
     start = time.monotonic()
-    view, _ = cell(ip, "wasm_c", "--route /a --request '/a?sleep=1000' --timeout 1", attackers.ATTACKER_C)
+    view, _ = cell(ip, "wasm_c", "--route /a --request '/a?sleep=1000' --timeout 1 --no-raise-error",
+                   attackers.ATTACKER_C)
     assert view.status == 504 and "1 s timeout" in view.text
     assert time.monotonic() - start < 5
-    view, _ = cell(ip, "wasm_c", "--route /a --request '/a?print' --max-output 1", attackers.ATTACKER_C)
+    view, _ = cell(ip, "wasm_c", "--route /a --request '/a?print' --max-output 1 --no-raise-error",
+                   attackers.ATTACKER_C)
     assert view.status == 500 and "1 MiB output cap" in view.text
     assert app.timeout == 10.0  # the route itself keeps the notebook's limits

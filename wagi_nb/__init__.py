@@ -17,6 +17,7 @@ from .artifacts import Artifact, build, load, modules
 from .errors import (CompileError, ModuleLoadError, NotACommand, ToolchainNotFound,
                      WagiNbError)
 from .runtime import RunResult, get_runtime
+from .runtime.exports import ArgumentError, CallError, ExportError, Exports, Instance, NoSuchExport
 from .toolchains import all_toolchains, discover, set_compiler
 from .wagi import Request, Response, WagiApp, app
 
@@ -36,4 +37,5 @@ def load_ipython_extension(ipython):
 __all__ = ["__version__", "build", "load", "run", "modules", "Artifact", "RunResult",
            "discover", "all_toolchains", "set_compiler", "get_runtime", "WagiNbError",
            "CompileError", "ToolchainNotFound", "NotACommand", "ModuleLoadError",
-           "WagiApp", "Request", "Response", "app"]
+           "WagiApp", "Request", "Response", "app", "Exports", "Instance", "ExportError", "ArgumentError",
+           "CallError", "NoSuchExport"]

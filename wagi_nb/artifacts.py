@@ -15,13 +15,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from . import toolchains
 from .cache import BuildCache, CachedBuild, build_key
 from .errors import CompileError, WagiNbError
 from . import defaults
 from .runtime import LoadedModule, RunResult, get_runtime
+from .runtime.exports import CallLimits, Exports, ExportError, Instance, fresh_exports
 from .runtime.outbound_http import OutboundPolicy
 from .toolchains.base import SCRIPT_DIR, CompileJob, Progress
 from .toolchains.cargo import paired_with, parse_dependency
@@ -83,7 +84,7 @@ class Artifact:
             memory_limit_mib: Optional[int] = defaults.MEMORY_MIB,
             max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB,
             dirs: Iterable = (), entrypoint: str = "_start", inherit_stdio: bool = False,
-            allowed_hosts: Iterable[str] = ()) -> RunResult:
+            allowed_hosts: Iterable[str] = (), on_stdout: Optional[Callable[[bytes], None]] = None) -> RunResult:
         """Run the module once on a fresh instance and return what it printed and how it ended.
 
         ``args`` is a list, or a string split like a shell would. ``env`` is
@@ -95,6 +96,7 @@ class Artifact:
         ``inherit_stdio`` connects the module to this process's standard
         streams instead of capturing them. ``allowed_hosts`` are the hosts the module may
         reach over HTTP (``wasi_experimental_http``), as in modules.toml: none by default.
+        ``on_stdout`` is given stdout as the module writes it (a notebook streams it so).
         """
         if isinstance(args, str):
             import shlex
@@ -107,8 +109,50 @@ class Artifact:
         return get_runtime().run(self.load(), argv, env=env, stdin=stdin, timeout=timeout,
                                  memory_limit_mib=memory_limit_mib, max_output_mib=max_output_mib,
                                  dirs=preopens, entrypoint=entrypoint, program=program,
-                                 inherit_stdio=inherit_stdio,
+                                 inherit_stdio=inherit_stdio, on_stdout=on_stdout,
                                  outbound=OutboundPolicy(tuple(allowed_hosts)) if allowed_hosts else None)
+
+    # -- calling exported functions from Python (wagi_nb/runtime/exports.py) --------------------------
+    @property
+    def exports(self) -> Exports:
+        """The module's exported functions, each call on a fresh instance: ``exports.add(2, 3)``.
+
+        Numbers in and out, converted per the function's wasm type; ``dir(exports)`` lists the
+        functions. Limits as :meth:`run`'s defaults; :meth:`exports_with` sets others, and
+        :meth:`instantiate` keeps one instance (and its state) between calls.
+        """
+        return self.exports_with()
+
+    def exports_with(self, *, timeout: Optional[float] = defaults.CELL_TIMEOUT,
+                     memory_limit_mib: Optional[int] = defaults.MEMORY_MIB,
+                     max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB) -> Exports:
+        """:attr:`exports` with other limits per call (None lifts one)."""
+        return fresh_exports(self._callable_module(), self._label,
+                             CallLimits(timeout, memory_limit_mib, max_output_mib))
+
+    def instantiate(self, *, timeout: Optional[float] = defaults.CELL_TIMEOUT,
+                    memory_limit_mib: Optional[int] = defaults.MEMORY_MIB,
+                    max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB) -> Instance:
+        """One instance kept between calls: ``inst.exports.bump()`` twice counts to 2.
+
+        A reactor's ``_initialize`` runs once here; ``_start`` (``main``) never does. ``timeout``
+        and ``max_output_mib`` hold per call, ``memory_limit_mib`` for the instance's life. Bytes go
+        in and out with ``inst.write_bytes(data) -> (ptr, len)``, ``inst.read_bytes(ptr, len)`` and
+        ``inst.call_with_bytes(name, data)``.
+        """
+        return Instance(self._callable_module(), label=self._label,
+                        limits=CallLimits(timeout, memory_limit_mib, max_output_mib))
+
+    @property
+    def _label(self) -> str:
+        return self.name or Path(self.wasm_path).stem
+
+    def _callable_module(self) -> LoadedModule:
+        if self.script_dir is not None:
+            raise ExportError(f"A {self.language} cell runs as a script of the interpreter's module, so it "
+                              "has no exported functions of its own to call from Python; write the function "
+                              "in a compiled language (C, Rust, Zig, WAT ...).")
+        return self.load()
 
     @property
     def how_built(self) -> str:

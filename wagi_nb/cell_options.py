@@ -56,6 +56,11 @@ RUN = (
                                help="A host the module may send HTTP requests to with wasi_experimental_http "
                                     "(repeatable; e.g. https://api.example.com, or insecure:allow-all), as "
                                     "`allowed_hosts` in modules.toml. None by default.")),
+    (("--no-raise-error",), dict(action="store_true", dest="no_raise_error",
+                                 help="Show a module that fails (a trap, a non-zero exit, a timeout; on a "
+                                      "route, a 5xx wagi_nb answered for it) without failing the cell, so "
+                                      "Run All goes on (as %%bash --no-raise-error). Default: "
+                                      "WasmMagics.raise_on_error.")),
 )
 
 ROUTE = (
@@ -157,7 +162,7 @@ def parse_cell_line(line: str, toolchain) -> argparse.Namespace:
 def fill_defaults(args: argparse.Namespace) -> argparse.Namespace:
     """The options a language's magic does not have, at the value that means "not given"."""
     for dest, value in (("release", True), ("flags", ""), ("dep", []), ("update", False), ("force", False),
-                        ("allowed_host", [])):
+                        ("allowed_host", []), ("no_raise_error", False)):
         if not hasattr(args, dest):
             setattr(args, dest, value)
     return args

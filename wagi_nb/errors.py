@@ -43,6 +43,11 @@ class ModuleLoadError(WagiNbError):
     """wasmtime could not compile or link a ``.wasm`` file."""
 
 
+class ModuleFailed(WagiNbError):
+    """A cell's module failed (a trap, a non-zero exit, a timeout): raised after its output is shown,
+    so that Run All and ``nbconvert --execute`` stop there, as they do for ``%%bash``."""
+
+
 class ModuleInterrupted(KeyboardInterrupt):
     """Ctrl-C (the notebook's stop button) stopped a running module; the kernel carries on."""
 

@@ -9,19 +9,34 @@ import re
 from typing import Optional, Sequence
 
 from ..wagi.response import header_text
-from .run_view import STDERR_STYLE
-from .text import SHOW_LIMIT, decode_for_display, escape, pre
+from .json_tree import json_tree
+from .style import BORDER, ERROR_BOX, NOTE, STDERR, TEXT, status_colour
+from .text import SHOW_LIMIT, compiler_warnings_html, count_warnings, decode_for_display, escape, pre
 
 #: How many leading bytes of a binary body the hex preview shows.
 HEX_PREVIEW = 256
 #: Larger images are summarised instead of inlined, so one response cannot bloat the notebook file.
 IMAGE_LIMIT = 2 * 1024 * 1024
 
-STATUS_COLOURS = {2: "#2a7a2a", 3: "#1f5fa8", 4: "#b07800", 5: "#b52a2a"}
-ERROR_STYLE = "background:#fdf2f2;border-left:3px solid #d9534f;color:#a33;"
-NOTE_STYLE = "font-size:85%;color:#666"
-IFRAME_STYLE = "width:100%;height:320px;border:1px solid #ddd;background:#fff"
-TABLE_STYLE = "font-size:85%;margin:4px 0;border-collapse:collapse"
+#: The module's page keeps its own white background whatever the theme, as a browser shows it.
+IFRAME_STYLE = f"width:100%;height:320px;border:1px solid {BORDER};background:#fff"
+#: The frame fits its page (up to this height) once loaded; the parent may read the page's height
+#: because the frame is same-origin, which is safe only because it may run no script.
+FRAME_MAX_HEIGHT = 1200
+# Shrunk first: a document is never shorter than its frame, so its height is read in a 1px frame.
+FIT_FRAME = ("try{this.style.height='1px';this.style.height=Math.min(Math.max("
+             f"this.contentDocument.documentElement.scrollHeight+8,40),{FRAME_MAX_HEIGHT})+'px'}}"
+             "catch(e){this.style.height='320px'}")
+#: A URL attribute whose value starts at the root: ``href="/x"`` (not ``//host/x``).
+_ROOT_RELATIVE = re.compile(r"""(\b(?:href|src|action)\s*=\s*["']?)/(?!/)""", re.IGNORECASE)
+_LINK = re.compile(r"<(a|area|form)\b[^>]*\b(href|action)\s*=", re.IGNORECASE)
+TABLE_STYLE = f"font-size:85%;margin:4px 0;border-collapse:collapse;color:{TEXT}"
+#: Shown where JupyterLab's sanitiser has removed the frame (an untrusted notebook); in a trusted
+#: output the script after it removes it.
+UNTRUSTED_NOTE = ("This notebook is not trusted, so the HTML body is not drawn (JupyterLab removes its "
+                  "frame). Trust it (File ▸ Trust Notebook, or `jupyter trust NOTEBOOK.ipynb`) or re-run "
+                  "the cell to see the page; its text is below.")
+_DOCTYPE = re.compile(r"\A\s*<!doctype[^>]*>", re.IGNORECASE)
 
 # Application types that are text in practice; a hex dump of them would only get in the way.
 TEXT_APPLICATIONS = ("application/xml", "application/javascript", "application/x-www-form-urlencoded",
@@ -110,28 +125,66 @@ def request_line(request) -> str:
     return f"{request.method} {request.target}" if request is not None else ""
 
 
-def _details(summary: str, content: str, open_: bool) -> str:
+def split_raw(raw: bytes) -> tuple:
+    """A module's stdout → (header block, body): split at the first empty line, as it is read."""
+    match = re.search(rb"\r?\n\r?\n", raw)
+    if match is None:
+        return raw, b""
+    return raw[:match.end()], raw[match.end():]
+
+
+def raw_output_text(raw: bytes, media: str) -> tuple:
+    """(text, note) of a module's stdout for the raw view: headers as text, a body that is not text
+    as its size and a hex dump (a PNG must not become thousands of replacement characters)."""
+    head, body = split_raw(raw)
+    if body and body_kind(body, media) in ("image", "binary"):
+        text, note = decode_for_display(head)
+        return text + f"<{size_label(body, media)}>\n" + hex_preview(body), note
+    return decode_for_display(raw)
+
+
+def with_link_base(page: str, link_base: Optional[str]) -> str:
+    """The module's page with a ``<base>`` first, so its relative links reach the notebook's routes
+    (``link_base``: the running server's URL, or its proxy path) or go nowhere (None), never
+    Jupyter's own pages. Under a proxy path, links from the root (``/about``) get the path too,
+    which a ``<base>`` alone cannot do."""
+    base = f'<base href="{html.escape(link_base, quote=True)}">' if link_base else '<base href="about:invalid">'
+    if link_base and link_base.startswith("/"):
+        prefix = link_base.rstrip("/")
+        page = _ROOT_RELATIVE.sub(lambda match: match[1] + prefix + "/", page)
+    doctype = _DOCTYPE.match(page)
+    return page[:doctype.end()] + base + page[doctype.end():] if doctype else base + page
+
+
+def _details(summary: str, content: str, open_: bool = False) -> str:
     state = " open" if open_ else ""
-    return (f"<details{state}><summary style='{NOTE_STYLE};cursor:pointer'>{escape(summary)}</summary>"
+    return (f"<details{state}><summary style='{NOTE};cursor:pointer'>{escape(summary)}</summary>"
             f"{content}</details>")
 
 
 def _note(text: str) -> str:
-    return f'<div style="{NOTE_STYLE}">{escape(text)}</div>' if text else ""
+    return f'<div style="{NOTE}">{escape(text)}</div>' if text else ""
 
 
 class ResponseView:
     """An HTTP response from a Wagi module: status, headers, body as its type asks, and diagnostics.
 
     ``routes`` (the configured route strings) is listed when nothing matched
-    (a 404 no route answered). Attribute access falls through to the
-    :class:`~wagi_nb.wagi.response.Response` (``_.status``, ``_.json()``).
+    (a 404 no route answered). ``compiler_warnings`` are the build's, shown
+    folded. ``link_base`` is where the HTML body's relative links lead (the
+    running ``%wagi_serve``); None disables them. Attribute access falls through
+    to the :class:`~wagi_nb.wagi.response.Response` (``_.status``, ``_.json()``).
     """
 
-    def __init__(self, response, routes: Optional[Sequence[str]] = None, title: Optional[str] = None):
+    def __init__(self, response, routes: Optional[Sequence[str]] = None, title: Optional[str] = None,
+                 compiler_warnings: str = "", link_base: Optional[str] = None, in_widget: bool = False):
         self.response = response
         self.routes = None if routes is None else list(routes)
         self.title = title
+        self.compiler_warnings = compiler_warnings
+        self.link_base = link_base
+        #: Shown inside a widget, where no script runs and nothing is sanitised: no fallback.
+        self.in_widget = in_widget
 
     def __getattr__(self, name):
         try:
@@ -168,6 +221,14 @@ class ResponseView:
         listed = ", ".join(self.routes) if self.routes else "(none configured)"
         return f"No route matches{path}. Routes: {listed}"
 
+    def failure(self) -> str:
+        """Why the module failed this request (wagi_nb answered 5xx for it: a trap, a non-zero exit,
+        a timeout, output that is not a response), or "" when it did not."""
+        response = self.response
+        if response.error and response.status >= 500:
+            return f"The route's module failed: wagi_nb answered {self.status_text()}."
+        return ""
+
     def _error_is_body(self) -> bool:
         return self.response.error.strip() == self.response.text.strip()
 
@@ -194,15 +255,18 @@ class ResponseView:
         lines.extend(self._text_body())
         if self.route_hint():
             lines += ["", self.route_hint()]
-        if response.error and not self._error_is_body():
+        elif response.error and not self._error_is_body():
             lines += ["--- error ---", response.error.rstrip("\n")]
         # When wagi_nb replaced the response, what the module printed is what needs fixing.
         if response.error and response.raw:
-            lines += ["--- raw CGI output ---", decode_for_display(response.raw)[0].rstrip("\n")]
+            lines += ["--- raw CGI output ---", raw_output_text(response.raw, self.media)[0].rstrip("\n")]
         if response.stderr:
             lines += ["--- stderr ---", decode_for_display(response.stderr)[0].rstrip("\n")]
         if response.warnings:
-            lines += ["--- warnings ---", *(f"- {warning}" for warning in response.warnings)]
+            lines += ["--- header warnings ---", *(f"- {warning}" for warning in response.warnings)]
+        if self.compiler_warnings:
+            lines += [f"--- compiler warnings ({count_warnings(self.compiler_warnings) or 1}) ---",
+                      self.compiler_warnings.rstrip()]
         return "\n".join(lines)
 
     def _text_body(self) -> list:
@@ -224,10 +288,10 @@ class ResponseView:
         if response.request is not None:
             parts.append(f"<div style='font-family:monospace'>{escape(request_line(response.request))}</div>")
         parts.append(self._html_status())
-        if response.error:
-            parts.append(pre(response.error, ERROR_STYLE + "font-weight:bold;"))
-        if self.route_hint():
-            parts.append(f"<div style='margin:2px 0'>{escape(self.route_hint())}</div>")
+        if self.route_hint():  # it says what the error says, and what routes there are
+            parts.append(pre(self.route_hint(), ERROR_BOX))
+        elif response.error:
+            parts.append(pre(response.error, ERROR_BOX))
         parts.append(self._html_headers())
         if not (response.error and self._error_is_body()):
             parts.append(self._html_body())
@@ -235,9 +299,9 @@ class ResponseView:
         return "<div class='wagi-nb-response'>" + "".join(parts) + "</div>"
 
     def _html_status(self) -> str:
-        colour = STATUS_COLOURS.get(self.response.status // 100, "#333")
+        colour = status_colour(self.response.status)
         details = self.status_details()
-        extra = f" <span style='{NOTE_STYLE};font-weight:normal'>{escape(details)}</span>" if details else ""
+        extra = f" <span style='{NOTE};font-weight:normal'>{escape(details)}</span>" if details else ""
         return f"<div style='font-weight:bold;color:{colour}'>{escape(self.status_text())}{extra}</div>"
 
     def _html_headers(self) -> str:
@@ -262,25 +326,44 @@ class ResponseView:
             return _note(size_label(body, self.media) + too_big) + pre(hex_preview(body))
         text, note = self.body_text()
         if kind == "html":
-            # The module's HTML only ever reaches the page as an escaped attribute of a sandboxed
-            # frame: no scripts, no same-origin access to the notebook.
-            frame = (f'<iframe sandbox="" srcdoc="{html.escape(text, quote=True)}" '
-                     f'style="{IFRAME_STYLE}"></iframe>')
-            return frame + _note(note)
+            return self._html_frame(text) + _note(note)
+        if kind == "json":
+            tree = json_tree(body)
+            if tree is not None:
+                return tree + _note(note)
         return pre(text) + _note(note)
 
+    def _html_frame(self, page: str) -> str:
+        # The module's HTML only ever reaches the notebook as an escaped attribute of a sandboxed
+        # frame that may run no script. Untrusted, JupyterLab's sanitiser removes the frame, and the
+        # fallback after it (the note and the page as text) is what remains; trusted, the script
+        # removes the fallback.
+        srcdoc = html.escape(with_link_base(page, self.link_base), quote=True)
+        frame = (f'<iframe sandbox="allow-same-origin" srcdoc="{srcdoc}" style="{IFRAME_STYLE}" '
+                 f'onload="{html.escape(FIT_FRAME, quote=True)}"></iframe>')
+        links = "" if self.link_base or not _LINK.search(page) else _note(
+            "Links in this page go nowhere until %wagi_serve runs; re-run the cell then, and they "
+            "lead to the notebook's routes.")
+        if self.in_widget:
+            return frame + links
+        fallback = (f"<div class='wagi-nb-untrusted'>{pre(UNTRUSTED_NOTE, ERROR_BOX)}"
+                    f"{_details('The body as text', pre(page), open_=True)}</div>")
+        remove = "<script>document.currentScript.previousElementSibling.remove()</script>"
+        return frame + links + fallback + remove
+
     def _html_sections(self) -> str:
-        response = self.response
-        raw, raw_note = decode_for_display(response.raw)
-        raw_html = pre(raw) + _note(raw_note) if response.raw else _note("(the module printed nothing)")
-        stderr, stderr_note = decode_for_display(response.stderr)
-        stderr_html = pre(stderr, STDERR_STYLE) + _note(stderr_note) if response.stderr else _note("(empty)")
-        items = "".join(f"<li>{escape(warning)}</li>" for warning in response.warnings)
-        warnings_html = f"<ul style='margin:2px 0'>{items}</ul>" if items else _note("(none)")
-        return "".join([
+        """The folded sections, each only when it has something in it."""
+        response, parts = self.response, []
+        if response.raw:
+            raw, raw_note = raw_output_text(response.raw, self.media)
             # When wagi_nb replaced the response, what the module printed is what needs fixing.
-            _details("Raw CGI output", raw_html, bool(response.error and response.raw)),
-            _details("Module stderr" + ("" if response.stderr else " (empty)"), stderr_html,
-                     bool(response.stderr)),
-            _details(f"Warnings ({len(response.warnings)})", warnings_html, bool(response.warnings)),
-        ])
+            parts.append(_details("Raw CGI output", pre(raw) + _note(raw_note), bool(response.error)))
+        if response.stderr:
+            stderr, stderr_note = decode_for_display(response.stderr)
+            parts.append(_details("Module stderr", pre(stderr, STDERR) + _note(stderr_note), True))
+        if response.warnings:
+            items = "".join(f"<li>{escape(warning)}</li>" for warning in response.warnings)
+            parts.append(_details(f"Header warnings ({len(response.warnings)})",
+                                  f"<ul style='margin:2px 0;color:{TEXT}'>{items}</ul>", True))
+        parts.append(compiler_warnings_html(self.compiler_warnings))
+        return "".join(parts)

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .text import decode_for_display, escape, pre
-
-STDERR_STYLE = "background:#fdf2f2;border-left:3px solid #d9534f;"
+from .style import ERROR, NOTE, STDERR, SUCCESS
+from .text import compiler_warnings_html, count_warnings, decode_for_display, escape, pre
 
 
 class RunView:
@@ -13,19 +12,25 @@ class RunView:
 
     Attribute access falls through to the :class:`~wagi_nb.runtime.RunResult`
     (``_.stdout``, ``_.exit_code``) and ``.artifact`` is the module that ran.
+    ``streamed``: stdout was already shown as the module wrote it, so the view leaves it out.
     """
 
-    def __init__(self, result, artifact=None):
+    def __init__(self, result, artifact=None, streamed: bool = False):
         self.result = result
         self.artifact = artifact
+        self.streamed = streamed
 
     def __getattr__(self, name):
         return getattr(self.__dict__["result"], name)
 
     def _streams(self):
         for label, data in (("stdout", self.result.stdout), ("stderr", self.result.stderr)):
-            if data:
+            if data and not (label == "stdout" and self.streamed):
                 yield (label, *decode_for_display(data))
+
+    @property
+    def compiler_warnings(self) -> str:
+        return getattr(self.artifact, "warnings", "") or ""
 
     def status_line(self) -> str:
         parts = [self.result.status]
@@ -45,24 +50,26 @@ class RunView:
                 lines.append(f"[{label}: {note}]")
         lines.append(f"[{self.status_line()}]")
         lines.extend(f"    {frame}" for frame in self.result.backtrace)
+        if self.compiler_warnings:
+            lines += [f"--- compiler warnings ({count_warnings(self.compiler_warnings) or 1}) ---",
+                      self.compiler_warnings.rstrip()]
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        ok = self.result.ok
         parts = []
         for label, text, note in self._streams():
-            style = STDERR_STYLE if label == "stderr" else ""
             if label == "stderr":
-                parts.append('<div style="font-size:85%;color:#a33">stderr</div>')
-            parts.append(pre(text, style))
+                parts.append(f'<div style="font-size:85%;color:{ERROR}">stderr</div>')
+            parts.append(pre(text, STDERR if label == "stderr" else ""))
             if note:
-                parts.append(f'<div style="font-size:85%;color:#666">{escape(note)}</div>')
-        colour = "#2a7a2a" if ok else "#b52a2a"
+                parts.append(f'<div style="{NOTE}">{escape(note)}</div>')
+        colour = SUCCESS if self.result.ok else ERROR
         parts.append(f'<div style="font-size:85%;color:{colour};margin-top:2px">'
                      f'{escape(self.status_line())}</div>')
         if self.result.backtrace:
-            parts.append("<details><summary style='font-size:85%'>wasm backtrace</summary>"
+            parts.append(f"<details><summary style='{NOTE}'>wasm backtrace</summary>"
                          + pre("\n".join(self.result.backtrace)) + "</details>")
+        parts.append(compiler_warnings_html(self.compiler_warnings))
         return "<div class='wagi-nb-run'>" + "".join(parts) + "</div>"
 
 
@@ -76,7 +83,7 @@ class BuildStatus:
         return self.text
 
     def _repr_html_(self) -> str:
-        return f"<div style='font-size:85%;color:#666'>⏳ {escape(self.text)}</div>"
+        return f"<div style='{NOTE}'>⏳ {escape(self.text)}</div>"
 
 
 def toolchain_label(info: Optional[dict]) -> str:

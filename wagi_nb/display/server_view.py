@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+from .style import NOTE
 from .text import escape, pre
 
 
@@ -19,16 +20,17 @@ class ServerView:
     def __repr__(self) -> str:
         lines = [self._headline()]
         if self.proxy_url:
-            lines.append(f"In this browser (through jupyter-server-proxy): {self.proxy_url}")
+            lines.append(f"In any browser showing this notebook (through jupyter-server-proxy): {self.proxy_url}")
         lines.append(f"Try: !curl -s {self.url}")
         lines.append("Routes: " + ", ".join(self.routes))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        link = self.proxy_url or self.url
-        parts = [f"<div>{escape(self._headline())} — open "
-                 f"<a href='{escape(link)}' target='_blank'>{escape(link)}</a></div>",
-                 f"<div style='font-size:85%;color:#666'>From a cell: <code>!curl -s {escape(self.url)}"
+        links = [f"<a href='{escape(link)}' target='_blank'>{escape(link)}</a>"
+                 for link in (self.proxy_url, self.url) if link]
+        through = " (through Jupyter, from any browser showing this notebook), or " if self.proxy_url else ""
+        parts = [f"<div>{escape(self._headline())} — open {through.join(links)}</div>",
+                 f"<div style='{NOTE}'>From a cell: <code>!curl -s {escape(self.url)}"
                  f"</code> · routes: {escape(', '.join(self.routes))}</div>"]
         return "".join(parts)
 
@@ -51,5 +53,5 @@ class LogView:
         return "\n".join(f"--- {title} ---\n{body}" for title, body in self._sections())
 
     def _repr_html_(self) -> str:
-        return "".join(f"<div style='font-size:85%;color:#666'>{escape(title)}</div>{pre(body)}"
+        return "".join(f"<div style='{NOTE}'>{escape(title)}</div>{pre(body)}"
                        for title, body in self._sections())

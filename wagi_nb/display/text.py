@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import html
 
+from .ansi import ansi_to_html, has_ansi
+
 #: How much of a stream a view shows; the full bytes stay on the result object.
 SHOW_LIMIT = 64 * 1024
 
@@ -24,7 +26,26 @@ def decode_for_display(data: bytes, limit: int = SHOW_LIMIT) -> tuple:
 
 
 def pre(text: str, style: str = "") -> str:
-    return f'<pre style="margin:0;padding:4px 6px;white-space:pre-wrap;{style}">{html.escape(text)}</pre>'
+    """``text`` preformatted, its ANSI colour codes (a module's coloured output) drawn as colours."""
+    body = ansi_to_html(text) if has_ansi(text) else html.escape(text)
+    return f'<pre style="margin:0;padding:4px 6px;white-space:pre-wrap;{style}">{body}</pre>'
+
+
+def count_warnings(text: str) -> int:
+    """How many warnings a compiler's output holds (its ``N warnings emitted`` summary not counted)."""
+    return sum(1 for line in text.splitlines()
+               if "warning:" in line and not line.rstrip().endswith(("emitted", "generated.", "generated")))
+
+
+def compiler_warnings_html(text: str) -> str:
+    """A build's compiler warnings, folded, for the views of a run and of a route."""
+    from .style import NOTE, WARNINGS
+    if not text.strip():
+        return ""
+    count = count_warnings(text) or 1
+    summary = f"Compiler warnings ({count})"
+    return (f"<details><summary style='{NOTE};cursor:pointer'>{escape(summary)}</summary>"
+            f"{pre(text.rstrip(), WARNINGS)}</details>")
 
 
 def escape(text: str) -> str:

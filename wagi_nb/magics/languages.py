@@ -6,20 +6,23 @@ settings (``WasmMagics.rustc`` …) are made from ``wagi_nb.toolchains.TOOLCHAIN
 """
 from __future__ import annotations
 
+import codecs
 import shlex
+import sys
 from pathlib import Path
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from IPython.display import display
-from traitlets import Float, Int, Unicode, observe
+from traitlets import Bool, Float, Int, Unicode, observe
 
 from .. import defaults, toolchains
 from ..artifacts import build, build_crate, load, modules
 from ..display import BuildStatus, RunView, ToolchainsView
+from ..display.text import SHOW_LIMIT
 from ..envvars import parse_env_pairs
-from ..errors import WagiNbError
+from ..errors import ModuleFailed, WagiNbError
 from ..cell_options import CARGO, RUN, cell_options, check_cell_options, fill_defaults, split_flags
 from ..toolchains.cargo import paired_with
 from .routes import serve_cell
@@ -68,7 +71,8 @@ def _language_magic(toolchain):
         return self._build_and_run(toolchain.language, line, cell, getattr(self, toolchain.magic))
     magic.__name__ = magic.__qualname__ = toolchain.magic
     magic.__doc__ = toolchain.help()
-    return magic_arguments()(declare(cell_options(toolchain))(cell_magic(magic)))
+    # The usage line gets one % from IPython: a cell magic's name takes the second.
+    return magic_arguments(name=f"%{toolchain.magic}")(declare(cell_options(toolchain))(cell_magic(magic)))
 
 
 def _compiler_setting(toolchain):
@@ -92,6 +96,10 @@ class WasmMagics(Magics):
                        help="MiB a cell's module may allocate (its linear memory and tables).")
     max_output = Float(defaults.MAX_OUTPUT_MIB, config=True,
                        help="MiB a cell's module may print to stdout (and to stderr) before it is stopped.")
+    raise_on_error = Bool(True, config=True,
+                          help="Fail the cell when its module fails (a trap, a non-zero exit, a timeout), "
+                               "after showing it, so Run All stops there; a cell's --no-raise-error "
+                               "turns it off for that cell.")
 
     #: setting name → language, for every toolchain that has a compiler setting.
     _COMPILER_TRAITS = {tc.setting: tc.language for tc in toolchains.TOOLCHAINS.values() if tc.setting}
@@ -132,23 +140,43 @@ class WasmMagics(Magics):
     def _use(self, artifact, args, env, status, source: str):
         """Route, keep or run a module the magic built."""
         if args.route:
-            return status.show(serve_cell(artifact, args, env, self._cell_origin(), source))
-        if args.no_run:
+            view = status.show(serve_cell(artifact, args, env, self._cell_origin(), source))
+            failure = getattr(view, "failure", lambda: "")()
+        elif args.no_run or _library(artifact):
             return status.show(BuiltView(artifact))
-        return status.show(self._run(artifact, args, env))
+        else:
+            view = status.show(self._run(artifact, args, env, stream=True))
+            failure = "" if view.result.ok else f"The module failed ({view.result.status})."
+        return self._fail_if(failure, view, args)
+
+    def _fail_if(self, failure: str, view, args):
+        """Show the view, then fail the cell when its module failed (unless told not to)."""
+        if not failure or args.no_raise_error or not self.raise_on_error:
+            return view
+        display(view)
+        raise ModuleFailed(f"{failure} Its output is above. Fix the module, or pass --no-raise-error "
+                           "(or set WasmMagics.raise_on_error = False) to show a failing module "
+                           "without failing the cell.")
 
     def _cell_origin(self) -> str:
-        count = getattr(self.shell, "execution_count", None)
+        # The cell being run: IPython 8 adds one to execution_count after the cell, IPython 9
+        # before it; the result being made holds the cell's own number in both.
+        result = getattr(getattr(self.shell, "displayhook", None), "exec_result", None)
+        count = getattr(result, "execution_count", None)
         return f"cell [{count}]" if count else "a cell"
 
-    def _run(self, artifact, args, env):
+    def _run(self, artifact, args, env, stream: bool = False):
+        writer = StreamedStdout() if stream and _in_a_kernel() else None
         result = artifact.run(shlex.split(args.args), env=env,
                               stdin=args.stdin.encode() if args.stdin is not None else b"",
                               timeout=args.timeout if args.timeout is not None else self.timeout,
                               memory_limit_mib=self.memory_limit, dirs=args.dir,
                               max_output_mib=args.max_output if args.max_output is not None
-                              else self.max_output, allowed_hosts=args.allowed_host)
-        return RunView(result, artifact)
+                              else self.max_output, allowed_hosts=args.allowed_host,
+                              on_stdout=writer.write if writer else None)
+        if writer:
+            writer.close()
+        return RunView(result, artifact, streamed=writer is not None and writer.wrote)
 
     @staticmethod
     def _toolchain_label(language):
@@ -163,7 +191,8 @@ class WasmMagics(Magics):
         """Run a module built earlier (by name) or a .wasm/.wat file, once, on a fresh instance."""
         args = parse(self.wasm_run, line)
         artifact = modules.get(args.module) or load(args.module)
-        return self._run(artifact, args, parse_env(args.env))
+        view = self._run(artifact, args, parse_env(args.env), stream=True)
+        return self._fail_if("" if view.result.ok else f"The module failed ({view.result.status}).", view, args)
 
     @magic_arguments()
     @declare(CARGO)
@@ -204,6 +233,44 @@ class WasmMagics(Magics):
         return ToolchainsView(toolchains.all_toolchains())
 
 
+def _library(artifact) -> bool:
+    """A module with no ``_start`` (a reactor: functions to call from Python, not a program to run)."""
+    return artifact.script_dir is None and not artifact.load().is_command
+
+
+def _in_a_kernel() -> bool:
+    """Whether stdout goes to a notebook (ipykernel's stream), where streaming shows as it comes."""
+    return type(sys.stdout).__module__.startswith("ipykernel")
+
+
+class StreamedStdout:
+    """A module's stdout to the cell's output as it is written: UTF-8 decoded across chunk edges,
+    up to the display limit (the rest stays on the result)."""
+
+    def __init__(self, limit: int = SHOW_LIMIT):
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.left, self.wrote = limit, False
+
+    def write(self, data: bytes) -> None:
+        if self.left <= 0:
+            return
+        text = self.decoder.decode(data[:self.left])
+        self.left -= len(data)
+        if text:
+            self.wrote = True
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    def close(self) -> None:
+        rest = self.decoder.decode(b"", final=True)
+        if rest:
+            sys.stdout.write(rest)
+        if self.left < 0:
+            sys.stdout.write(f"\n[stdout: showing the first {SHOW_LIMIT:,} bytes; the full output is on "
+                             "the result object]\n")
+        sys.stdout.flush()
+
+
 class _Empty:
     def __repr__(self):
         return ""
@@ -221,12 +288,19 @@ class BuiltView:
     def __repr__(self):
         a = self.artifact
         how = "cached build" if a.cached else f"built in {a.build_seconds:.2f} s"
-        return f"[{a.language} module, {a.size:,} bytes, {how}{'; ' + a.warnings if a.warnings else ''}]"
+        lines = [f"[{a.language} module, {a.size:,} bytes, {how}]"]
+        if a.script_dir is None and len(a.exports):
+            call = f'wagi_nb.modules["{a.name}"].exports' if a.name else "the artifact's .exports"
+            lines.append(f"Exported functions, called from Python as {call}.NAME(...):")
+            lines += [f"    {a.exports[name].signature}" for name in a.exports]
+        if a.warnings:
+            lines += ["--- compiler warnings ---", a.warnings.rstrip()]
+        return "\n".join(lines)
 
 
 class LiveStatus:
     """The status line of a slow build: shown after STATUS_AFTER seconds, updated with the compiler's
-    progress, and replaced by the result (the cell then returns None) or removed if the build fails."""
+    progress, and removed when the build ends (the cell's result follows as usual)."""
 
     def __init__(self, label: str):
         self.label = label
@@ -250,7 +324,7 @@ class LiveStatus:
         return False
 
     def show(self, view):
-        if self.handle is None:
-            return view
-        self.handle.update(_Empty() if view is None else view)
-        return None
+        """Remove the status line; the view is the cell's result (``Out[n]``, ``_``) either way."""
+        if self.handle is not None:
+            self.handle.update(_Empty())
+        return view

@@ -33,10 +33,18 @@ def serve_cell(artifact, args, env: dict, origin: str, source: str):
     if args.preview:
         return live_preview(handler.route.text, request)
     return ResponseView(app.handle(request, timeout=args.timeout, max_output_mib=args.max_output),
-                        routes=app.routes())
+                        routes=app.routes(), compiler_warnings=artifact.warnings, link_base=preview_link_base())
+
+
+def preview_link_base():
+    """Where relative links in a previewed page lead: the running %wagi_serve, as a browser reaches it."""
+    from ..server import current_server
+    running = current_server()
+    return running.browser_url() if running else None
 
 
 def live_preview(route: str, request: Request):
     from ..wagi.preview import RequestPreview
     from ..widgets import RoutePreviewWidget
-    return RoutePreviewWidget(RequestPreview(app, route, request.method, request.target))
+    return RoutePreviewWidget(RequestPreview(app, route, request.method, request.target),
+                              link_base=preview_link_base)

@@ -11,6 +11,7 @@ from ..export import OPTIONS as EXPORT_OPTIONS
 from ..wagi import Request, Route, app
 from ..wagi.request import split_header
 from ..cell_options import ENV_LINE
+from .routes import preview_link_base
 from .languages import declare, parse, parse_env
 from .routes import live_preview
 
@@ -57,7 +58,7 @@ class WagiMagics(Magics):
                 request.headers.add(*name_value)
             if args.data is not None:
                 request.body = args.data.encode()
-        return ResponseView(app.handle(request), routes=app.routes())
+        return ResponseView(app.handle(request), routes=app.routes(), link_base=preview_link_base())
 
     @magic_arguments()
     @argument("route", help="The route to preview, e.g. / or /hello/...")

@@ -2,6 +2,7 @@
 from .background import BackgroundServer, current_server, serve, stop
 from .access_log import AccessLog
 from .http import Limits, WagiServer
-from .listen import ListenError
+from .listen import ListenError, free_port
 
-__all__ = ["BackgroundServer", "current_server", "serve", "stop", "AccessLog", "Limits", "WagiServer", "ListenError"]
+__all__ = ["BackgroundServer", "current_server", "serve", "stop", "AccessLog", "Limits", "WagiServer", "ListenError",
+           "free_port"]

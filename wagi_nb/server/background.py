@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import importlib.util
+import json
 import os
 import threading
 from typing import Optional
@@ -61,11 +63,19 @@ class BackgroundServer:
         return http_url(self.host, self.port) + "/"
 
     def proxy_url(self) -> Optional[str]:
-        """The jupyter-server-proxy path on JupyterHub/Binder, from the hub's own variable."""
+        """The jupyter-server-proxy path: on JupyterHub/Binder from the hub's own variable; else, when
+        jupyter-server-proxy is installed, under the base URL of the Jupyter server running this
+        kernel (the only link a user of a remote JupyterLab can open)."""
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX")
-        if not prefix:
+        if prefix:
+            return f"{prefix.rstrip('/')}/proxy/{self.port}/"
+        if importlib.util.find_spec("jupyter_server_proxy") is None:
             return None
-        return f"{prefix.rstrip('/')}/proxy/{self.port}/"
+        return f"{jupyter_base_url().rstrip('/')}/proxy/{self.port}/"
+
+    def browser_url(self) -> str:
+        """Where a browser showing this notebook reaches the server: the proxy path, else the URL."""
+        return self.proxy_url() or self.url
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop accepting, close connections, free the port."""
@@ -118,6 +128,23 @@ def serve(app: Optional[WagiApp] = None, port: int = 3000, host: str = "127.0.0.
             return _current, "restarted"
         _current = BackgroundServer(app, host, port, limits, allow_hosts)
         return _current, "started"
+
+
+def jupyter_base_url() -> str:
+    """The base URL of the Jupyter server that started this kernel (its parent process), read from
+    the server's own runtime file; "/" when there is none."""
+    try:
+        from jupyter_core.paths import jupyter_runtime_dir
+        runtime = jupyter_runtime_dir()
+        for name in os.listdir(runtime):
+            if name.startswith("jpserver-") and name.endswith(".json"):
+                with open(os.path.join(runtime, name)) as file:
+                    info = json.load(file)
+                if info.get("pid") == os.getppid():
+                    return info.get("base_url") or "/"
+    except (ImportError, OSError, ValueError):
+        pass
+    return "/"
 
 
 def current_server() -> Optional[BackgroundServer]:
