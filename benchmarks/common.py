@@ -128,6 +128,18 @@ def quantile(sorted_samples: Sequence[float], q: float) -> float:
 
 
 # -- timing --------------------------------------------------------------------------------------
+def ipython_shell():
+    """An IPython shell with wagi_nb loaded and no history database."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    config = Config()
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
+    shell.run_line_magic("load_ext", "wagi_nb")
+    return shell
+
+
 def time_once(func: Callable[[], object]) -> float:
     """Seconds one call of ``func`` took."""
     start = time.perf_counter()

@@ -22,7 +22,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from .common import (HELLO_RUST, Context, Row, Section, fast_tmp, fs_type, row_from_samples,
+from .common import (HELLO_RUST, Context, Row, Section, fast_tmp, fs_type, ipython_shell, row_from_samples,
                      time_loop)
 
 HELLO_OUTPUT = b"Hello, world!\n"
@@ -115,24 +115,13 @@ def cold_compile(ctx: Context) -> Section:
         f"Of the last wagi_nb call, the compiler itself (`Artifact.build_seconds`) took "
         f"{compiler_ms:.1f} ms of {wagi_times[-1]:.1f} ms.",
         f"Discovery asks every `rustc` candidate for `--version` and `--print sysroot` "
-        f"(here: {info.note}); it runs once per process, before the first build.",
+        f"(here: {info.note}); a process does it once, and later processes check the result kept on "
+        "disk (the probed files' sizes and times) instead of asking again.",
     ]
     return section
 
 
 # -- 2. unchanged cell re-run -----------------------------------------------------------------------
-def _shell():
-    """An IPython shell with wagi_nb loaded and no history database."""
-    from IPython.core.interactiveshell import InteractiveShell
-    from traitlets.config import Config
-
-    config = Config()
-    config.HistoryManager.enabled = False
-    shell = InteractiveShell.instance(config=config)
-    shell.run_line_magic("load_ext", "wagi_nb")
-    return shell
-
-
 FRESH_PROCESS = textwrap.dedent("""
     import json, sys, time
     start = time.perf_counter()
@@ -176,7 +165,7 @@ def rerun(ctx: Context) -> Section:
         if check and (not artifact.cached or result.stdout != HELLO_OUTPUT):
             raise RuntimeError("re-run did not hit the cache or printed the wrong thing")
 
-    shell = _shell()
+    shell = ipython_shell()
 
     def magic(check=True):
         with capture_output():
@@ -224,8 +213,8 @@ def rerun(ctx: Context) -> Section:
     median = sorted(fresh, key=lambda f: f["build"] + f["run"])[len(fresh) // 2]
     section.notes.append(
         f"In a new process (median of {len(fresh)}): `import wagi_nb` {median['import'] * 1e3:.0f} ms, "
-        f"first `build()` {median['build'] * 1e3:.1f} ms (nearly all toolchain discovery, which the "
-        f"cache key needs for the compiler's identity: a second discovery in that process took "
+        f"first `build()` {median['build'] * 1e3:.1f} ms (toolchain discovery read from its kept result "
+        f"on disk, for the cache key's compiler identity; a full probe after `refresh()` took "
         f"{median['discovery'] * 1e3:.1f} ms), "
         f"first `run()` {median['run'] * 1e3:.1f} ms (engine start, native code read from the "
         "disk cache, first instance).")

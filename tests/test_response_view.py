@@ -33,7 +33,8 @@ def test_relative_links_lead_to_the_running_server_or_nowhere():
     proxied = ResponseView(parse_cgi_output(page), link_base="/user/ada/proxy/3000/")._repr_html_()
     srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', proxied).group(1))
     # A <base> cannot give a link from the root the proxy's path: the link itself gets it.
-    assert srcdoc == '<!DOCTYPE html><base href="/user/ada/proxy/3000/"><a href=\'/user/ada/proxy/3000/about\'>about</a>'
+    assert srcdoc == ('<!DOCTYPE html><base href="/user/ada/proxy/3000/">'
+                      "<a href='/user/ada/proxy/3000/about'>about</a>")
     plain = ResponseView(parse_cgi_output(b"Content-Type: text/html\n\n<p>no links</p>"))._repr_html_()
     assert "go nowhere" not in plain  # nothing to say about links a page does not have
 

@@ -1,6 +1,7 @@
 """Where wagi_nb keeps what it builds, and how it writes there safely."""
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -13,7 +14,20 @@ def cache_root() -> Path:
     """``$WAGI_NB_CACHE_DIR``, else ``<IPython cache dir>/wagi_nb`` (``~/.cache/ipython/wagi_nb``)."""
     configured = os.environ.get(CACHE_ENV)
     if configured:
-        return Path(configured).expanduser()
+        return _configured(configured)
+    env = os.environ
+    return _ipython_cache(env.get("HOME"), env.get("XDG_CACHE_HOME"), env.get("IPYTHONDIR"))
+
+
+@functools.lru_cache(maxsize=8)
+def _configured(value: str) -> Path:
+    return Path(value).expanduser()
+
+
+@functools.lru_cache(maxsize=8)
+def _ipython_cache(*_environment) -> Path:
+    """IPython's cache folder, asked once per value of what it depends on (it checks that folders
+    are writable: a tenth of a millisecond per build otherwise)."""
     from IPython.paths import get_ipython_cache_dir  # a path function; no shell is started
     return Path(get_ipython_cache_dir()) / "wagi_nb"
 

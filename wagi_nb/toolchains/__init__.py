@@ -17,7 +17,7 @@ import pkgutil
 from typing import Dict, Optional
 
 from ..errors import ToolchainNotFound, WagiNbError
-from . import cargo
+from . import cargo, discovery_cache
 from .base import Toolchain, ToolchainInfo, missing_message
 
 
@@ -49,13 +49,19 @@ def get_toolchain(language: str) -> Toolchain:
     return TOOLCHAINS[key]
 
 
+#: Whether this process probes again instead of using results kept on disk (after :func:`refresh`).
+_probe_again = False
+
+
 @functools.lru_cache(maxsize=None)
 def _discover(language: str, override: Optional[str]) -> ToolchainInfo:
-    return TOOLCHAINS[language].discover(override)
+    return discovery_cache.discover(TOOLCHAINS[language], override, use_kept=not _probe_again)
 
 
 def discover(language: str) -> ToolchainInfo:
-    """What compiler ``language`` would use now (memoised per process; see :func:`refresh`)."""
+    """What compiler ``language`` would use now: memoised per process, and kept on disk for the
+    next process while the compilers it found are unchanged (``discovery_cache.py``); see
+    :func:`refresh`."""
     toolchain = get_toolchain(language)
     return _discover(toolchain.language, overrides.get(toolchain.language) or None)
 
@@ -75,7 +81,10 @@ def set_compiler(language: str, path: Optional[str]) -> None:
 
 
 def refresh() -> None:
-    """Forget discovery results, e.g. after installing a toolchain."""
+    """Forget discovery results, e.g. after installing a toolchain: from now on this process asks
+    the compilers again (once per language) and rewrites the results kept on disk."""
+    global _probe_again
+    _probe_again = True
     _discover.cache_clear()
     cargo._paired.cache_clear()
 

@@ -18,6 +18,7 @@ from typing import Dict, Optional
 
 from ..errors import WagiNbError
 from .base import CompileJob, Toolchain, ToolchainInfo, capture, tools_dir
+from .discovery_cache import observe_file, which
 
 #: The versions `wagi-nb install assemblyscript` installs (checked together).
 PACKAGES = {"assemblyscript": "0.28.20", "@assemblyscript/wasi-shim": "0.1.0"}
@@ -32,6 +33,7 @@ def npm_folder() -> Path:
 
 
 def package_version(folder: Path, package: str) -> Optional[str]:
+    observe_file(folder / "node_modules" / package / "package.json")
     try:
         return json.loads((folder / "node_modules" / package / "package.json").read_text())["version"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -56,7 +58,7 @@ class AssemblyScript(Toolchain):
     example = 'console.log("Hello, world!");'
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
-        node = shutil.which("node")
+        node = which("node")
         major = node_major(node) if node else None
         if not node or not major or major < MIN_NODE:
             why = f"Node {major} is too old (need {MIN_NODE} or later)" if major else "no node on PATH"

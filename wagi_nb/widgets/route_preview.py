@@ -41,7 +41,7 @@ class RoutePreviewWidget(widgets.VBox):
         self.status = widgets.Label()
         self.output = widgets.HTML()
         self.send_button.on_click(self._clicked)
-        self._entered_at = 0.0
+        self._entered: tuple = (0.0, None)
         self.target.observe(self._target_entered, names="value")
         preview.on_response.append(self._show)
         preview.watch()
@@ -52,14 +52,19 @@ class RoutePreviewWidget(widgets.VBox):
         else:
             self._show(preview)
 
+    def _form(self) -> tuple:
+        return (self.method.value, self.target.value, self.headers.value, self.body.value)
+
     def _target_entered(self, change) -> None:
         if change["new"] != self.preview.target:
-            self._entered_at = time.monotonic()
+            self._entered = (time.monotonic(), self._form())
             self.send()
 
     def _clicked(self, _button) -> None:
-        # A click on Send first takes the focus from an edited path box, which has sent already.
-        if time.monotonic() - self._entered_at > CLICK_AFTER_ENTER:
+        # A click on Send first takes the focus from an edited path box, which has just sent this
+        # very form: that click is not a second request.
+        when, form = self._entered
+        if time.monotonic() - when > CLICK_AFTER_ENTER or form != self._form():
             self.send()
 
     def send(self) -> None:
