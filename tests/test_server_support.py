@@ -223,10 +223,21 @@ def listening_addresses(port: int) -> list:
 
 # -- /proc ------------------------------------------------------------------------------------------
 def rss_bytes(pid: int) -> int:
+    """VmRSS of a server: of the processes that serve, i.e. its worker processes if it has any
+    (`wagi-nb serve` starts one per usable CPU by default), else of the process itself."""
+    return sum(_rss_bytes(serving) for serving in serving_pids(pid))
+
+
+def _rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise AssertionError(f"no VmRSS for {pid}")
+
+
+def serving_pids(pid: int) -> list:
+    """The processes of a `wagi-nb serve` that run modules: its workers, or itself without any."""
+    return children_of(pid) or [pid]
 
 
 def children_of(pid: int) -> list:

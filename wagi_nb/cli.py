@@ -15,7 +15,8 @@ EXIT_INTERRUPTED = 130
 
 def cmd_toolchains(args) -> int:
     from .display import ToolchainsView
-    from .toolchains import all_toolchains
+    from .toolchains import all_toolchains, refresh
+    refresh()  # ask every compiler again, as %wasm_toolchains does (and rewrite the kept results)
     infos = all_toolchains()
     print(repr(ToolchainsView(infos)))
     return 0 if all(info.found for info in infos) else 1
@@ -173,7 +174,7 @@ def serve_options(args):
         max_outbound_mib=args.max_outbound, workers=args.workers, max_concurrency=args.max_concurrency,
         module_cache=Path(args.module_cache) if args.module_cache else None,
         cache_config=Path(args.cache) if args.cache else None, worker_fd=args.worker_fd,
-        parent_pid=args.parent_pid, argv=tuple(args.raw_argv))
+        parent_pid=args.parent_pid, ready_fd=args.ready_fd, argv=tuple(args.raw_argv))
 
 
 def serve_app(options):
@@ -203,7 +204,8 @@ def cmd_serve(args) -> int:
     import tempfile
     from pathlib import Path
 
-    from .server.serve_command import check_log_dir, open_sockets, serve, unused_cache_config, use_module_cache
+    from .server.serve_command import (check_log_dir, open_sockets, serve, unused_cache_config, use_instance_pool,
+                                       use_module_cache)
     from .server.workers import end_with_parent
     refuse_wagi_only(args)
     options = serve_options(args)
@@ -220,6 +222,7 @@ def cmd_serve(args) -> int:
         check_log_dir(options.log_dir)
         if options.module_cache:
             use_module_cache(options.module_cache)
+        use_instance_pool(options)
         if options.cache_config and options.worker_fd is None:
             print(f"wagi-nb: note: {unused_cache_config(options.cache_config)}", file=sys.stderr, flush=True)
         app = serve_app(options)
@@ -280,8 +283,9 @@ def add_serve(commands) -> None:
                        help="Largest total of outbound HTTP answers (wasi_experimental_http) one run "
                             f"holds at once; past it the module gets an error (default "
                             f"{defaults.MAX_OUTBOUND_MIB:g}).")
-    serve.add_argument("--workers", type=number(int, 1, "processes"), default=1, metavar="N",
-                       help="Processes sharing the port (default 1).")
+    serve.add_argument("--workers", type=number(int, 1, "processes"), default=None, metavar="N",
+                       help="Processes sharing the port, each pinned to a CPU (default: one per "
+                            f"usable CPU, here {defaults.serve_workers()}).")
     serve.add_argument("--max-concurrency", type=number(int, 1, "modules at once"), default=None,
                        metavar="N", help="Modules running at once per process (default: 4 per core, at "
                                          "least 8; no route may take the last quarter); more requests "
@@ -293,6 +297,7 @@ def add_serve(commands) -> None:
             refused.add_argument(*flag.split("/"), dest=_dest(flag), default=None, help=text, **takes)
     serve.add_argument("--worker-fd", type=int, default=None, help=argparse.SUPPRESS)
     serve.add_argument("--parent-pid", type=int, default=None, help=argparse.SUPPRESS)
+    serve.add_argument("--ready-fd", type=int, default=None, help=argparse.SUPPRESS)
     serve.set_defaults(func=cmd_serve)
 
 

@@ -32,6 +32,18 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
+def serve_workers() -> int:
+    """`wagi-nb serve` worker processes: one per usable CPU (`--workers N` says otherwise)."""
+    return usable_cpus()
+
+
+#: A request's module first runs on the server's event-loop thread, without a hand-off to a
+#: thread of the pool, and is stopped there once it has used this many seconds of CPU time (or
+#: five times that of wall-clock time), then run again, from the start, on the pool (see
+#: server/http.py). Most modules end in well under a millisecond; the hand-off costs more.
+INLINE_BUDGET = 0.01
+
+
 def max_concurrency() -> int:
     """Modules running at once in one server process: 4 per core, at least 8."""
     return max(8, 4 * (os.cpu_count() or 1))

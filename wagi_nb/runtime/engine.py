@@ -1,6 +1,7 @@
 """One wasmtime engine and linker per process; a fresh store and instance per run."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -10,7 +11,7 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
 
 import wasmtime
 
@@ -26,7 +27,8 @@ from .interrupts import cancels_on_sigint
 from .limits import instance_limits, limit_message
 from .result import EXIT, INTERRUPTED, OK, OUTPUT, TIMEOUT, TRAP, RunResult
 from .traps import describe_trap
-from .wasmtime_internals import exported_function
+from .wasmtime_internals import (call_plain, exported_function, instantiate, plain_functions, set_argv_env,
+                                 use_pooling_allocator)
 
 MiB = 1024 * 1024
 
@@ -41,19 +43,35 @@ class LoadedModule:
     #: Exported function names.
     functions: frozenset
     size: int
+    #: The exported functions that take and return nothing (called without wasmtime-py's wrappers).
+    plain: frozenset = frozenset()
 
     @property
     def is_command(self) -> bool:
         return "_start" in self.functions
 
 
+@dataclass(frozen=True)
+class Pooling:
+    """wasmtime's pooling instance allocator, for a process whose instances at once are bounded
+    (a server: its module slots). Each of ``instances`` slots keeps its address space reserved
+    between instances instead of mapping and unmapping it every run; a module's memory image
+    stays mapped copy-on-write in the slot it last used. An instantiation past ``instances`` at
+    once fails (a trap), so give room over the bound. ``memory_mib`` is the memory limit the runs
+    will have (the store limits still apply to each run; the pool's own bounds are looser)."""
+
+    instances: int
+    memory_mib: int
+
+
 class Runtime:
     """Runs WASI modules. Use :func:`get_runtime` for the process-wide one."""
 
-    def __init__(self):
-        config = wasmtime.Config()
-        config.epoch_interruption = True
-        self.engine = wasmtime.Engine(config)
+    def __init__(self, pooling: Optional[Pooling] = None):
+        # wasmtime aborts the process when it cannot reserve the pool's address space: under an
+        # address-space limit (ulimit -v) too small for it, instances are allocated one by one.
+        self.pooling = pooling if pooling is not None and _pool_fits(pooling) else None
+        self.engine = wasmtime.Engine(_config(self.pooling))
         self.linker = wasmtime.Linker(self.engine)
         self.linker.define_wasi()
         self._clock = poll_oneoff.RunClock()
@@ -115,7 +133,8 @@ class Runtime:
                 "but with another type than wagi-nb's (WASI preview 1, `wasi_snapshot_preview1`); build "
                 "for wasm32-wasi/wasm32-wasip1 with a current toolchain.") from None
         functions = frozenset(e.name for e in module.exports if isinstance(e.type, wasmtime.FuncType))
-        return LoadedModule(module=module, pre=pre, sha256=sha, functions=functions, size=len(data))
+        return LoadedModule(module=module, pre=pre, sha256=sha, functions=functions, size=len(data),
+                            plain=plain_functions(module))
 
     def provides(self):
         """``(module, name) → kind or None``: what this runtime's linker defines, asked of the linker."""
@@ -149,7 +168,9 @@ class Runtime:
             dirs: Iterable[tuple] = (), entrypoint: str = "_start",
             program: str = "main.wasm", deadline: Optional[Deadline] = None,
             inherit_stdio: bool = False,
-            outbound: Optional[outbound_http.OutboundPolicy] = None) -> RunResult:
+            outbound: Optional[outbound_http.OutboundPolicy] = None,
+            on_stdout: Optional[Callable[[bytes], None]] = None, sigint: bool = True,
+            cpu_budget: Optional[float] = None) -> RunResult:
         """Run ``module`` once on a fresh instance.
 
         ``args`` follow ``program`` in argv; ``env`` is all the module sees of
@@ -161,20 +182,27 @@ class Runtime:
         lifts a limit. ``inherit_stdio`` connects the module to this process's
         stdin/stdout/stderr instead (the command line's ``run``); the result's
         streams are then empty. ``outbound`` is what the module may reach with
-        ``wasi_experimental_http`` (default: nothing). On the main thread (a notebook cell), Ctrl-C stops
+        ``wasi_experimental_http`` (default: nothing). ``on_stdout`` is given what the module writes
+        to stdout while it runs, from another thread, every few tens of milliseconds (the result
+        still holds all of it). On the main thread (a notebook cell), Ctrl-C stops
         the module within a tick and raises :class:`~wagi_nb.errors.ModuleInterrupted`
-        (a :class:`KeyboardInterrupt`).
+        (a :class:`KeyboardInterrupt`), unless ``sigint`` is False (a server's event loop, which
+        handles its signals itself). ``cpu_budget`` (seconds) also stops the run, as a timeout,
+        once its thread has used that much CPU time.
         """
         if entrypoint not in module.functions:
             raise NotACommand(_missing_entrypoint(module, entrypoint))
-        files = self._scratch_files()
+        scratch = self._thread_scratch()
+        files = scratch.paths
         max_output = None if max_output_mib is None or inherit_stdio else int(max_output_mib * MiB)
         spec = RunSpec(module=module, argv=(program, *args), env=dict(env or {}),
                        stdin=stdin.encode() if isinstance(stdin, str) else stdin,
                        memory_limit_mib=memory_limit_mib, dirs=tuple(dirs), entrypoint=entrypoint,
-                       deadline=deadline or Deadline(timeout, max_output, files[1:]),
-                       inherit_stdio=inherit_stdio, files=files, outbound=outbound)
-        if threading.current_thread() is not threading.main_thread():
+                       deadline=deadline or (Deadline(timeout, max_output, files[1:]) if cpu_budget is None
+                                             else CpuBudget(timeout, cpu_budget, max_output, files[1:])),
+                       inherit_stdio=inherit_stdio, files=files, outbound=outbound, on_stdout=on_stdout,
+                       fds=scratch.fds)
+        if not sigint or threading.current_thread() is not threading.main_thread():
             return self._run(spec)
         # On the main thread (a notebook cell, the command line) Ctrl-C stops the module and then
         # the cell, instead of waiting for the module.
@@ -185,12 +213,13 @@ class Runtime:
         return result
 
     def _scratch_files(self) -> Tuple[str, str, str]:
-        files = getattr(self._local, "files", None)
-        if files is None:
-            folder = self._scratch / str(threading.get_ident())
-            folder.mkdir(exist_ok=True)
-            files = self._local.files = (str(folder / "in"), str(folder / "out"), str(folder / "err"))
-        return files
+        return self._thread_scratch().paths
+
+    def _thread_scratch(self) -> "_Scratch":
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = _Scratch(self._scratch / str(threading.get_ident()))
+        return scratch
 
     def _run(self, spec: RunSpec) -> RunResult:
         store = wasmtime.Store(self.engine)
@@ -198,13 +227,16 @@ class Runtime:
         outbound = self._outbound.start(spec.outbound, spec.deadline)
         store.set_wasi(_wasi_config(spec))
         if spec.memory_limit_mib:
-            store.set_limits(**instance_limits(spec.memory_limit_mib))
+            store.set_limits(**_limits(spec.memory_limit_mib))
         start = time.perf_counter()
+        tail = StdoutTail(spec.files[1], spec.on_stdout) if spec.on_stdout and not spec.inherit_stdio else None
         try:
             with watch(store, spec.deadline):
                 outcome, code, trap, frames = _call(store, spec)
         finally:
             self._outbound.end()
+            if tail is not None:
+                tail.finish()
         duration = time.perf_counter() - start
         stdout, stderr = _collect(spec)
         if outbound.notes:
@@ -222,7 +254,25 @@ class Runtime:
                          backtrace=frames, duration=duration)
 
 
-@dataclass(frozen=True, kw_only=True)
+class CpuBudget(Deadline):
+    """A :class:`Deadline` that also times out once the thread that made it has used ``cpu``
+    seconds of CPU time (looked at where the deadline is: at every epoch tick, and while the
+    module waits in ``poll_oneoff``). Unlike wall-clock time, it does not run out while the
+    machine is busy with something else."""
+
+    def __init__(self, timeout: Optional[float], cpu: float, max_output: Optional[int] = None,
+                 outputs: tuple = ()):
+        super().__init__(timeout, max_output, outputs)
+        self.cpu_expires = time.thread_time() + cpu
+
+    def check(self) -> Optional[str]:
+        reason = super().check()
+        if reason is None and time.thread_time() >= self.cpu_expires:
+            return "timeout"
+        return reason
+
+
+@dataclass(kw_only=True)
 class RunSpec:
     """One run, as :meth:`Runtime.run` hands it to the thread that runs it."""
 
@@ -240,21 +290,79 @@ class RunSpec:
     files: Tuple[str, str, str]
     #: What ``wasi_experimental_http`` may reach (None: nothing).
     outbound: Optional[outbound_http.OutboundPolicy] = None
+    #: Given stdout as it is written (a notebook cell streams it).
+    on_stdout: Optional[Callable[[bytes], None]] = None
+    #: Descriptors of ``files``, kept open by the thread (None: open the files by path).
+    fds: Optional[Tuple[int, int, int]] = None
+
+
+class _Scratch:
+    """One thread's scratch files (stdin, stdout, stderr): their paths, which wasmtime opens for
+    each run, and descriptors this process keeps open to fill and empty them without opening
+    them each run (closed with the thread's data, when the thread ends)."""
+
+    def __init__(self, folder: Path):
+        folder.mkdir(exist_ok=True)
+        self.paths = (str(folder / "in"), str(folder / "out"), str(folder / "err"))
+        fds = [os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600) for path in self.paths]
+        self.fds: Tuple[int, int, int] = (fds[0], fds[1], fds[2])
+
+    def __del__(self, _close=os.close):  # (os may be gone already when the interpreter ends)
+        for fd in getattr(self, "fds", ()):
+            try:
+                _close(fd)
+            except OSError:
+                pass
+
+
+class StdoutTail:
+    """Hands what a running module appends to its stdout file to a callback, from a thread."""
+
+    INTERVAL = 0.05
+
+    def __init__(self, path: str, callback: Callable[[bytes], None]):
+        self.path, self.callback, self.position = path, callback, 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="wagi_nb-stdout-tail", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        while not self._done.wait(self.INTERVAL):
+            self._read()
+
+    def _read(self) -> None:
+        with open(self.path, "rb") as file:
+            file.seek(self.position)
+            data = file.read(1 << 20)
+        if data:
+            self.position += len(data)
+            self.callback(data)
+
+    def finish(self) -> None:
+        """Stop following, then hand over what is left (before the file is emptied)."""
+        self._done.set()
+        self._thread.join()
+        while True:
+            before = self.position
+            self._read()
+            if self.position == before:
+                return
 
 
 def _wasi_config(spec: RunSpec) -> wasmtime.WasiConfig:
     stdin_path, stdout_path, stderr_path = spec.files
     wasi = wasmtime.WasiConfig()
-    wasi.argv = list(spec.argv)
-    if spec.env:
-        wasi.env = [(str(k), str(v)) for k, v in spec.env.items()]
+    set_argv_env(wasi, spec.argv, spec.env)
     if spec.inherit_stdio:
         wasi.inherit_stdin()
         wasi.inherit_stdout()
         wasi.inherit_stderr()
     else:
         if spec.stdin:
-            Path(stdin_path).write_bytes(spec.stdin)
+            if spec.fds is not None:
+                _write_all(spec.fds[0], spec.stdin)
+            else:
+                Path(stdin_path).write_bytes(spec.stdin)
             wasi.stdin_file = stdin_path
         wasi.stdout_file = stdout_path
         wasi.stderr_file = stderr_path
@@ -263,12 +371,21 @@ def _wasi_config(spec: RunSpec) -> wasmtime.WasiConfig:
     return wasi
 
 
+@functools.lru_cache(maxsize=16)
+def _limits(memory_limit_mib: float) -> dict:
+    return instance_limits(memory_limit_mib)
+
+
 def _call(store: wasmtime.Store, spec: RunSpec) -> tuple:
     """Instantiate and call the entrypoint: (outcome, exit code, trap line, backtrace)."""
     instance = None
     try:
-        instance = spec.module.pre.instantiate(store)
-        exported_function(store, instance, spec.entrypoint)(store)
+        if spec.entrypoint in spec.module.plain:
+            instance = instantiate(store, spec.module.pre)
+            call_plain(store, instance, spec.entrypoint)
+        else:  # a function with parameters or results: wasmtime-py checks and converts them
+            instance = spec.module.pre.instantiate(store)
+            exported_function(store, instance, spec.entrypoint)(store)
     except wasmtime.ExitTrap as exit_:
         return (OK if exit_.code == 0 else EXIT), exit_.code, None, []
     except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
@@ -285,9 +402,14 @@ def _collect(spec: RunSpec) -> Tuple[bytes, bytes]:
         return b"", b""
     stdin_path, stdout_path, stderr_path = spec.files
     limit = spec.deadline.max_output
-    stdout, stderr = _take(stdout_path, limit), _take(stderr_path, limit)
-    if spec.stdin:
-        os.truncate(stdin_path, 0)
+    if spec.fds is not None:
+        stdout, stderr = _take_fd(spec.fds[1], limit), _take_fd(spec.fds[2], limit)
+        if spec.stdin:
+            os.ftruncate(spec.fds[0], 0)
+    else:
+        stdout, stderr = _take(stdout_path, limit), _take(stderr_path, limit)
+        if spec.stdin:
+            os.truncate(stdin_path, 0)
     if limit is not None and max(len(stdout), len(stderr)) > limit:
         spec.deadline.reason = spec.deadline.reason or "output"
         stdout, stderr = stdout[:limit], stderr[:limit]
@@ -318,6 +440,30 @@ def _take(path: str, limit: Optional[int]) -> bytes:
         os.close(fd)
 
 
+def _take_fd(fd: int, limit: Optional[int]) -> bytes:
+    """:func:`_take` on a descriptor kept open (wasmtime writes the file from its start)."""
+    size = os.fstat(fd).st_size
+    if not size:
+        return b""
+    want = size if limit is None else min(size, limit + 1)
+    chunks, offset = [], 0
+    while offset < want:
+        chunk = os.pread(fd, want - offset, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    os.ftruncate(fd, 0)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` at the start of the (empty) file ``fd``."""
+    view, offset = memoryview(data), 0
+    while offset < len(data):
+        offset += os.pwrite(fd, view[offset:], offset)
+
+
 def _missing_entrypoint(module: LoadedModule, entrypoint: str) -> str:
     exported = ", ".join(sorted(module.functions)) or "none"
     if entrypoint == "_start":
@@ -343,8 +489,34 @@ def _fast_tmp() -> Optional[str]:
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
 
 
+def _pool_fits(pooling: Pooling) -> bool:
+    """The address space the pool reserves (4 GiB and a guard per memory slot, its tables) is
+    within this process's limit, with room to spare."""
+    import resource
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return True
+    table_bytes = 4 * instance_limits(pooling.memory_mib)["table_elements"] * 8
+    reserved = pooling.instances * ((4 << 30) + (64 << 20) + 4 * max(table_bytes, 8 << 20))
+    return soft > 2 * reserved + (4 << 30)
+
+
+def _config(pooling: Optional[Pooling]) -> wasmtime.Config:
+    config = wasmtime.Config()
+    config.epoch_interruption = True
+    if pooling is not None:
+        # The pool's table slots hold what the runs' store limits let a table have, and more: a
+        # module whose table needs more still loads, and fails its runs with their message.
+        limits = instance_limits(pooling.memory_mib)
+        use_pooling_allocator(config, instances=pooling.instances,
+                              tables=pooling.instances * limits["tables"],
+                              table_elements=max(4 * limits["table_elements"], 1 << 20))
+    return config
+
+
 _runtime: Optional[Runtime] = None
 _runtime_lock = threading.Lock()
+_pooling: Optional[Pooling] = None
 
 
 def get_runtime() -> Runtime:
@@ -353,5 +525,16 @@ def get_runtime() -> Runtime:
     if _runtime is None:
         with _runtime_lock:
             if _runtime is None:
-                _runtime = Runtime()
+                _runtime = Runtime(_pooling)
     return _runtime
+
+
+def use_pooling(pooling: Optional[Pooling]) -> bool:
+    """Have the process-wide runtime, when it is created, allocate instances from a pool (see
+    :class:`Pooling`); False if it exists already (it is then left as it is)."""
+    global _pooling
+    with _runtime_lock:
+        if _runtime is not None:
+            return False
+        _pooling = pooling
+        return True

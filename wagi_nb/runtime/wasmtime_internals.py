@@ -7,7 +7,15 @@ wasmtime-py 50 has no public API for two things the runtime needs:
   to go on (its own timeout, Ctrl-C, the output cap) without a thread touching its store;
 * **one export of an instance** without wrapping them all: ``Instance.exports(store)`` builds a
   Python object for every export of the module, on every run (measured: 12-20 µs more per run for
-  the Rust hello world's five exports, of a ~110 µs run).
+  the Rust hello world's five exports, of a ~110 µs run);
+* **the pooling instance allocator** (``wasmtime_pooling_allocation_*``), which ``wagi-nb serve``
+  uses: instance slots reserved once instead of mapped and unmapped every run.
+
+And the per-run fast path, which wasmtime-py's public API has but slowly: argv and the environment
+as one C array of strings each (wasmtime-py makes a ctypes object per string: ~40 µs for Wagi's
+environment), and instantiating an ``InstancePre`` and calling a ``() -> ()`` export with direct
+C calls (``Func.__call__`` builds the function's type, its parameter and result lists and a
+wrapper each time: ~15 µs).
 
 Nothing outside this file touches a private name of wasmtime-py. The major version is pinned in
 pyproject.toml (``wasmtime>=50,<51``); importing this module under another one fails with a line
@@ -71,3 +79,109 @@ def exported_function(store: wasmtime.Store, instance: wasmtime.Instance, name: 
                                             len(raw), ctypes.byref(item)):
         raise KeyError(name)
     return wrap_extern(item)
+
+
+# -- the per-run fast path ------------------------------------------------------------------------
+# wasmtime-py's own way costs, per run of a CGI module, ~2 µs for every environment variable
+# (a ctypes object per string: ~40 µs for Wagi's environment) and ~15 µs to call an export (a
+# FuncType, its parameter and result lists, a Func wrapper). These do the same C calls directly.
+from wasmtime._error import WasmtimeError  # noqa: E402
+from wasmtime._func import maybe_raise_last_exn  # noqa: E402
+from wasmtime._trap import Trap  # noqa: E402
+
+_FUNC = ffi.WASMTIME_EXTERN_FUNC.value
+# Function pointers of our own (wasmtime-py's keep their argtypes): the arrays go in as they are.
+_SET_ARGV = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)(
+    ("wasi_config_set_argv", ffi.dll))
+_SET_ENV = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
+                            ctypes.c_void_p)(("wasi_config_set_env", ffi.dll))
+
+
+def _encoded(items) -> list:
+    try:
+        return list(map(str.encode, items))
+    except TypeError:  # not all text: as wasmtime-py would have it
+        return [str(item).encode("utf-8") for item in items]
+
+
+def set_argv_env(wasi: wasmtime.WasiConfig, argv, env) -> None:
+    """``wasi.argv = argv`` and ``wasi.env = env.items()`` (``env`` a mapping), in two C calls, each
+    given one array of C strings (the arrays keep the bytes alive; wasmtime copies them)."""
+    args = _encoded(argv)
+    if not _SET_ARGV(wasi.ptr(), len(args), (ctypes.c_char_p * len(args))(*args)):
+        raise WasmtimeError("failed to configure argv")
+    if env:
+        names, values = _encoded(env), _encoded(env.values())
+        if not _SET_ENV(wasi.ptr(), len(names), (ctypes.c_char_p * len(names))(*names),
+                        (ctypes.c_char_p * len(values))(*values)):
+            raise WasmtimeError("failed to configure environment")
+
+
+def _raise_for(error, trap) -> None:
+    """What wasmtime-py's ``enter_wasm`` does after a call into wasm."""
+    if trap:
+        trap_obj = Trap._from_ptr(trap)
+        maybe_raise_last_exn()
+        raise trap_obj
+    if error:
+        maybe_raise_last_exn()
+        raise WasmtimeError._from_ptr(error)
+
+
+def instantiate(store: wasmtime.Store, pre: wasmtime.InstancePre):
+    """``pre.instantiate(store)``, as the raw C instance (for :func:`call_plain`)."""
+    instance = ffi.wasmtime_instance_t()
+    trap = ctypes.POINTER(ffi.wasm_trap_t)()
+    error = ffi.wasmtime_instance_pre_instantiate(pre.ptr(), store._context(), ctypes.byref(instance),
+                                                  ctypes.byref(trap))
+    _raise_for(error, trap)
+    return instance
+
+
+def call_plain(store: wasmtime.Store, instance, name: str) -> None:
+    """Call the export ``name`` of a raw instance, a function taking and returning nothing
+    (see :func:`plain_functions`); traps and ``proc_exit`` raise as ``Func.__call__``'s do."""
+    raw = name.encode()
+    context = store._context()
+    item = ffi.wasmtime_extern_t()
+    if not ffi.wasmtime_instance_export_get(context, ctypes.byref(instance),
+                                            ctypes.cast(ctypes.c_char_p(raw), ctypes.POINTER(ctypes.c_char)),
+                                            len(raw), ctypes.byref(item)) or item.kind != _FUNC:
+        raise KeyError(name)
+    trap = ctypes.POINTER(ffi.wasm_trap_t)()
+    error = ffi.wasmtime_func_call(context, ctypes.byref(item.of.func), None, 0, None, 0, ctypes.byref(trap))
+    _raise_for(error, trap)
+
+
+def plain_functions(module: wasmtime.Module) -> frozenset:
+    """Names of the functions ``module`` exports that take no parameters and return nothing."""
+    return frozenset(export.name for export in module.exports
+                     if isinstance(export.type, wasmtime.FuncType)
+                     and not export.type.params and not export.type.results)
+
+
+#: What the pool itself allows a module: loose bounds (a module past one cannot even be loaded);
+#: the store limits of each run (limits.py) are what keep instances small, with their messages.
+POOL_MAX_PER_MODULE = 100
+POOL_MAX_MEMORY_BYTES = 4 << 30  # all a 32-bit memory can have: each slot reserves that anyway
+POOL_MAX_INSTANCE_BYTES = 16 << 20
+
+
+def use_pooling_allocator(config: wasmtime.Config, *, instances: int, tables: int,
+                          table_elements: int) -> None:
+    """Have engines made from ``config`` allocate instances from a pool (wasmtime-py has no
+    public API for it): ``instances`` instances and memories at once, ``tables`` tables of up to
+    ``table_elements`` elements."""
+    pool = ffi.wasmtime_pooling_allocation_config_new()
+    try:
+        ffi.wasmtime_pooling_allocation_config_total_core_instances_set(pool, instances)
+        ffi.wasmtime_pooling_allocation_config_total_memories_set(pool, instances)
+        ffi.wasmtime_pooling_allocation_config_total_tables_set(pool, tables)
+        ffi.wasmtime_pooling_allocation_config_max_memories_per_module_set(pool, POOL_MAX_PER_MODULE)
+        ffi.wasmtime_pooling_allocation_config_max_tables_per_module_set(pool, POOL_MAX_PER_MODULE)
+        ffi.wasmtime_pooling_allocation_config_max_memory_size_set(pool, POOL_MAX_MEMORY_BYTES)
+        ffi.wasmtime_pooling_allocation_config_max_core_instance_size_set(pool, POOL_MAX_INSTANCE_BYTES)
+        ffi.wasmtime_pooling_allocation_config_table_elements_set(pool, table_elements)
+        ffi.wasmtime_pooling_allocation_strategy_set(config.ptr(), pool)
+    finally:
+        ffi.wasmtime_pooling_allocation_config_delete(pool)

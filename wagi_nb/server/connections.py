@@ -2,9 +2,11 @@
 
 tornado's ``HTTPServer`` parses HTTP; two things around it are ours:
 
-* **Accepting**, one connection per readiness event (so ``--workers`` processes
-  sharing one listening socket take turns instead of the first one to wake
-  taking a whole burst), and backing off when the process is out of file
+* **Accepting**, one connection per readiness event when ``--workers`` processes
+  share the listening socket (so they take turns instead of the first one to wake
+  taking a whole burst; a worker busy answering does not wake, so the idle ones
+  take the new connections), a batch of them otherwise (a loop busy answering its
+  connections would else take one new connection per round of answers), and backing off when the process is out of file
   descriptors instead of spinning on ``EMFILE``: tornado's loop would retry at
   once, forever, logging each failure.
 * **Answering a client that half-closed** after sending its request
@@ -64,11 +66,18 @@ class AnsweringStream(IOStream):
         super().close_fd()
 
 
-class Acceptor:
-    """Accepts on one listening socket, one connection per wake-up, backing off when out of fds."""
+#: Connections one wake-up of a process that has the listening socket to itself accepts at most.
+ACCEPT_BATCH = 64
 
-    def __init__(self, sock: socket.socket, on_connection: Callable, log: Callable[[str], None]):
+
+class Acceptor:
+    """Accepts on one listening socket, ``batch`` connections at most per wake-up, backing off
+    when out of fds."""
+
+    def __init__(self, sock: socket.socket, on_connection: Callable, log: Callable[[str], None],
+                 batch: int = 1):
         self.sock, self.on_connection, self.log = sock, on_connection, log
+        self.batch = max(1, batch)
         self.loop = IOLoop.current()
         self.delay = 0.0
         self._last_log = 0.0
@@ -77,17 +86,20 @@ class Acceptor:
         self.loop.add_handler(sock, self._ready, IOLoop.READ)
 
     def _ready(self, fd, events) -> None:
-        try:
-            connection, address = self.sock.accept()
-        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
-            return  # another worker took it, or the client gave up while it waited
-        except OSError as error:
-            self._back_off(error)
-            return
-        if self.delay:
-            self.log(f"accepting connections again (after {self._failures} failed attempts)")
-            self.delay, self._failures = 0.0, 0
-        self.on_connection(connection, address)
+        for _ in range(self.batch):
+            if self.stopped:
+                return
+            try:
+                connection, address = self.sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return  # another worker took it, or the client gave up while it waited
+            except OSError as error:
+                self._back_off(error)
+                return
+            if self.delay:
+                self.log(f"accepting connections again (after {self._failures} failed attempts)")
+                self.delay, self._failures = 0.0, 0
+            self.on_connection(connection, address)
 
     def _back_off(self, error: OSError) -> None:
         self._failures += 1
@@ -117,10 +129,12 @@ class Acceptor:
 class WagiHTTPServer(HTTPServer):
     """tornado's HTTPServer with our accept loop and streams; everything else is tornado's."""
 
-    def add_sockets(self, sockets, log: Callable[[str], None] = lambda line: None) -> None:
+    def add_sockets(self, sockets, log: Callable[[str], None] = lambda line: None,
+                    shared: bool = False) -> None:
+        """Accept on ``sockets``; ``shared``: other processes accept on them too."""
         self._acceptors = getattr(self, "_acceptors", [])
         for sock in sockets:
-            self._acceptors.append(Acceptor(sock, self._connected, log))
+            self._acceptors.append(Acceptor(sock, self._connected, log, 1 if shared else ACCEPT_BATCH))
 
     def _connected(self, connection: socket.socket, address) -> None:
         stream = AnsweringStream(connection, max_buffer_size=self.max_buffer_size,

@@ -1,11 +1,21 @@
-"""The server's application side: each HTTP exchange becomes a Wagi request, run on a thread pool.
+"""The server's application side: each HTTP exchange becomes a Wagi request, and its module runs.
 
 tornado owns the protocol (parsing, keep-alive, chunked bodies, header-size
 limits); :class:`WagiServer` is the ``HTTPServerConnectionDelegate`` it hands
 each request to. An :class:`Exchange` collects one request's body (answering
 413 past ``--max-body``), asks the route scheduler for a slot, runs the module
-on the pool (wasmtime releases the GIL, so a slow module never blocks the event
-loop) and writes the response. Every response, errors included, is wagi-nb's own.
+and writes the response. Every response, errors included, is wagi-nb's own.
+
+Where the module runs: most modules end in a fraction of a millisecond, less than
+handing the run to another thread and back costs (the two threads pass the GIL to
+each other at every wasmtime call). So a request's module first runs right on the
+event loop's thread, with a budget (:data:`~wagi_nb.defaults.INLINE_BUDGET`): a run
+still going at the budget is stopped, forgotten and run again from the start on
+the thread pool (wasmtime releases the GIL there, so a slow module never blocks the
+event loop), and that route's next requests go straight to the pool, for longer
+each time it happens again (:class:`InlinePolicy`). Only routes a run cut short
+cannot have changed anything for are run this way: no writable volume, no outbound
+HTTP.
 """
 from __future__ import annotations
 
@@ -23,6 +33,7 @@ from tornado.httputil import (HTTPHeaders, HTTPMessageDelegate, HTTPServerConnec
 
 from .. import defaults
 from ..wagi import HEALTHZ, Request, Response, WagiApp
+from ..wagi.application import INLINE_WALL
 from ..wagi.request import split_target
 from ..wagi.response import error_response
 from .access_log import AccessLog
@@ -50,6 +61,9 @@ class Limits:
     max_header_size: int = defaults.MAX_HEADER_BYTES
     #: Slots no single route may take, kept for the others (default: a quarter, at least 1).
     route_reserve: Optional[int] = None
+    #: Seconds of CPU time a module may use on the event loop's thread before it is stopped and
+    #: run again on the pool (None: always on the pool; see InlinePolicy).
+    inline_budget: Optional[float] = defaults.INLINE_BUDGET
 
     @property
     def reserve(self) -> int:
@@ -75,7 +89,8 @@ def wire_headers(response: Response, method: str) -> HTTPHeaders:
     headers["Server"] = "wagi-nb"
     headers["Date"] = http_date()
     for name, value in response.headers.get_all():
-        if name.lower() in HOP_BY_HOP or _UNSAFE_VALUE.search(value) or not _latin1(value):
+        if name.lower() in HOP_BY_HOP or _UNSAFE_VALUE.search(value) or \
+                not (value.isascii() or _latin1(value)):
             continue  # response.py never lets these through; this keeps the wire safe regardless
         headers.add(name, value)
     if has_body(response.status):
@@ -102,6 +117,45 @@ def wire_bytes(status: int, reason: str, headers: HTTPHeaders, body: bytes) -> b
     return "\r\n".join(lines).encode("latin-1") + body
 
 
+class InlinePolicy:
+    """Which routes' modules are tried on the event loop's thread, with what budget.
+
+    A route starts there. Each run cut short at the budget sends the route's next
+    ``penalty`` requests to the pool (16, then twice as many each time again, up to
+    4,096); each run that ends within the budget halves the penalty.
+    """
+
+    FIRST_PENALTY, MAX_PENALTY = 16, 4096
+
+    def __init__(self, budget: Optional[float]):
+        self.budget = budget or None
+        self._skip: dict = {}
+        self._penalty: dict = {}
+
+    def eligible(self, handler, timeout: Optional[float]) -> bool:
+        """A run of this route's module that is cut short changes nothing outside it, and the
+        timeout is well past the budget's wall-clock limit (else the pool keeps the timeout)."""
+        return (self.budget is not None and not handler.allowed_hosts
+                and (timeout is None or timeout > 2 * INLINE_WALL * self.budget)
+                and all(guest in handler.read_only for guest in handler.volumes))
+
+    def should_try(self, key) -> bool:
+        skip = self._skip.get(key)
+        if not skip:
+            return True
+        self._skip[key] = skip - 1
+        return False
+
+    def finished(self, key) -> None:
+        penalty = self._penalty.get(key)
+        if penalty:
+            self._penalty[key] = penalty // 2
+
+    def cut_short(self, key) -> None:
+        penalty = min(self.MAX_PENALTY, max(self.FIRST_PENALTY, 2 * self._penalty.get(key, 0)))
+        self._penalty[key] = self._skip[key] = penalty
+
+
 class WagiServer(HTTPServerConnectionDelegate):
     """Runs a WagiApp's requests with bounded, route-fair concurrency; shared by every connection."""
 
@@ -114,6 +168,7 @@ class WagiServer(HTTPServerConnectionDelegate):
         self.executor = ThreadPoolExecutor(self.limits.max_concurrency, thread_name_prefix="wagi_nb-req")
         self.scheduler = RouteScheduler(self.limits.max_concurrency, self.limits.max_queue,
                                         self.limits.reserve)
+        self.inline = InlinePolicy(self.limits.inline_budget)
         #: Requests being answered (for a graceful stop).
         self.active = 0
 
@@ -132,10 +187,32 @@ class WagiServer(HTTPServerConnectionDelegate):
         return WagiHTTPServer(self, max_header_size=self.limits.max_header_size,
                               max_body_size=max_body, idle_connection_timeout=60, body_timeout=60)
 
-    def add_sockets(self, http: WagiHTTPServer, sockets) -> None:
-        http.add_sockets(sockets, log=self.access_log.notice)
+    def add_sockets(self, http: WagiHTTPServer, sockets, shared: bool = False) -> None:
+        http.add_sockets(sockets, log=self.access_log.notice, shared=shared)
 
     # -- answering -------------------------------------------------------------------------------
+    def respond_inline(self, request: Request) -> Optional[Response]:
+        """The response, if it can be had on this thread (the event loop's) within the inline
+        budget: /healthz, a 404, or a module that ended in time; None: :meth:`respond` it."""
+        found = self.app.match(request.path) if request.path != HEALTHZ else None
+        if found is None:  # /healthz, 404: no module runs
+            return self.app.handle(request)
+        handler, route, entrypoint = found
+        key = (route.text, entrypoint)
+        slot = handler.route.text
+        if not (self.inline.eligible(handler, self.app.timeout) and self.inline.should_try(key)
+                and self.scheduler.try_acquire(slot)):
+            return None
+        try:
+            response = self.app.handle_within(request, found, self.inline.budget or 0.0)
+        finally:
+            self.scheduler.release(slot)
+        if response is None:
+            self.inline.cut_short(key)
+        else:
+            self.inline.finished(key)
+        return response
+
     async def respond(self, request: Request) -> Response:
         found = self.app.match(request.path) if request.path != HEALTHZ else None
         if found is None:  # /healthz, 404: no module runs
@@ -173,7 +250,7 @@ class Exchange(HTTPMessageDelegate):
         self.task: Optional[asyncio.Task] = None
         self.counted = False
         self.start_line: Optional[RequestStartLine] = None
-        self.headers = HTTPHeaders()
+        self.headers: Optional[HTTPHeaders] = None  # tornado's, from headers_received
 
     @property
     def max_body(self) -> float:
@@ -217,7 +294,16 @@ class Exchange(HTTPMessageDelegate):
         if self.rejected:
             self._reject_body()  # the body has been read and dropped
             return
-        self.task = asyncio.ensure_future(self._answer())
+        request = self._request(b"".join(self.chunks))
+        self.chunks = []
+        try:
+            response = self.server.respond_inline(request)
+        except Exception as error:
+            response = self._internal_error(request, error)
+        if response is None:
+            self.task = asyncio.ensure_future(self._answer(request))
+        else:
+            self._send(request, response)
 
     def on_connection_close(self) -> None:
         self.closed = True
@@ -231,23 +317,24 @@ class Exchange(HTTPMessageDelegate):
     # -- the answer -------------------------------------------------------------------------------
     def _request(self, body: bytes) -> Request:
         start = self.start_line
-        assert start is not None  # tornado calls headers_received first
+        assert start is not None and self.headers is not None  # tornado calls headers_received first
         path, query = split_target(start.path)
         return Request(method=start.method, path=path, query=query, headers=_decoded(self.headers),
                        body=body, remote_addr=self.connection.context.remote_ip or "",
                        protocol=start.version)
 
-    async def _answer(self) -> None:
-        request = self._request(b"".join(self.chunks))
-        self.chunks = []
+    def _internal_error(self, request: Request, error: Exception) -> Response:
+        self.server.access_log.notice(f"internal error answering {request.method} "
+                                      f"{request.target}: {error!r}")
+        return error_response(500, "wagi-nb could not answer this request (an internal "
+                                   "error; the server's log has the details).")
+
+    async def _answer(self, request: Request) -> None:
         try:
             response = await self.server.respond(request)
             response.request = request
         except Exception as error:
-            self.server.access_log.notice(f"internal error answering {request.method} "
-                                          f"{request.target}: {error!r}")
-            response = error_response(500, "wagi-nb could not answer this request (an internal "
-                                           "error; the server's log has the details).")
+            response = self._internal_error(request, error)
         if self.stream.orphan is not None:  # the client half-closed: tornado let go of the socket
             await self._send_to_orphan(request, response)
         else:

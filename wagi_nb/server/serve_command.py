@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import socket
@@ -16,6 +17,7 @@ from .. import defaults
 from ..cache.native import NATIVE_CACHE_ENV, native_cache_dir
 from ..errors import WagiNbError
 from ..runtime import cancel_all
+from ..runtime.engine import Pooling, use_pooling
 from ..wagi import WagiApp
 from .access_log import AccessLog
 from .http import Limits, WagiServer
@@ -42,7 +44,8 @@ class ServeOptions:
     max_output_mib: float = defaults.MAX_OUTPUT_MIB
     max_body_mib: float = defaults.MAX_BODY_MIB
     max_outbound_mib: float = defaults.MAX_OUTBOUND_MIB
-    workers: int = 1
+    #: Processes serving (``--workers N``); None: one per usable CPU (see :func:`worker_count`).
+    workers: Optional[int] = None
     max_concurrency: Optional[int] = None
     #: ``--module-cache DIR``: where native code is kept; ``--cache FILE``: Wagi's cache.toml, not read.
     module_cache: Optional[Path] = None
@@ -50,6 +53,8 @@ class ServeOptions:
     #: A worker process's inherited listening socket and its parent's pid (``--workers``).
     worker_fd: Optional[int] = None
     parent_pid: Optional[int] = None
+    #: A worker's end of the pipe it tells its parent it serves on.
+    ready_fd: Optional[int] = None
     #: The command line as given, for starting workers with the same flags.
     argv: Tuple[str, ...] = ()
 
@@ -94,6 +99,15 @@ def unused_cache_config(path: Path) -> str:
             f"modules, which wagi-nb always keeps (in {native_cache_dir()}; --module-cache DIR moves it).")
 
 
+def use_instance_pool(options: ServeOptions) -> None:
+    """Instances from a pool of reserved slots (:class:`~wagi_nb.runtime.engine.Pooling`): a
+    server's instances at once are bounded by its module slots (``--max-concurrency``); room is
+    left over that bound for instances whose store is being dropped. Before the app is loaded."""
+    slots = options.max_concurrency or defaults.max_concurrency()
+    use_pooling(Pooling(instances=2 * slots + 16,
+                        memory_mib=max(options.memory_limit_mib, defaults.MEMORY_MIB)))
+
+
 def open_sockets(options: ServeOptions) -> list:
     """The listening sockets: bound to ``--listen``, or a worker's inherited one."""
     if options.worker_fd is not None:
@@ -102,30 +116,42 @@ def open_sockets(options: ServeOptions) -> list:
     return listen(host, port, flag="--listen {host}:{port}")
 
 
+def worker_count(options: ServeOptions) -> int:
+    """``--workers N``, else one process per CPU this process may use (its affinity mask)."""
+    return options.workers if options.workers is not None else defaults.serve_workers()
+
+
 def serve(app: WagiApp, options: ServeOptions, sockets: list) -> int:
     """Serve ``app`` (its routes loaded already) on ``sockets`` until SIGINT/SIGTERM."""
     if options.worker_fd is not None:
         return run_loop(app, options, sockets, ready=None)
     host, port = sockets[0].getsockname()[:2]
     ready = f"Ready: serving on {http_url(host, port)}"
-    if options.workers <= 1:
+    workers = worker_count(options)
+    if workers <= 1:
         return run_loop(app, options, sockets, ready)
-    return run_pool(options, sockets, ready)
+    return run_pool(options, sockets, ready, workers)
 
 
 def run_loop(app: WagiApp, options: ServeOptions, sockets, ready: Optional[str]) -> int:
     """Serve until SIGINT/SIGTERM; then stop accepting, give requests in flight until their
     timeout, cancel the modules still running, and return 0."""
     limits = Limits(max_concurrency=options.max_concurrency) if options.max_concurrency else Limits()
-    log = AccessLog(sys.stderr)
+    log = AccessLog(sys.stderr, batch=True)
     server = WagiServer(app, limits, log)
     app.notice_listeners.append(log.notice)
     for sock in sockets:
         sock.setblocking(False)
+    # What was loaded to serve lives as long as the process: keep the garbage collector's full
+    # passes from walking it again and again (each one a pause of milliseconds in some request).
+    gc.collect()
+    gc.freeze()
 
     async def main():
         http = server.http_server()
-        server.add_sockets(http, sockets)
+        server.add_sockets(http, sockets, shared=options.worker_fd is not None)
+        if options.ready_fd is not None:
+            _tell_ready(options.ready_fd)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -144,8 +170,18 @@ def run_loop(app: WagiApp, options: ServeOptions, sockets, ready: Optional[str])
         await http.close_all_connections()
 
     asyncio.run(main())
+    log.flush()
     server.close(wait=False)
     return 0
+
+
+def _tell_ready(fd: int) -> None:
+    """A worker's word to its parent that it accepts connections now."""
+    try:
+        os.write(fd, b"r")
+        os.close(fd)
+    except OSError:
+        pass  # the parent is gone (the worker ends with it)
 
 
 async def _wait_for(server: WagiServer, seconds: float) -> None:
@@ -154,17 +190,20 @@ async def _wait_for(server: WagiServer, seconds: float) -> None:
         await asyncio.sleep(0.02)
 
 
-def run_pool(options: ServeOptions, sockets, ready: str) -> int:
-    """``--workers N``: N processes accept on the one listening socket (see workers.py)."""
+def run_pool(options: ServeOptions, sockets, ready: str, workers: int) -> int:
+    """``workers`` processes accept on the one listening socket (see workers.py)."""
     sock = sockets[0]
     argv = [sys.executable, "-m", "wagi_nb", *options.argv, "--log-dir", str(options.log_dir),
             "--worker-fd", str(sock.fileno())]
-    pool = WorkerPool(argv, sock.fileno(), options.workers,
+    pool = WorkerPool(argv, sock.fileno(), workers,
                       log=lambda line: print(f"wagi-nb: {line}", file=sys.stderr, flush=True))
+    why = "" if options.workers is not None else " (one per usable CPU; --workers N sets another number)"
+    print(f"wagi-nb: serving with {workers} worker processes{why}", file=sys.stderr, flush=True)
     signal.signal(signal.SIGINT, pool.stop)
     signal.signal(signal.SIGTERM, pool.stop)
     pool.start_all()
-    print(ready, flush=True)
+    if not pool.stopping:
+        print(ready, flush=True)
     code = pool.run()
     sock.close()
     return 0 if pool.stopping else code

@@ -6,12 +6,16 @@ The parent pins each to a core (a worker's event loop and module threads then ha
 the GIL back and forth on one core instead of across two, which halves the CPU a
 request costs), restarts one that dies (one log line each, backing off if it keeps
 dying) and stops them all on SIGINT/SIGTERM. A worker ends when its parent does:
-it asks the kernel for SIGTERM on its parent's death (``PR_SET_PDEATHSIG``).
+it asks the kernel for SIGTERM on its parent's death (``PR_SET_PDEATHSIG``). The
+parent says it is ready once every worker it started has said so (a byte on a pipe,
+``--ready-fd``, once it accepts connections), so that no request waits in the
+listening socket's queue for workers still loading their modules.
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -22,6 +26,8 @@ PR_SET_PDEATHSIG = 1
 #: A worker that dies sooner than this after starting is "dying again": wait before the next start.
 QUICK_DEATH = 5.0
 MAX_RESTART_DELAY = 30.0
+#: How long the parent waits for its workers to say they serve before it says it is ready anyway.
+READY_WAIT = 120.0
 
 
 def end_with_parent(parent_pid: int) -> None:
@@ -51,6 +57,8 @@ class Worker:
         self.started = 0.0
         self.delay = 0.0
         self.restart_at: Optional[float] = None
+        #: The read end of the pipe the worker says it serves on (first start only).
+        self.ready: Optional[int] = None
 
 
 class WorkerPool:
@@ -63,8 +71,21 @@ class WorkerPool:
                         for index in range(count)]
         self.stopping = False
 
-    def start(self, worker: Worker) -> None:
-        worker.process = subprocess.Popen(self.argv, pass_fds=[self.fd])
+    def start(self, worker: Worker, announce: bool = False) -> None:
+        """Start ``worker``; ``announce``: give it a pipe to say it serves on (``worker.ready``)."""
+        if announce:
+            read, write = os.pipe()
+            try:
+                worker.process = subprocess.Popen([*self.argv, "--ready-fd", str(write)],
+                                                  pass_fds=[self.fd, write])
+            except BaseException:
+                os.close(read)
+                raise
+            finally:
+                os.close(write)
+            worker.ready = read
+        else:
+            worker.process = subprocess.Popen(self.argv, pass_fds=[self.fd])
         worker.started, worker.restart_at = time.monotonic(), None
         if worker.core is not None:
             try:
@@ -78,9 +99,24 @@ class WorkerPool:
             if worker.process is not None and worker.process.poll() is None:
                 worker.process.send_signal(signal.SIGTERM)
 
-    def start_all(self) -> None:
+    def start_all(self, timeout: float = READY_WAIT) -> None:
+        """Start every worker, and return once each one serves or has ended (or ``timeout``)."""
         for worker in self.workers:
-            self.start(worker)
+            self.start(worker, announce=True)
+        pending = {worker.ready: worker for worker in self.workers if worker.ready is not None}
+        deadline = time.monotonic() + timeout
+        try:
+            while pending and not self.stopping and time.monotonic() < deadline:
+                readable, _, _ = select.select(list(pending), [], [],
+                                               min(0.5, max(0.0, deadline - time.monotonic())))
+                for fd in readable:
+                    os.read(fd, 1)  # b"r": it serves; b"": it ended before it could
+                    os.close(fd)
+                    pending.pop(fd).ready = None
+        finally:
+            for fd, worker in pending.items():
+                os.close(fd)
+                worker.ready = None
 
     def run(self) -> int:
         """Keep the workers running until :meth:`stop`; the workers' worst exit code."""

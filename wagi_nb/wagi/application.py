@@ -22,11 +22,19 @@ from .config import ConfigError, ConfigWarning, ModuleEntry, RouteOptions, load_
 from .live_module import LiveModule
 from .request import Request
 from .response import Response, error_response, parse_cgi_output
-from .routes import BadRoute, Route, parse_routes_output
+from .routes import BadRoute, Route, RouteTable, parse_routes_output
 from .stderr_log import StderrLog
 
 HEALTHZ = "/healthz"
 MiB = 1024 * 1024
+
+
+#: A run given a CPU-time budget may take this many times that budget of wall-clock time.
+INLINE_WALL = 5
+
+
+class NotFinished(Exception):
+    """A run given a budget (:meth:`WagiApp.handle_within`) did not end within it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,10 +142,14 @@ class WagiApp:
         self.max_outbound_mib = max_outbound_mib
         self.log_dir = Path(log_dir) if log_dir else None
         self._handlers: tuple = ()
+        #: (the handlers tuple it was made from, its RouteTable): rebuilt when the tuple changes.
+        self._table: tuple = ((), RouteTable(()))
         self._lock = threading.Lock()
         self._env_files: dict = {}
         self._env_flags: dict = {}
         self.global_env: dict = {}
+        #: id(handler) → (handler, global_env, their merged environment as text): see _base_env.
+        self._base_envs: dict = {}
         #: Lines about the app itself (a module file that changed, a log that cannot be written).
         self.notices: collections.deque = collections.deque(maxlen=100)
         #: Called with each notice line too (the server prints them).
@@ -193,11 +205,13 @@ class WagiApp:
 
     def match(self, path: str, handlers: Optional[tuple] = None):
         """(handler, route, entrypoint) for a raw path, or None."""
-        for handler in self._handlers if handlers is None else handlers:
-            for route, entrypoint in handler.candidates():
-                if route.matches(path):
-                    return handler, route, entrypoint
-        return None
+        handlers = self._handlers if handlers is None else handlers
+        made_from, table = self._table
+        if made_from is not handlers:
+            table = RouteTable((route, (handler, route, entrypoint)) for handler in handlers
+                               for route, entrypoint in handler.candidates())
+            self._table = (handlers, table)
+        return table.match(path)
 
     # -- modules.toml -----------------------------------------------------------------------------
     def load_config(self, path: Union[str, Path], replace_all: bool = False) -> list:
@@ -271,8 +285,24 @@ class WagiApp:
             listener(request, response)
         return response
 
+    def handle_within(self, request: Request, found: Optional[tuple], budget: float) -> Optional[Response]:
+        """Answer ``request`` on this thread if its module ends within ``budget`` seconds of CPU
+        time (and five times that of wall-clock time, for a module that sleeps); None if it does
+        not: it is stopped then, and nothing of the run is kept (no stderr log, no listener
+        called), so the request can be answered again by :meth:`handle`. Ctrl-C is left to the
+        caller (a server's event loop). For routes without writable volumes or outbound HTTP
+        only: a run cut short must have changed nothing outside itself."""
+        try:
+            response = self._respond(request, found, None, None, budget=budget)
+        except NotFinished:
+            return None
+        response.request = request
+        for listener in self.listeners:
+            listener(request, response)
+        return response
+
     def _respond(self, request: Request, found: Optional[tuple], timeout: Optional[float],
-                 max_output_mib: Optional[float]) -> Response:
+                 max_output_mib: Optional[float], budget: Optional[float] = None) -> Response:
         if self.max_body_mib is not None and len(request.body) > self.max_body_mib * MiB:
             return error_response(413, f"The request body is {len(request.body):,} bytes, over the "
                                        f"{self.max_body_mib:g} MiB limit (max_body_mib / --max-body).")
@@ -286,7 +316,19 @@ class WagiApp:
             return Response(status=404, error=f"No route matches {request.path}.")
         handler, route, entrypoint = found
         return self.run_handler(handler, route, entrypoint, request, timeout=timeout,
-                                max_output_mib=max_output_mib)
+                                max_output_mib=max_output_mib, budget=budget)
+
+    def _base_env(self, handler: Handler) -> dict:
+        """The global environment under the handler's own, as text: made once per handler and
+        global environment (both are replaced, never changed, when they change)."""
+        made = self._base_envs.get(id(handler))
+        if made is not None and made[0] is handler and made[1] is self.global_env:
+            return made[2]
+        if len(self._base_envs) > 4 * len(self._handlers) + 16:
+            self._base_envs.clear()  # handlers replaced since
+        base = {str(k): str(v) for k, v in {**self.global_env, **handler.env}.items()}
+        self._base_envs[id(handler)] = (handler, self.global_env, base)
+        return base
 
     def outbound_policy(self, handler: Handler) -> OutboundPolicy:
         """What the handler's module may reach over HTTP: its ``allowed_hosts``, its
@@ -296,24 +338,30 @@ class WagiApp:
                               max_body=sys.maxsize if limit is None else int(limit * MiB))
 
     def run_handler(self, handler: Handler, route: Route, entrypoint: str, request: Request, *,
-                    timeout: Optional[float] = None,
-                    max_output_mib: Optional[float] = None) -> Response:
+                    timeout: Optional[float] = None, max_output_mib: Optional[float] = None,
+                    budget: Optional[float] = None) -> Response:
+        """Run the module for ``request``; with a ``budget`` (see :meth:`handle_within`), a run
+        still going after it is stopped and :class:`NotFinished` raised instead."""
         timeout = self.timeout if timeout is None else timeout
         max_output_mib = self.max_output_mib if max_output_mib is None else max_output_mib
-        env = cgi_environment(request, route, hostname=self.hostname,
-                              global_env={**self.global_env, **handler.env})
+        env = cgi_environment(request, route, hostname=self.hostname, base=self._base_env(handler))
         argv = cgi_argv(request, handler.argv) or [request.path]
         dirs = [(host, guest, guest in handler.read_only) for guest, host in handler.volumes.items()]
         fields: dict = dict(route=route.text)
         try:
             result = get_runtime().run(handler.loaded(), argv[1:], program=argv[0], env=env,
-                                       stdin=request.body, timeout=timeout,
+                                       stdin=request.body,
+                                       timeout=timeout if budget is None else INLINE_WALL * budget,
                                        memory_limit_mib=self.memory_limit_mib,
                                        max_output_mib=max_output_mib, dirs=dirs,
-                                       entrypoint=entrypoint, outbound=self.outbound_policy(handler))
+                                       entrypoint=entrypoint,
+                                       outbound=self.outbound_policy(handler) if handler.allowed_hosts else None,
+                                       sigint=budget is None, cpu_budget=budget)
         except NotACommand as error:
             self.stderr_log.record(route.text, b"")  # (as in Wagi, every request of a route has its log file)
             return error_response(500, str(error), **fields)
+        if budget is not None and result.outcome == TIMEOUT:
+            raise NotFinished()
         # Keyed by the route that answered: a `_routes` sub-route has a log of its own.
         self.stderr_log.record(route.text, result.stderr)
         fields.update(stderr=result.stderr, duration=result.duration)

@@ -33,15 +33,19 @@ def server_name_port(request: Request, hostname: str) -> tuple:
 
 
 def cgi_environment(request: Request, route: Route, *, hostname: str = defaults.HOSTNAME,
-                    global_env: Optional[Mapping] = None) -> dict:
-    """The module's whole environment: global variables, then the CGI ones (which always win)."""
-    env = {str(k): str(v) for k, v in (global_env or {}).items()}
+                    global_env: Optional[Mapping] = None, base: Optional[dict] = None) -> dict:
+    """The module's whole environment: global variables, then the CGI ones (which always win).
+    ``base`` is the global variables already as a dict of text (it is copied, not changed)."""
+    env = dict(base) if base is not None else {str(k): str(v) for k, v in (global_env or {}).items()}
     name, port = server_name_port(request, hostname)
     raw_path_info = route.path_info(request.path)
-    path_info = unquote(raw_path_info, errors="replace")
-    for header in request.headers:
+    path_info = unquote(raw_path_info, errors="replace") if "%" in raw_path_info else raw_path_info
+    http: dict = {}
+    for header, value in request.headers.get_all():  # a repeated header: its values, joined
         if header.lower() not in HIDDEN_HEADERS:
-            env["HTTP_" + header.upper().replace("-", "_")] = ", ".join(request.headers.get_list(header))
+            key = "HTTP_" + header.upper().replace("-", "_")
+            http[key] = f"{http[key]}, {value}" if key in http else value
+    env.update(http)
     full_url = f"{request.scheme}://{name}:{port}{request.path}"
     if request.query:
         full_url += "?" + request.query

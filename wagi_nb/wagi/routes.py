@@ -91,3 +91,31 @@ def parse_routes_output(output: str, route: Route) -> list:
         raise BadRoute(f"The module at {route} exports `_routes` but it printed no routes. Print one "
                        "`path entrypoint` line per sub-route, or remove the `_routes` export.")
     return found
+
+
+class RouteTable:
+    """``(Route, value)`` entries matched in order (the first that matches wins), without trying
+    every entry: exact routes are looked up by path, and only the prefix routes listed before
+    that exact one are tried. A table of 1,000 exact routes costs what a table of one does."""
+
+    def __init__(self, entries):
+        self.exact: dict = {}
+        self.prefixes: list = []
+        for position, (route, value) in enumerate(entries):
+            if route.is_prefix:
+                self.prefixes.append((position, route, value))
+            elif route.text not in self.exact:
+                self.exact[route.text] = (position, value)
+
+    def match(self, path: str):
+        """The value of the first entry whose route matches ``path``, or None."""
+        exact = self.exact.get(path)
+        if not self.prefixes:
+            return None if exact is None else exact[1]
+        last = len(self.exact) + len(self.prefixes) if exact is None else exact[0]
+        for position, route, value in self.prefixes:
+            if position > last:
+                break
+            if route.matches(path):
+                return value
+        return None if exact is None else exact[1]

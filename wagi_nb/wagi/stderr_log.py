@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import hashlib
+import os
 import threading
 import time
 from pathlib import Path
@@ -34,6 +35,8 @@ class StderrLog:
         self._sizes: Dict[str, int] = collections.Counter()
         self._lock = threading.Lock()
         self._failed: set = set()
+        #: route → its log file, once written (a run that wrote nothing to stderr then costs nothing).
+        self._files: Dict[str, Path] = {}
 
     def record(self, route: str, stderr: bytes) -> None:
         if self.log_dir is not None:
@@ -54,17 +57,26 @@ class StderrLog:
 
     def _append_to_file(self, route: str, stderr: bytes) -> None:
         assert self.log_dir is not None
+        path = self._files.get(route)
+        if path is not None and not stderr:
+            return  # the file is there already and nothing is added: no system call at all
         folder = route_folder(self.log_dir, route)
         path = folder / "module.stderr"
         try:
             folder.mkdir(parents=True, exist_ok=True)
             data = stderr[:FILE_CAP]
             with self._lock:
-                if path.exists() and path.stat().st_size + len(data) > FILE_CAP:
+                try:
+                    size = os.stat(path).st_size
+                except FileNotFoundError:
+                    size = 0
+                if size and size + len(data) > FILE_CAP:
                     path.replace(folder / "module.stderr.1")
                 with open(path, "ab") as log:
                     log.write(data)
+            self._files[route] = path
         except OSError as error:
+            self._files.pop(route, None)
             key = (route, error.errno)
             if key not in self._failed:  # once per route and kind of failure, not per request
                 self._failed.add(key)
