@@ -8,7 +8,6 @@ does in the browser is checked by ``tests/browser/``.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -17,8 +16,8 @@ import zipfile
 from importlib.metadata import version
 from pathlib import Path
 
-import pytest
 from jupyter_core.paths import jupyter_path
+from unavailable import need_module
 
 from wagi_nb import toolchains
 from wagi_nb._version import __version__
@@ -30,15 +29,6 @@ NAME = "wagi-nb-labextension"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-def need(module: str) -> None:
-    """Skip (CI: fail) when the test extra's ``module`` is not installed."""
-    try:
-        __import__(module)
-    except ImportError:
-        message = f"{module} is not installed (pip install -e '.[test]')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and {message}")
-        pytest.skip(message)
 
 
 def built_files() -> list[str]:
@@ -66,7 +56,7 @@ def test_every_language_magic_has_a_language_in_the_source_and_the_build():
 
 
 def test_jupyterlab_finds_this_build_enabled_and_ok():
-    need("jupyterlab")
+    need_module("jupyterlab")
     jupyter = Path(sys.executable).with_name("jupyter")
     listed = subprocess.run([str(jupyter), "labextension", "list"], capture_output=True, text=True, timeout=60)
     lines = [ANSI.sub("", line) for line in (listed.stdout + listed.stderr).splitlines()]

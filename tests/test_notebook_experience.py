@@ -15,6 +15,7 @@ from IPython.utils.capture import capture_output
 import wagi_nb
 from kernels import live_kernel, run_cell, text_of
 from subprocesses import serving
+from unavailable import need_module
 from wagi_nb.display import ResponseView, RunView
 from wagi_nb.errors import ModuleFailed
 from wagi_nb.wagi import app
@@ -266,7 +267,7 @@ def test_with_jupyter_server_proxy_the_link_goes_through_the_server_s_base_url(t
     import os
 
     from wagi_nb.server import BackgroundServer
-    pytest.importorskip("jupyter_server_proxy")
+    need_module("jupyter_server_proxy")
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
     (tmp_path / "jpserver-1.json").write_text(json.dumps({"pid": os.getppid(), "base_url": "/lab-here/"}))

@@ -26,6 +26,7 @@ import nbclient
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
+from unavailable import unavailable
 
 from wagi_nb import toolchains
 from wagi_nb.errors import ToolchainNotFound
@@ -42,10 +43,6 @@ NEEDS = {
 }
 
 
-def missing(reason: str):
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: a notebook that cannot run fails CI)")
-    pytest.skip(reason)
 
 
 def require(name: str) -> None:
@@ -54,10 +51,10 @@ def require(name: str) -> None:
         try:
             toolchains.require(language)
         except ToolchainNotFound as error:
-            missing(f"{name} needs a {language} toolchain: {error}")
+            unavailable(f"{name} needs a {language} toolchain: {error}")
     for command in commands:
         if shutil.which(command) is None:
-            missing(f"{name} runs `{command}`, which is not installed")
+            unavailable(f"{name} runs `{command}`, which is not installed")
 
 
 def free_port() -> int:

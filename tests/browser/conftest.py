@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from unavailable import unavailable
+
 from . import lab
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,10 +50,6 @@ EXPECT_TIMEOUT = 20
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
 
 
-def unavailable(reason: str):
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def free_port() -> int:
