@@ -35,15 +35,27 @@ class Deadline:
         self.expires = None if timeout is None else time.monotonic() + timeout
         self.max_output = max_output
         self.outputs = outputs
-        self.cancelled = threading.Event()
+        self.cancelled = False
+        #: Made by the first :meth:`sleep` only: most runs never sleep, and an Event costs a lock.
+        self._wake: Optional[threading.Event] = None
         #: Why the module was stopped: "timeout", "interrupted", "output", or None.
         self.reason: Optional[str] = None
 
     def cancel(self) -> None:
-        self.cancelled.set()
+        self.cancelled = True
+        wake = self._wake
+        if wake is not None:
+            wake.set()
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or less if the run is cancelled meanwhile (on the run's own thread)."""
+        if self._wake is None:
+            self._wake = threading.Event()
+        if not self.cancelled:  # (looked at after the Event exists: a cancel() before it is seen here)
+            self._wake.wait(seconds)
 
     def check(self) -> Optional[str]:
-        if self.cancelled.is_set():
+        if self.cancelled:
             return "interrupted"
         if self.expires is not None and time.monotonic() >= self.expires:
             return "timeout"

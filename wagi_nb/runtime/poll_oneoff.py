@@ -113,7 +113,7 @@ def _wait_for_clocks(caller, memory, subs, events: int, nevents_ptr: int, clock:
                 # kept now so that a module ending before that still counts as stopped.
                 deadline.reason = reason
                 break
-            deadline.cancelled.wait(min(left / 1e9, SLICE))
+            deadline.sleep(min(left / 1e9, SLICE))
         else:
             time.sleep(min(left / 1e9, SLICE))
     now = time.monotonic_ns()

@@ -64,6 +64,9 @@ class Limits:
     #: Seconds of CPU time a module may use on the event loop's thread before it is stopped and
     #: run again on the pool (None: always on the pool; see InlinePolicy).
     inline_budget: Optional[float] = defaults.INLINE_BUDGET
+    #: Seconds a connection may wait for a request's headers (idle between requests, or sending
+    #: them slowly) before it is closed.
+    idle_timeout: float = 60.0
 
     @property
     def reserve(self) -> int:
@@ -185,7 +188,8 @@ class WagiServer(HTTPServerConnectionDelegate):
         # connection closed after the 413 past DRAIN_BYTES), so the large cap costs no memory.
         max_body = 1 << 62 if self.app.max_body_mib is not None else 1024 * MiB
         return WagiHTTPServer(self, max_header_size=self.limits.max_header_size,
-                              max_body_size=max_body, idle_connection_timeout=60, body_timeout=60)
+                              max_body_size=max_body, idle_connection_timeout=self.limits.idle_timeout,
+                              body_timeout=60)
 
     def add_sockets(self, http: WagiHTTPServer, sockets, shared: bool = False) -> None:
         http.add_sockets(sockets, log=self.access_log.notice, shared=shared)
