@@ -146,7 +146,7 @@ class WagiHTTPServer(HTTPServer):
         super().initialize(*args, **kwargs)
         # tornado keeps the header timeout with a timer per request (a future, a timer, chained
         # callbacks: ~4% of a short request's CPU); the sweep keeps it to within a second.
-        self.header_timeout = self.conn_params.header_timeout
+        self.header_timeout: float = self.conn_params.header_timeout or 3600.0  # (tornado's default)
         self.conn_params.header_timeout = None
         self._sweeper: Optional[PeriodicCallback] = None
 
@@ -156,7 +156,7 @@ class WagiHTTPServer(HTTPServer):
         self._acceptors = getattr(self, "_acceptors", [])
         for sock in sockets:
             self._acceptors.append(Acceptor(sock, self._connected, log, 1 if shared else ACCEPT_BATCH))
-        if self._sweeper is None and self.header_timeout is not None:
+        if self._sweeper is None:
             self._sweeper = PeriodicCallback(self._close_waiting, 1000 * min(1.0, self.header_timeout / 4))
             self._sweeper.start()
 
