@@ -53,6 +53,11 @@ class AnsweringStream(IOStream):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.waiting_since = time.monotonic()
+        super().set_nodelay(True)
+
+    def set_nodelay(self, value: bool) -> None:
+        """Kept on: tornado turns it on for each response's last write and off again after it
+        (two system calls a request), and a response goes out in one write anyway."""
 
     def read_from_fd(self, buf) -> Optional[int]:
         read = super().read_from_fd(buf)
