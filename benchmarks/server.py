@@ -526,7 +526,6 @@ def server_throughput(ctx: Context) -> Section:
         cpu = row_from_samples(f"{name}: CPU per request", [r.cpu_us_per_request for r in contender.runs],
                                "µs")
         if contender is wagi:
-            rps.target, rps.higher_is_better = 3000, True
             p99.target = 25
             rows += [rps, row_from_samples(f"{name}: p50 latency", [r.latency[50] for r in wagi.runs], "ms"),
                      p99, cpu]
@@ -579,7 +578,11 @@ def server_throughput(ctx: Context) -> Section:
         "`INLINE_BUDGET` of CPU runs on the event loop's own thread (a longer one is stopped and "
         "run again on the pool; see wagi_nb/server/http.py), wasmtime is called through a few "
         "direct C calls, an empty stderr costs no system call, and every worker process is "
-        "pinned to a core of its own.")
+        "pinned to a core of its own. Two more came from tornado's own per-request work: the "
+        "header timeout's timer, armed and cancelled for every request (now one sweep a second "
+        "over the connections), and switching `TCP_NODELAY` on and off around every response "
+        "(now on for the connection's life); together ~20% of the CPU per request in A/B runs "
+        "(the old and the new server side by side, alternating wrk runs).")
     return section
 
 

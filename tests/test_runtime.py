@@ -160,6 +160,20 @@ def test_env_is_only_what_was_given(probe, monkeypatch):
     assert lines(probe.run(), "env[") == [], "no env given: the module sees an empty environment"
 
 
+def test_each_run_sees_exactly_its_own_env_and_argv_however_many_came_before(probe):
+    """Runs reuse the C copies of strings earlier runs had (and drop them past a limit): many
+    runs with different, large, non-ASCII and non-text values still each see just their own."""
+    big = "x" * 200_000  # a few of these pass the limit of kept copies, so it is emptied meanwhile
+    for number in range(12):
+        env = {"N": str(number), "SAME": "kept", "BIG": f"{big}{number}", "TEXT": f"héllo ✓ {number}",
+               "INT": number, "TRUE": True, "ONE": 1.0}  # not text: as its str, as wasmtime-py does
+        result = probe.run([f"arg-{number}", "ünï"], env=env)
+        assert lines(result, "arg[")[1:] == [f"arg[1]=arg-{number}", "arg[2]=ünï"]
+        assert lines(result, "env[") == [f"env[N={number}]", "env[SAME=kept]", f"env[BIG={big}{number}]",
+                                         f"env[TEXT=héllo ✓ {number}]", f"env[INT={number}]",
+                                         "env[TRUE=True]", "env[ONE=1.0]"]
+
+
 def test_stdin_bytes_and_text(probe):
     data = b"binary \x00\x01\xff and text"
     result = probe.run(stdin=data)

@@ -23,7 +23,9 @@ saying what to do, rather than later with a ctypes crash.
 """
 from __future__ import annotations
 
+import array
 import ctypes
+import threading
 from importlib.metadata import version
 from typing import Callable, Optional
 
@@ -83,7 +85,7 @@ def exported_function(store: wasmtime.Store, instance: wasmtime.Instance, name: 
 
 # -- the per-run fast path ------------------------------------------------------------------------
 # wasmtime-py's own way costs, per run of a CGI module, ~2 µs for every environment variable
-# (a ctypes object per string: ~40 µs for Wagi's environment) and ~15 µs to call an export (a
+# (a ctypes object per string: ~40 µs for Wagi's environment; ~8 µs with _CStrings) and ~15 µs to call an export (a
 # FuncType, its parameter and result lists, a Func wrapper). These do the same C calls directly.
 from wasmtime._error import WasmtimeError  # noqa: E402
 from wasmtime._func import maybe_raise_last_exn  # noqa: E402
@@ -97,23 +99,64 @@ _SET_ENV = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_void_p, ctypes.c_size_t, cty
                             ctypes.c_void_p)(("wasi_config_set_env", ffi.dll))
 
 
-def _encoded(items) -> list:
-    try:
-        return list(map(str.encode, items))
-    except TypeError:  # not all text: as wasmtime-py would have it
-        return [str(item).encode("utf-8") for item in items]
+class _CStrings(dict):
+    """One thread's C copies of the strings its runs gave wasmtime, by text, as addresses: one
+    run's environment is mostly the last one's strings (the names, ``GET``, the host, the route),
+    so most are found here instead of made again. Emptied between calls once over ``LIMIT``
+    bytes; a thread's own, so that no other thread frees a copy a call is still using."""
+
+    LIMIT = 1 << 20
+
+    def __init__(self):
+        super().__init__()
+        self.buffers: list = []
+        self.size = 0
+
+    def __missing__(self, text) -> int:
+        is_text = isinstance(text, str)
+        buffer = ctypes.create_string_buffer(text.encode() if is_text else str(text).encode())
+        self.buffers.append(buffer)
+        self.size += len(buffer)
+        address = ctypes.addressof(buffer)
+        if is_text:  # (not 1 or True: equal keys, different text)
+            self[text] = address
+        return address
+
+    def array(self, items) -> array.array:
+        """A C array of pointers to ``items``' C strings (valid until the next call's start)."""
+        try:
+            return array.array(_POINTER, map(self.__getitem__, items))
+        except TypeError:  # an unhashable item: by its text
+            return array.array(_POINTER, map(self.__getitem__, map(str, items)))
+
+    def start_call(self) -> "_CStrings":
+        if self.size > self.LIMIT:
+            self.clear()
+            self.buffers, self.size = [], 0
+        return self
+
+
+_POINTER = "Q" if ctypes.sizeof(ctypes.c_void_p) == 8 else "I"
+_threads = threading.local()
+
+
+def _c_strings() -> _CStrings:
+    strings = getattr(_threads, "strings", None)
+    if strings is None:
+        strings = _threads.strings = _CStrings()
+    return strings.start_call()
 
 
 def set_argv_env(wasi: wasmtime.WasiConfig, argv, env) -> None:
     """``wasi.argv = argv`` and ``wasi.env = env.items()`` (``env`` a mapping), in two C calls, each
-    given one array of C strings (the arrays keep the bytes alive; wasmtime copies them)."""
-    args = _encoded(argv)
-    if not _SET_ARGV(wasi.ptr(), len(args), (ctypes.c_char_p * len(args))(*args)):
+    given arrays of pointers to C strings (wasmtime copies them)."""
+    strings, config = _c_strings(), wasi.ptr()
+    args = strings.array(argv)
+    if not _SET_ARGV(config, len(args), args.buffer_info()[0]):
         raise WasmtimeError("failed to configure argv")
     if env:
-        names, values = _encoded(env), _encoded(env.values())
-        if not _SET_ENV(wasi.ptr(), len(names), (ctypes.c_char_p * len(names))(*names),
-                        (ctypes.c_char_p * len(values))(*values)):
+        names, values = strings.array(env), strings.array(env.values())
+        if not _SET_ENV(config, len(names), names.buffer_info()[0], values.buffer_info()[0]):
             raise WasmtimeError("failed to configure environment")
 
 
