@@ -439,7 +439,7 @@ def default_workers() -> int:
 def server_throughput(ctx: Context) -> Section:
     from .compile_and_run import wasmtime_cli
 
-    rounds, seconds = ctx.reps(3, 1), ctx.reps(10, 5)
+    rounds, seconds = ctx.reps(5, 1), ctx.reps(10, 5)
     bare_runs, bare_blocks = ctx.reps(2000, 500), ctx.reps(5, 3)
     workers = default_workers()
     wrk_shown = (f"wrk -t{THREADS} -c{CONNECTIONS} -d{seconds}s --latency --timeout 10s "
