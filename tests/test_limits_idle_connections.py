@@ -80,3 +80,9 @@ def test_many_requests_on_one_connection_outlast_the_timeout(server):
         assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
         time.sleep(0.1)
     sock.close()
+
+
+@pytest.mark.parametrize("seconds", [0, -1, float("nan")])
+def test_a_timeout_that_is_not_a_positive_number_is_refused_with_what_it_means(seconds):
+    with pytest.raises(ValueError, match="idle_timeout must be a positive number of seconds.*request's headers"):
+        Limits(idle_timeout=seconds)

@@ -85,8 +85,9 @@ def exported_function(store: wasmtime.Store, instance: wasmtime.Instance, name: 
 
 # -- the per-run fast path ------------------------------------------------------------------------
 # wasmtime-py's own way costs, per run of a CGI module, ~2 µs for every environment variable
-# (a ctypes object per string: ~40 µs for Wagi's environment; ~8 µs with _CStrings) and ~15 µs to call an export (a
-# FuncType, its parameter and result lists, a Func wrapper). These do the same C calls directly.
+# (a ctypes object per string: ~40 µs for Wagi's environment; ~8 µs with _CStrings) and ~15 µs
+# to call an export (a FuncType, its parameter and result lists, a Func wrapper). These do the
+# same C calls directly.
 from wasmtime._error import WasmtimeError  # noqa: E402
 from wasmtime._func import maybe_raise_last_exn  # noqa: E402
 from wasmtime._trap import Trap  # noqa: E402

@@ -68,6 +68,12 @@ class Limits:
     #: them slowly) before it is closed.
     idle_timeout: float = 60.0
 
+    def __post_init__(self) -> None:
+        if not self.idle_timeout > 0:
+            raise ValueError(f"idle_timeout must be a positive number of seconds, not {self.idle_timeout!r}: "
+                             "it is how long a connection may wait for a request's headers before it "
+                             "is closed (default 60).")
+
     @property
     def reserve(self) -> int:
         return self.route_reserve if self.route_reserve is not None else max(1, self.max_concurrency // 4)
