@@ -119,7 +119,7 @@ def test_scratch_files_are_empty_after_every_run(attacker):
     attacker.run(["stderr=2"], stdin=b"x" * 100_000)
     attacker.run(["print"], max_output_mib=1)
     runtime = get_runtime()
-    for path in runtime._scratch_files():
+    for path in runtime._thread_scratch().paths:
         assert os.path.getsize(path) == 0, path
 
 

@@ -20,7 +20,7 @@ from ..cache import atomic_write
 from ..cache.native import WASMTIME_VERSION as WASMTIME_VERSION  # where it used to be defined
 from ..cache.native import native_code_path
 from ..errors import ModuleInterrupted, ModuleLoadError, NotACommand
-from . import outbound_http, poll_oneoff
+from . import outbound_http, poll_oneoff, stdio
 from .deadlines import Deadline, start_ticker, watch
 from .imports import check_linkable, linker_provides, wasm_binary
 from .interrupts import cancels_on_sigint
@@ -31,6 +31,9 @@ from .wasmtime_internals import (call_plain, exported_function, instantiate, pla
                                  use_pooling_allocator)
 
 MiB = 1024 * 1024
+#: The wasm stack of a run: Wagi 0.8.1's (wasmtime 0.34's default), where wasmtime-py 50's is
+#: 512 KiB; deep recursion that works under Wagi (a Grain file server's 8 MiB file) works here.
+WASM_STACK = 1 * MiB
 
 
 @dataclass(kw_only=True)
@@ -76,6 +79,8 @@ class Runtime:
         self.linker.define_wasi()
         self._clock = poll_oneoff.RunClock()
         poll_oneoff.define(self.linker, self._clock)
+        self._streams = stdio.RunStreams()
+        self._wasi = stdio.define(self.linker, self.engine, self._streams)
         self._outbound = outbound_http.RunSessions()
         outbound_http.define(self.linker, self._outbound)
         self._loaded: dict = {}
@@ -212,8 +217,14 @@ class Runtime:
             raise ModuleInterrupted()
         return result
 
-    def _scratch_files(self) -> Tuple[str, str, str]:
-        return self._thread_scratch().paths
+    def start_streams(self, spec: "RunSpec") -> None:
+        """Point descriptors 1 and 2 of the run about to start at its captured streams (or, with
+        ``inherit_stdio``, at this process's)."""
+        self._wasi.reset()
+        if spec.inherit_stdio:
+            self._streams.start(1, 2)
+        else:
+            self._streams.start(spec.fds[1], spec.fds[2])
 
     def _thread_scratch(self) -> "_Scratch":
         scratch = getattr(self._local, "scratch", None)
@@ -224,6 +235,7 @@ class Runtime:
     def _run(self, spec: RunSpec) -> RunResult:
         store = wasmtime.Store(self.engine)
         self._clock.start(spec.deadline)
+        self.start_streams(spec)
         outbound = self._outbound.start(spec.outbound, spec.deadline)
         store.set_wasi(_wasi_config(spec))
         if spec.memory_limit_mib:
@@ -292,8 +304,8 @@ class RunSpec:
     outbound: Optional[outbound_http.OutboundPolicy] = None
     #: Given stdout as it is written (a notebook cell streams it).
     on_stdout: Optional[Callable[[bytes], None]] = None
-    #: Descriptors of ``files``, kept open by the thread (None: open the files by path).
-    fds: Optional[Tuple[int, int, int]] = None
+    #: Descriptors of ``files``, kept open by the thread (stdout and stderr opened to append).
+    fds: Tuple[int, int, int]
 
 
 class _Scratch:
@@ -304,7 +316,10 @@ class _Scratch:
     def __init__(self, folder: Path):
         folder.mkdir(exist_ok=True)
         self.paths = (str(folder / "in"), str(folder / "out"), str(folder / "err"))
-        fds = [os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600) for path in self.paths]
+        # stdout and stderr are appended to (stdio.py writes them): after each run empties them,
+        # the next run's output starts at their beginning again.
+        fds = [os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if index else 0), 0o600)
+               for index, path in enumerate(self.paths)]
         self.fds: Tuple[int, int, int] = (fds[0], fds[1], fds[2])
 
     def __del__(self, _close=os.close):  # (os may be gone already when the interpreter ends)
@@ -359,10 +374,7 @@ def _wasi_config(spec: RunSpec) -> wasmtime.WasiConfig:
         wasi.inherit_stderr()
     else:
         if spec.stdin:
-            if spec.fds is not None:
-                _write_all(spec.fds[0], spec.stdin)
-            else:
-                Path(stdin_path).write_bytes(spec.stdin)
+            _write_all(spec.fds[0], spec.stdin)
             wasi.stdin_file = stdin_path
         wasi.stdout_file = stdout_path
         wasi.stderr_file = stderr_path
@@ -400,48 +412,21 @@ def _collect(spec: RunSpec) -> Tuple[bytes, bytes]:
     """What the run printed (the output cap's worth), leaving the scratch files empty."""
     if spec.inherit_stdio:
         return b"", b""
-    stdin_path, stdout_path, stderr_path = spec.files
     limit = spec.deadline.max_output
-    if spec.fds is not None:
-        stdout, stderr = _take_fd(spec.fds[1], limit), _take_fd(spec.fds[2], limit)
-        if spec.stdin:
-            os.ftruncate(spec.fds[0], 0)
-    else:
-        stdout, stderr = _take(stdout_path, limit), _take(stderr_path, limit)
-        if spec.stdin:
-            os.truncate(stdin_path, 0)
+    stdout, stderr = _take_fd(spec.fds[1], limit), _take_fd(spec.fds[2], limit)
+    if spec.stdin:
+        os.ftruncate(spec.fds[0], 0)
     if limit is not None and max(len(stdout), len(stderr)) > limit:
         spec.deadline.reason = spec.deadline.reason or "output"
         stdout, stderr = stdout[:limit], stderr[:limit]
     return stdout, stderr
 
 
-def _take(path: str, limit: Optional[int]) -> bytes:
+def _take_fd(fd: int, limit: Optional[int]) -> bytes:
     """A captured stream, at most ``limit + 1`` bytes of it, leaving the file empty for the next run.
 
     Sized by ``fstat`` first: ``read(limit + 1)`` would allocate the whole cap on every run.
     """
-    fd = os.open(path, os.O_RDWR)
-    try:
-        size = os.fstat(fd).st_size
-        if not size:
-            return b""
-        want = size if limit is None else min(size, limit + 1)
-        chunks = []
-        while want > 0:
-            chunk = os.read(fd, want)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            want -= len(chunk)
-        os.ftruncate(fd, 0)
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def _take_fd(fd: int, limit: Optional[int]) -> bytes:
-    """:func:`_take` on a descriptor kept open (wasmtime writes the file from its start)."""
     size = os.fstat(fd).st_size
     if not size:
         return b""
@@ -504,11 +489,14 @@ def _pool_fits(pooling: Pooling) -> bool:
 def _config(pooling: Optional[Pooling]) -> wasmtime.Config:
     config = wasmtime.Config()
     config.epoch_interruption = True
+    config.max_wasm_stack = WASM_STACK
     if pooling is not None:
         # The pool's table slots hold what the runs' store limits let a table have, and more: a
         # module whose table needs more still loads, and fails its runs with their message.
         limits = instance_limits(pooling.memory_mib)
-        use_pooling_allocator(config, instances=pooling.instances,
+        # Each run may add a memoryless helper instance (stdio.py): twice the instances, not memories.
+        use_pooling_allocator(config, instances=limits["instances"] * pooling.instances,
+                              memories=pooling.instances,
                               tables=pooling.instances * limits["tables"],
                               table_elements=max(4 * limits["table_elements"], 1 << 20))
     return config

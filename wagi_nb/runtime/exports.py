@@ -254,15 +254,17 @@ class Instance:
     def _guarded(self, signature: Signature, call: Callable[[], Any]) -> Any:
         """Run ``call`` (which enters wasm) with the limits, the output capture and Ctrl-C."""
         store, limits, runtime = self._live_store(), self.limits, self._runtime
-        files = runtime._scratch_files()
+        scratch = runtime._thread_scratch()
+        files = scratch.paths
         max_output = None if limits.max_output_mib is None else int(limits.max_output_mib * MiB)
         deadline = Deadline(limits.timeout, max_output, files[1:])
         spec = RunSpec(module=self.module, argv=(f"{self.label}.wasm",), env={}, stdin=b"",
                        memory_limit_mib=limits.memory_limit_mib, dirs=(), entrypoint=signature.name,
-                       deadline=deadline, inherit_stdio=False, files=files)
+                       deadline=deadline, inherit_stdio=False, files=files, fds=scratch.fds)
         # A fresh WASI context per call: its stdout and stderr are this thread's scratch files,
         # emptied after every call, and its clocks start with the call as poll_oneoff's do.
         runtime._clock.start(deadline)
+        runtime.start_streams(spec)
         store.set_wasi(_wasi_config(spec))
         main = threading.current_thread() is threading.main_thread()
         failure: Optional[CallError] = None

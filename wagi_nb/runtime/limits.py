@@ -23,7 +23,9 @@ def instance_limits(memory_limit_mib: float) -> dict:
     """Keyword arguments for :meth:`wasmtime.Store.set_limits`."""
     limit = int(memory_limit_mib * MiB)
     elements = max(MIN_TABLE_ELEMENTS, limit // 16 // TABLES // TABLE_ELEMENT_BYTES)
-    return dict(memory_size=limit, memories=1, tables=TABLES, table_elements=elements, instances=1)
+    # Two instances: the module's, and the helper through which stdio.py calls wasmtime's own WASI
+    # functions (it imports the module's memory, and has no memory or table of its own).
+    return dict(memory_size=limit, memories=1, tables=TABLES, table_elements=elements, instances=2)
 
 
 _LIMITS = re.compile(r"(memory|table) minimum size .* exceeds|resource limit exceeded|"

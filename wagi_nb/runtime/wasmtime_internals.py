@@ -211,15 +211,15 @@ POOL_MAX_MEMORY_BYTES = 4 << 30  # all a 32-bit memory can have: each slot reser
 POOL_MAX_INSTANCE_BYTES = 16 << 20
 
 
-def use_pooling_allocator(config: wasmtime.Config, *, instances: int, tables: int,
+def use_pooling_allocator(config: wasmtime.Config, *, instances: int, memories: int, tables: int,
                           table_elements: int) -> None:
     """Have engines made from ``config`` allocate instances from a pool (wasmtime-py has no
-    public API for it): ``instances`` instances and memories at once, ``tables`` tables of up to
-    ``table_elements`` elements."""
+    public API for it): ``instances`` instances and ``memories`` memories at once, ``tables``
+    tables of up to ``table_elements`` elements."""
     pool = ffi.wasmtime_pooling_allocation_config_new()
     try:
         ffi.wasmtime_pooling_allocation_config_total_core_instances_set(pool, instances)
-        ffi.wasmtime_pooling_allocation_config_total_memories_set(pool, instances)
+        ffi.wasmtime_pooling_allocation_config_total_memories_set(pool, memories)
         ffi.wasmtime_pooling_allocation_config_total_tables_set(pool, tables)
         ffi.wasmtime_pooling_allocation_config_max_memories_per_module_set(pool, POOL_MAX_PER_MODULE)
         ffi.wasmtime_pooling_allocation_config_max_tables_per_module_set(pool, POOL_MAX_PER_MODULE)
@@ -229,3 +229,151 @@ def use_pooling_allocator(config: wasmtime.Config, *, instances: int, tables: in
         ffi.wasmtime_pooling_allocation_strategy_set(config.ptr(), pool)
     finally:
         ffi.wasmtime_pooling_allocation_config_delete(pool)
+
+
+# -- host functions without wasmtime-py's wrappers --------------------------------------------------
+# wasmtime-py's ``Linker.define_func`` turns every argument into a ``Val`` and back (~20 µs a
+# call for ``fd_write``'s four integers), far more than a module's whole write. An *unchecked*
+# host function sees the raw argument array (results are written over it), and the caller's
+# memory is three C calls away (~1.5 µs, with C functions typed to take plain addresses).
+_RAW_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p,
+                                 ctypes.POINTER(ffi.wasmtime_val_raw_t), ctypes.c_size_t)
+_ADDRESS = ctypes.c_void_p
+_CALLER_EXPORT_GET = ctypes.CFUNCTYPE(ctypes.c_bool, _ADDRESS, _ADDRESS, ctypes.c_size_t, _ADDRESS)(
+    ("wasmtime_caller_export_get", ffi.dll))
+_CALLER_CONTEXT = ctypes.CFUNCTYPE(_ADDRESS, _ADDRESS)(("wasmtime_caller_context", ffi.dll))
+_MEMORY_DATA = ctypes.CFUNCTYPE(_ADDRESS, _ADDRESS, _ADDRESS)(("wasmtime_memory_data", ffi.dll))
+_MEMORY_SIZE = ctypes.CFUNCTYPE(ctypes.c_size_t, _ADDRESS, _ADDRESS)(("wasmtime_memory_data_size", ffi.dll))
+_MEMORY = ffi.WASMTIME_EXTERN_MEMORY.value
+_MEMORY_NAME = ctypes.create_string_buffer(b"memory")
+_MEMORY_NAME_ADDRESS = ctypes.addressof(_MEMORY_NAME)
+_OF = ffi.wasmtime_extern_t.of.offset
+#: Callbacks and their types, kept alive for as long as a linker may call them (the process).
+_kept: list = []
+
+#: ``function(caller, values, count)``: reads its arguments from ``values`` (``values[0].i32``...,
+#: ``count`` long) and writes its results over them; returns 0, or a trap (``wasm_trap_t *``) to raise.
+RawFunction = Callable[[int, "ctypes.Array", int], int]
+
+
+def define_raw_function(linker: wasmtime.Linker, module: str, name: str, ty: wasmtime.FuncType,
+                        function: RawFunction) -> None:
+    """Define ``module.name`` in ``linker`` (shadowing what is there) as a raw host function; the
+    linker refuses shadowing again afterwards. ``function`` must never raise: ctypes would print
+    the exception and carry on as if it returned 0."""
+    callback = _RAW_CALLBACK(lambda _env, caller, values, count: function(caller, values, count))
+    _kept.append((callback, ty))
+    module_raw, name_raw = module.encode(), name.encode()
+    linker.allow_shadowing = True
+    try:
+        error = ffi.wasmtime_linker_define_func_unchecked(
+            linker.ptr(), ctypes.create_string_buffer(module_raw), len(module_raw),
+            ctypes.create_string_buffer(name_raw), len(name_raw), ty.ptr(),
+            ctypes.cast(callback, ffi.wasmtime_func_unchecked_callback_t), None, _NO_FINALIZER)
+    finally:
+        linker.allow_shadowing = False
+    if error:
+        raise WasmtimeError._from_ptr(error)
+
+
+def _extern_buffer() -> int:
+    """This thread's ``wasmtime_extern_t`` to look exports up into, as an address."""
+    item = getattr(_threads, "extern", None)
+    if item is None:
+        item = _threads.extern = ffi.wasmtime_extern_t()
+    return ctypes.addressof(item)
+
+
+def caller_memory(caller: int) -> Optional[tuple]:
+    """(address, size in bytes) of the calling instance's exported ``memory``, or None."""
+    item = _extern_buffer()
+    if not _CALLER_EXPORT_GET(caller, _MEMORY_NAME_ADDRESS, 6, item) or \
+            ctypes.c_uint8.from_address(item).value != _MEMORY:
+        return None
+    context = _CALLER_CONTEXT(caller)
+    return _MEMORY_DATA(context, item + _OF) or 0, _MEMORY_SIZE(context, item + _OF)
+
+
+def raw_values(count: int):
+    """A fresh argument array for :meth:`NativeFunctions.call`."""
+    return (ffi.wasmtime_val_raw_t * count)()
+
+
+_FUNC_CALL = ctypes.CFUNCTYPE(_ADDRESS, _ADDRESS, _ADDRESS, ctypes.POINTER(ffi.wasmtime_val_raw_t),
+                              ctypes.c_size_t, _ADDRESS)(("wasmtime_func_call_unchecked", ffi.dll))
+
+
+class NativeFunctions:
+    """Host functions of another linker (wasmtime's own WASI, which ours shadow), called from
+    inside a raw host function *for the calling instance*.
+
+    wasmtime's WASI functions find the memory they read and write among the exports of the
+    instance that calls them; called from the host (``Func.__call__``) they have none. So each
+    store gets, on first use, a small helper instance that imports the caller's memory, exports
+    it as ``memory``, and exports each function as a wasm function that calls wasmtime's: the
+    caller wasmtime sees is the helper, whose memory is the module's. A store therefore holds
+    up to two instances (``limits.py``)."""
+
+    def __init__(self, engine: wasmtime.Engine, linker: wasmtime.Linker, module: str,
+                 functions: "dict[str, wasmtime.FuncType]"):
+        self.linker, self.module, self.names = linker, module, list(functions)
+        imports, exports = ['(import "host" "memory" (memory 0))'], ['(export "memory" (memory 0))']
+        for index, (name, ty) in enumerate(functions.items()):
+            params = " ".join(str(p) for p in ty.params)
+            results = " ".join(str(r) for r in ty.results)
+            imports.append(f'(import "{module}" "{name}" (func $f{index} (param {params}) (result {results})))')
+            gets = " ".join(f"(local.get {i})" for i in range(len(ty.params)))
+            exports.append(f'(func (export "{name}") (param {params}) (result {results}) (call $f{index} {gets}))')
+        self.helper = wasmtime.Module(engine, "(module\n" + "\n".join(imports + exports) + ")")
+        self._local = threading.local()
+
+    def reset(self) -> None:
+        """Forget this thread's helper instance (call when a new store starts on this thread)."""
+        self._local.functions = None
+        if not hasattr(self._local, "trap"):
+            self._local.trap = ctypes.c_void_p()
+
+    def call(self, caller: int, name: str, values, count: int) -> int:
+        """Call ``name`` with ``values`` (arguments in, results out; ``count`` long); 0 or a trap."""
+        context = _CALLER_CONTEXT(caller)
+        local = self._local
+        functions = local.functions
+        if functions is None:
+            functions = local.functions = self._instantiate(caller, context)
+        trap = local.trap
+        trap.value = None
+        error = _FUNC_CALL(context, functions[name], values, count, ctypes.addressof(trap))
+        if error:  # (a function of another store: a bug here, reported as a trap)
+            message = str(WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t))))
+            return ctypes.cast(ffi.wasmtime_trap_new(message.encode(), len(message.encode())),
+                               ctypes.c_void_p).value or 0
+        return trap.value or 0
+
+    def _instantiate(self, caller: int, context: int) -> dict:
+        """The helper instance for the caller's store: name → address of its ``wasmtime_func_t``."""
+        store = ctypes.cast(context, ctypes.POINTER(ffi.wasmtime_context_t))
+        imports = (ffi.wasmtime_extern_t * (1 + len(self.names)))()
+        if not _CALLER_EXPORT_GET(caller, _MEMORY_NAME_ADDRESS, 6, ctypes.addressof(imports[0])):
+            raise KeyError("memory")
+        module = self.module.encode()
+        for index, name in enumerate(self.names, start=1):
+            raw = name.encode()
+            if not ffi.wasmtime_linker_get(self.linker.ptr(), store, ctypes.create_string_buffer(module),
+                                           len(module), ctypes.create_string_buffer(raw), len(raw),
+                                           ctypes.byref(imports[index])):
+                raise KeyError(name)
+        instance = ffi.wasmtime_instance_t()
+        trap = ctypes.POINTER(ffi.wasm_trap_t)()
+        error = ffi.wasmtime_instance_new(store, self.helper.ptr(), imports, len(imports),
+                                          ctypes.byref(instance), ctypes.byref(trap))
+        _raise_for(error, trap)
+        found: dict = {"": (instance, [])}  # (keeps the structures the addresses point into)
+        for name in self.names:
+            item = ffi.wasmtime_extern_t()
+            raw = name.encode()
+            ffi.wasmtime_instance_export_get(store, ctypes.byref(instance),
+                                             ctypes.cast(ctypes.c_char_p(raw), ctypes.POINTER(ctypes.c_char)),
+                                             len(raw), ctypes.byref(item))
+            found[""][1].append(item)
+            found[name] = ctypes.addressof(item) + _OF
+        return found
