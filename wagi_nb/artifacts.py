@@ -25,6 +25,7 @@ from .runtime import LoadedModule, RunResult, get_runtime
 from .runtime.exports import CallLimits, Exports, ExportError, Instance, fresh_exports
 from .runtime.outbound_http import OutboundPolicy
 from .toolchains.base import SCRIPT_DIR, CompileJob, Progress
+from .toolchains import wasi_libc
 from .toolchains.cargo import paired_with, parse_dependency
 
 #: Modules kept under a name (``build(..., name=...)``, the magics' ``-n/--name``).
@@ -241,7 +242,7 @@ def build(source: str, language: str, *, name: Optional[str] = None, release: bo
                                      flags=key_flags, build_seconds=time.perf_counter() - start,
                                      warnings=warnings, project_files=toolchain.project_files(workdir),
                                      project_main=toolchain.project_main(job))
-                path = cache.put(record, (workdir / job.output).read_bytes())
+                path = cache.put(record, wasi_libc.linked(info, (workdir / job.output).read_bytes()))
         seconds, built_with = record.build_seconds, info.identity
     interpreted = dict(wasm_path=Path(info.path), script_dir=path, script_argv=toolchain.script_argv()) \
         if toolchain.interpreted else dict(wasm_path=path)
@@ -267,6 +268,7 @@ def build_crate(path: Union[str, os.PathLike], *, release: bool = True, binary: 
     setup = paired_with(info)
     start = time.perf_counter()
     binary, wasm, warnings = setup.build_crate(crate, release, binary, progress)
+    wasm = wasi_libc.linked(info, wasm)
     seconds = time.perf_counter() - start
     key = hashlib.sha256(wasm).hexdigest()
     flags = {"release": release, "crate": str(crate.resolve()), "bin": binary}

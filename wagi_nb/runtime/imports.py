@@ -15,11 +15,9 @@ from typing import Callable, Optional, Sequence, Tuple
 
 import wasmtime
 
+from ..binary import CORE_VERSION, MAGIC, Malformed, read_imports, read_name, read_u32
 from ..errors import ModuleLoadError
 
-MAGIC = b"\0asm"
-#: The version field of a core module; a component has a higher version and layer 1.
-CORE_VERSION = b"\x01\x00\x00\x00"
 KINDS = {0x00: "function", 0x01: "table", 0x02: "memory", 0x03: "global", 0x04: "tag"}
 #: Host modules wagi-nb may define, each with one of its functions to ask the linker about.
 HOST_MODULES = (("wasi_snapshot_preview1", "fd_write", "WASI preview 1 (`wasi_snapshot_preview1`)"),
@@ -51,10 +49,6 @@ class ModuleInterface:
 
     imports: Tuple[Import, ...]
     exports: frozenset
-
-
-class _Malformed(Exception):
-    """The bytes are not what this reader understands: wasmtime has the last word."""
 
 
 # -- what the file holds ---------------------------------------------------------------------------------
@@ -149,7 +143,7 @@ def read_interface(binary: bytes) -> Optional[ModuleInterface]:
     """The imports and exports of a core module's binary, or None if it cannot be read here."""
     try:
         return _read(memoryview(binary))
-    except (_Malformed, IndexError, UnicodeDecodeError):
+    except (Malformed, IndexError, UnicodeDecodeError):
         return None
 
 
@@ -159,10 +153,10 @@ def _read(data: memoryview) -> ModuleInterface:
     position = 8
     while position < len(data):
         section = data[position]
-        size, position = _u32(data, position + 1)
+        size, position = read_u32(data, position + 1)
         end = position + size
         if end > len(data):
-            raise _Malformed("a section runs past the end")
+            raise Malformed("a section runs past the end")
         if section == 2:
             imports = _imports(data[position:end])
         elif section == 7:
@@ -173,80 +167,18 @@ def _read(data: memoryview) -> ModuleInterface:
 
 
 def _imports(data: memoryview) -> Tuple[Import, ...]:
-    count, position = _u32(data, 0)
-    found = []
-    for _ in range(count):
-        module, position = _name(data, position)
-        name, position = _name(data, position)
-        kind = data[position]
-        position += 1
-        if kind == 0x00:
-            _, position = _u32(data, position)
-        elif kind == 0x01:
-            position = _limits(data, _value_type(data, position))
-        elif kind == 0x02:
-            position = _limits(data, position)
-        elif kind == 0x03:
-            position = _value_type(data, position) + 1
-        elif kind == 0x04:
-            _, position = _u32(data, position + 1)
-        else:
-            raise _Malformed(f"import kind {kind:#x}")
-        found.append(Import(module=module, name=name, kind=KINDS[kind]))
-    return tuple(found)
+    return tuple(Import(module=entry.module, name=entry.name, kind=KINDS[entry.kind])
+                 for entry in read_imports(data))
 
 
 def _exports(data: memoryview) -> frozenset:
-    count, position = _u32(data, 0)
+    count, position = read_u32(data, 0)
     names = set()
     for _ in range(count):
-        name, position = _name(data, position)
-        _, position = _u32(data, position + 1)
+        name, position = read_name(data, position)
+        _, position = read_u32(data, position + 1)
         names.add(name)
     return frozenset(names)
-
-
-def _u32(data: memoryview, position: int) -> Tuple[int, int]:
-    value = shift = 0
-    while True:
-        byte = data[position]
-        position += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, position
-        shift += 7
-        if shift > 63:
-            raise _Malformed("an integer is too long")
-
-
-def _name(data: memoryview, position: int) -> Tuple[str, int]:
-    size, position = _u32(data, position)
-    if position + size > len(data):
-        raise _Malformed("a name runs past its section")
-    return bytes(data[position:position + size]).decode("utf-8"), position + size
-
-
-def _value_type(data: memoryview, position: int) -> int:
-    """Skip a value or reference type; the position after it."""
-    byte = data[position]
-    if byte in (0x63, 0x64):  # (ref null? heaptype): a signed heap type index follows
-        _, position = _u32(data, position + 1)
-        return position
-    if 0x69 <= byte <= 0x7F:
-        return position + 1
-    raise _Malformed(f"value type {byte:#x}")
-
-
-def _limits(data: memoryview, position: int) -> int:
-    flags = data[position]
-    if flags & ~0x0F:
-        raise _Malformed(f"limits flags {flags:#x}")
-    _, position = _u32(data, position + 1)
-    if flags & 0x01:
-        _, position = _u32(data, position)
-    if flags & 0x08:  # a custom page size
-        _, position = _u32(data, position)
-    return position
 
 
 # -- linking -----------------------------------------------------------------------------------------------

@@ -6,6 +6,15 @@ config with ``node_modules`` beside it (an absolute ``--config`` path into
 ``node_modules`` a link to where the packages are. ``wagi-nb install assemblyscript``
 puts pinned versions in wagi_nb's own tools folder (not a global install);
 discovery also takes a folder of the user's whose ``node_modules`` has both.
+
+Cells are built with AssemblyScript's ``stub`` runtime and 4 MiB of initial memory. A component
+host (Spin) runs a module through a WASI adapter whose stack and state are pages at the end of
+memory, taken before ``_start``; the default (``incremental``) runtime's allocator claims all of
+memory when it starts and writes its end marker there, over the adapter's state (measured: every
+request fails under Spin 3.6.3). ``stub`` hands out memory from ``__heap_base`` upwards and frees
+nothing until the instance ends, which for a module that answers one request and ends is also the
+fastest; under Spin a module should allocate less than its initial memory per request. A cell can
+ask for another runtime with ``--flags "--runtime incremental"``.
 """
 from __future__ import annotations
 
@@ -23,7 +32,10 @@ from .discovery_cache import observe_file, which
 #: The versions `wagi-nb install assemblyscript` installs (checked together).
 PACKAGES = {"assemblyscript": "0.28.20", "@assemblyscript/wasi-shim": "0.1.0"}
 MIN_NODE = 18
-ASCONFIG = '{"extends": "./node_modules/@assemblyscript/wasi-shim/asconfig.json"}\n'
+#: Initial memory, in 64 KiB pages: what an AssemblyScript module may allocate in one request under Spin.
+INITIAL_PAGES = 64
+ASCONFIG = json.dumps({"extends": "./node_modules/@assemblyscript/wasi-shim/asconfig.json",
+                       "options": {"runtime": "stub", "initialMemory": INITIAL_PAGES}}) + "\n"
 INSTALL = "wagi-nb install assemblyscript  (npm packages assemblyscript and @assemblyscript/wasi-shim)"
 
 
@@ -74,6 +86,9 @@ class AssemblyScript(Toolchain):
                                   target=f"wasm32-wasi (node {major})", extra_args=(node,), note=note)
             passed.append(f"{folder} has no node_modules with assemblyscript and @assemblyscript/wasi-shim")
         return self.missing(name="asc", note="; ".join(passed), install=INSTALL)
+
+    def key_inputs(self, info, job):
+        return {**super().key_inputs(info, job), "asconfig": ASCONFIG}
 
     def prepare(self, info, workdir: Path, job: CompileJob) -> None:
         (workdir / "asconfig.json").write_text(ASCONFIG)

@@ -43,6 +43,10 @@ class ToolchainInfo:
     install: str = ""
     #: SHA-256 of the compiler or interpreter file, where its bytes are its identity.
     digest: str = ""
+    #: The C library modules are linked against (wasi-libc, for the languages that use it).
+    libc: str = ""
+    #: That libc is from before wasi-libc's PR 377: each module gets ``wasi_libc.fix_heap``.
+    old_libc: bool = False
 
     @property
     def label(self) -> str:
@@ -54,10 +58,12 @@ class ToolchainInfo:
     @property
     def identity(self) -> dict:
         """What a build's cache key needs to know about the compiler."""
-        identity = {"name": self.name, "path": self.path, "version": self.version,
+        identity: dict = {"name": self.name, "path": self.path, "version": self.version,
                     "target": self.target, "extra_args": list(self.extra_args)}
         if self.digest:
             identity["digest"] = self.digest
+        if self.old_libc:  # (its modules are changed after linking)
+            identity["old_libc"] = True
         return identity
 
 
@@ -135,10 +141,11 @@ class Toolchain:
         raise NotImplementedError
 
     def found(self, *, name: str, path: str, version: str, target: str, extra_args: tuple = (),
-              note: str = "", digest: str = "") -> ToolchainInfo:
+              note: str = "", digest: str = "", libc: str = "", old_libc: bool = False) -> ToolchainInfo:
         """What :meth:`discover` returns for a compiler it chose."""
         return ToolchainInfo(language=self.language, found=True, name=name, path=path, version=version,
-                             target=target, extra_args=tuple(extra_args), note=note, digest=digest)
+                             target=target, extra_args=tuple(extra_args), note=note, digest=digest,
+                             libc=libc, old_libc=old_libc)
 
     def missing(self, *, name: str, note: str, install: str, path: str = "") -> ToolchainInfo:
         """What :meth:`discover` returns when there is no usable compiler: why, and how to get one."""

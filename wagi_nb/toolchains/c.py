@@ -6,6 +6,7 @@ from typing import Optional
 
 from .base import Toolchain, ToolchainInfo, capture, executables, resolve_override
 from .discovery_cache import observe_file, which
+from .wasi_libc import describe, has_heap_end
 from .zig import find_zig
 
 TARGETS = ("wasm32-wasip1", "wasm32-wasi")
@@ -21,7 +22,7 @@ def clang_candidates(cxx: bool) -> list:
 
 
 def clang_setup(clang: str, cxx: bool) -> Optional[tuple]:
-    """(version, target, extra args) when this clang can link a WASI program, else None."""
+    """(version, target, extra args, libc.a) when this clang can link a WASI program, else None."""
     version = capture([clang, "--version"])
     if not version:
         return None
@@ -43,7 +44,8 @@ def clang_setup(clang: str, cxx: bool) -> Optional[tuple]:
         if os.sep in linker:
             observe_file(linker)
         if (os.path.isfile(linker) or which(linker)) and os.path.isfile(runtime):
-            return version.splitlines()[0], target, (f"--target={target}", *extra)
+            libc = capture([*probe, "-print-file-name=libc.a"]) or ""
+            return version.splitlines()[0], target, (f"--target={target}", *extra), libc
     return None
 
 
@@ -72,24 +74,37 @@ class C(Toolchain):
     apt = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32"
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
+        """clang with a WASI sysroot whose wasi-libc has PR 377's fix (wasi-sdk 19 or later), else
+        zig cc (its own, newer wasi-libc), else clang with an older wasi-libc (Debian 12's), whose
+        modules get their sbrk fixed (``wasi_libc.py``)."""
         if override:
             return self.discover_override(override)
-        passed = []
+        passed, old = [], None
         for clang in clang_candidates(self.cxx):
             setup = clang_setup(clang, self.cxx)
-            if setup:
-                version, target, extra = setup
-                return self.found(name=os.path.basename(clang), path=clang, version=version,
-                                  target=target, extra_args=extra, note="clang with a WASI sysroot")
-            passed.append(f"{clang} (no WASI sysroot)")
+            if not setup:
+                passed.append(f"{clang} (no WASI sysroot)")
+            elif has_heap_end(setup[3]):
+                return self.clang_info(clang, setup, "clang with a WASI sysroot")
+            else:
+                old = old or (clang, setup)
+                passed.append(f"{clang} (its wasi-libc predates PR 377)")
         zig = find_zig()
         version = capture([zig, "version"]) if zig else None
         if zig and version:
             note = "zig from the ziglang package" + (f"; passed over {', '.join(passed)}" if passed else "")
             return self.zig_info(zig, version, note)
+        if old:
+            return self.clang_info(*old, "clang with a WASI sysroot; zig (a newer wasi-libc) not found")
         return self.missing(name=self.driver,
                             note="; ".join(passed) or f"no {self.driver} with a WASI sysroot and no zig found",
                             install=f"{self.apt}  (or: pip install ziglang)")
+
+    def clang_info(self, clang: str, setup: tuple, note: str) -> ToolchainInfo:
+        version, target, extra, libc = setup
+        fixed = has_heap_end(libc)
+        return self.found(name=os.path.basename(clang), path=clang, version=version, target=target,
+                          extra_args=extra, note=note, libc=describe(libc, fixed), old_libc=not fixed)
 
     def discover_override(self, override: str) -> ToolchainInfo:
         path = resolve_override(override)
@@ -102,14 +117,13 @@ class C(Toolchain):
             return self.missing(name=self.driver, path=override,
                                 note=f"The configured compiler {override!r} cannot build for WASI",
                                 install=self.apt)
-        version, target, extra = setup
-        return self.found(name=os.path.basename(path), path=path, version=version, target=target,
-                          extra_args=extra, note="configured by the user")
+        return self.clang_info(path, setup, "configured by the user")
 
     def zig_info(self, zig: str, version: str, note: str) -> ToolchainInfo:
         sub = "c++" if self.cxx else "cc"
         return self.found(name=f"zig {sub}", path=zig, version=version, target="wasm32-wasi",
-                          extra_args=(sub, "-target", "wasm32-wasi"), note=note)
+                          extra_args=(sub, "-target", "wasm32-wasi"), note=note,
+                          libc=f"zig {version}'s own wasi-libc (has PR 377's fix: safe under Spin)")
 
     def command(self, info, job):
         # Debian's wasi-libc and libc++ archives carry DWARF; strip it from release builds.

@@ -38,7 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from .._version import __version__
 
 #: Bumped when what a file holds (or how it is checked) changes: older files are then ignored.
-SCHEMA = 1
+SCHEMA = 2
 FOLDER = "toolchains"
 #: A result is kept only if every file it depends on is older than this (see :func:`racy`); two
 #: seconds covers the coarsest file times in use (FAT's; network file systems' are finer).

@@ -10,6 +10,7 @@ from ..errors import CompileError
 from . import cargo
 from .base import CompileJob, Toolchain, ToolchainInfo, capture, executables, resolve_override
 from .discovery_cache import observe_ancestors, observe_file, observe_glob
+from .wasi_libc import describe, has_heap_end
 
 #: Newest name first: rustup calls it wasm32-wasip1 since Rust 1.78, Debian's 1.63 wasm32-wasi.
 TARGETS = ("wasm32-wasip1", "wasm32-wasi")
@@ -30,7 +31,8 @@ def candidates() -> list:
 
 
 def wasi_target(rustc: str) -> tuple:
-    """(version, target) of a rustc, target "" when it has no WASI standard library."""
+    """(version, target, the wasi-libc its target links) of a rustc; target "" when it has no WASI
+    standard library."""
     version = capture([rustc, "--version"])
     sysroot = capture([rustc, "--print", "sysroot"])
     if rustup_proxy(rustc):
@@ -39,16 +41,19 @@ def wasi_target(rustc: str) -> tuple:
         observe_file(rustup_home() / "settings.toml")
         observe_ancestors("rust-toolchain", "rust-toolchain.toml")
     if not version or not sysroot:
-        return "", ""
+        return "", "", ""
     # The compiler behind a proxy or a wrapper script, and the folders that say which targets it has
     # (`rustup target add` adds one to lib/rustlib): when they change, discovery asks again.
     observe_file(Path(sysroot) / "bin" / "rustc")
     observe_file(Path(sysroot) / "lib" / "rustlib")
     for target in TARGETS:
-        observe_file(Path(sysroot) / "lib" / "rustlib" / target / "lib")
-        if (Path(sysroot) / "lib" / "rustlib" / target / "lib").is_dir():
-            return version, target
-    return version, ""
+        lib = Path(sysroot) / "lib" / "rustlib" / target / "lib"
+        observe_file(lib)
+        if lib.is_dir():
+            libc = lib / "self-contained" / "libc.a"
+            observe_file(libc)
+            return version, target, str(libc)
+    return version, "", ""
 
 
 def rustup_proxy(rustc: str) -> bool:
@@ -76,25 +81,31 @@ class Rust(Toolchain):
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
         if override:
             path = resolve_override(override)
-            version, target = wasi_target(path) if path else ("", "")
+            version, target, libc = wasi_target(path) if path else ("", "", "")
             if not target:
                 why = "is not an executable" if not path else "has no wasm32-wasip1/wasm32-wasi target"
                 return self.missing(name="rustc", path=override,
                                     note=f"The configured rustc {override!r} {why}",
                                     install=self.install_hint(path))
-            return self.found(name="rustc", path=path or override, version=version, target=target,
-                              note="configured by the user")
+            return self.rustc_info(path or override, version, target, libc, "configured by the user")
         passed: list = []
         for path in candidates():
-            version, target = wasi_target(path)
+            version, target, libc = wasi_target(path)
             if target:
                 note = f"first rustc with a WASI target; passed over: {', '.join(passed)}" if passed \
                     else "first rustc with a WASI target"
-                return self.found(name="rustc", path=path, version=version, target=target, note=note)
+                return self.rustc_info(path, version, target, libc, note)
             if version:
                 passed.append(f"{path} ({version}, no WASI target)")
         note = ("found " + "; ".join(passed)) if passed else "no rustc found"
         return self.missing(name="rustc", note=note, install=self.install_hint(None))
+
+    def rustc_info(self, path: str, version: str, target: str, libc: str, note: str) -> ToolchainInfo:
+        # Rust's std calls wasi-libc's malloc: a Rust older than ~1.69 (Debian's 1.63) links one
+        # from before PR 377, whose modules get their sbrk fixed (wasi_libc.py).
+        fixed = has_heap_end(libc) if os.path.isfile(libc) else True
+        return self.found(name="rustc", path=path, version=version, target=target, note=note,
+                          libc=describe(libc, fixed) if os.path.isfile(libc) else "", old_libc=not fixed)
 
     @staticmethod
     def install_hint(path: Optional[str]) -> str:
