@@ -203,13 +203,13 @@ def test_the_preview_says_which_part_is_missing(app):
     assert "lacks a blank line after the headers" in view._repr_html_()
 
 
-def test_a_repeated_singleton_header_is_sent_once(app):
+def test_a_repeated_singleton_header_is_sent_once_the_last_as_wagi_and_spin_send_it(app):
     response = printed(app, b"Content-Type: text/html\nContent-Type: text/plain\nLocation: /a\n"
                             b"Location: /b\nStatus: 201 Created\nStatus: 404 Not Found\n"
                             b"Set-Cookie: a=1\nSet-Cookie: b=2\n\nbody")
-    assert response.status == 201
-    assert response.headers.get_list("Content-Type") == ["text/html"]
-    assert response.headers.get_list("Location") == ["/a"]
+    assert response.status == 404
+    assert response.headers.get_list("Content-Type") == ["text/plain"]
+    assert response.headers.get_list("Location") == ["/b"]
     assert response.headers.get_list("Set-Cookie") == ["a=1", "b=2"]
     assert sum("repeated" in warning for warning in response.warnings) == 3
 

@@ -179,6 +179,29 @@ def skip_limits(data: Bytes, position: int) -> int:
     return position
 
 
+# -- exports --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ExportEntry:
+    name: str
+    kind: int
+    index: int
+
+    def encode(self) -> bytes:
+        return name(self.name) + bytes([self.kind]) + u32(self.index)
+
+
+def read_exports(data: Bytes) -> List[ExportEntry]:
+    """The entries of an export section's body."""
+    count, position = read_u32(data, 0)
+    found = []
+    for _ in range(count):
+        field, position = read_name(data, position)
+        kind = data[position]
+        index, position = read_u32(data, position + 1)
+        found.append(ExportEntry(field, kind, index))
+    return found
+
+
 # -- names and producers ----------------------------------------------------------------------------
 def function_names(parts: Sequence[Section]) -> Dict[int, str]:
     """Function index → name, from the ``name`` section (empty without one)."""

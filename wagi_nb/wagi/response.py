@@ -18,7 +18,7 @@ _STATUS = re.compile(rb"^([0-9]{3})(?:[ \t]|$)")
 HOW = ("A Wagi module must print a `Content-Type` (or `Location`) header, then a blank line, then the "
        "body, e.g.\n    println!(\"Content-Type: text/plain\");\n    println!();\n"
        "    println!(\"Hello, world!\");\n")
-#: Headers a response has once: a module that prints one again has the repeat dropped.
+#: Headers a response has once: of a module's repeats, the last is kept, as Wagi 0.8.1 and Spin keep it.
 SINGLETONS = (b"content-type", b"location", b"status")
 
 
@@ -102,8 +102,7 @@ def parse_cgi_output(stdout: bytes, **fields) -> Response:
     Python's HTTP libraries hold them.
     """
     headers, warnings = HTTPHeaders(), []
-    status, has_status = 200, False
-    seen: set = set()
+    singles: dict = {}
     body = b""
     position = 0
     ended = False
@@ -124,25 +123,29 @@ def parse_cgi_output(stdout: bytes, **fields) -> Response:
             warnings.append(f"dropped a header line whose value has a control character: {_shown(line)}")
             continue
         lower = name.lower()
-        if lower in SINGLETONS and lower in seen:
-            warnings.append(f"dropped a repeated {name.decode('ascii')} header (a response has one; the "
-                            f"first is kept): {_shown(line)}")
+        if lower in SINGLETONS:
+            if lower in singles:
+                warnings.append(f"dropped a repeated {name.decode('ascii')} header (a response has one; the "
+                                f"last is kept, as Wagi and Spin keep it): {_shown(singles[lower][0])}")
+            singles[lower] = (line, value)
             continue
-        seen.add(lower)
-        if lower == b"status":
-            code = _STATUS.match(value)
-            if not (code and 100 <= int(code.group(1)) <= 599):
-                return error_response(502, f"The module printed `Status: {_shown(value, quote=False)}`, "
-                                           "which does not start with an HTTP status code from 100 to "
-                                           "599 (e.g. `Status: 404 Not Found`).", raw=stdout,
-                                      warnings=warnings, **fields)
-            status, has_status = int(code.group(1)), True
-        elif lower == b"location":
-            headers.add("Location", value.decode("latin-1"))
-            if not has_status:
-                status = 302
-        else:
-            headers.add(name.decode("ascii"), value.decode("latin-1"))
+        headers.add(name.decode("ascii"), value.decode("latin-1"))
+    status, has_status = 200, b"status" in singles
+    if has_status:
+        value = singles[b"status"][1]
+        code = _STATUS.match(value)
+        if not (code and 100 <= int(code.group(1)) <= 599):
+            return error_response(502, f"The module printed `Status: {_shown(value, quote=False)}`, "
+                                       "which does not start with an HTTP status code from 100 to "
+                                       "599 (e.g. `Status: 404 Not Found`).", raw=stdout,
+                                  warnings=warnings, **fields)
+        status = int(code.group(1))
+    if b"content-type" in singles:
+        headers["Content-Type"] = singles[b"content-type"][1].decode("latin-1")
+    if b"location" in singles:
+        headers["Location"] = singles[b"location"][1].decode("latin-1")
+        if not has_status:
+            status = 302
     if ended:
         body = stdout[position:]
     has_header = has_status or "Content-Type" in headers or "Location" in headers
