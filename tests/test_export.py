@@ -31,6 +31,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from subprocesses import serving, subprocess_env, wagi_nb_cli
 
 import wagi_nb
+from wagi_nb.toolchains import wasi_libc
 from wagi_nb.export import save_config, ExportError, check_manifest, component_id, export_app
 from wagi_nb.wagi import WagiApp
 
@@ -228,6 +229,7 @@ def test_export_writes_a_self_describing_folder(exported):
     assert files == sorted([
         "README.md", "app.env", "modules.toml", "spin.toml",
         "modules/hello.wasm", "modules/files.wasm", "modules/wat.wasm", "modules/other.wasm",
+        "modules/other.spin.wasm",  # (Spin 3 has no `entrypoint`: a copy whose `_start` is `handle`)
         "src/hello.rs", "src/files.c", "src/wat.wat", "src/other.wat",
         "files/files/static/message.txt"])
     # The cell bodies as IPython hands them to the magic: after the magic line, ending in a newline.
@@ -289,7 +291,11 @@ def test_build_commands_rebuild_every_module_from_src(exported, tmp_path):
     commands = {cid: c["build"]["command"] for cid, c in manifest["component"].items()}
     assert set(commands) == {"hello", "files", "wat", "other"}
     assert commands["hello"].split()[0].endswith("rustc") and "src/hello.rs" in commands["hello"]
-    assert "clang" in commands["files"].split()[0] and "src/files.c" in commands["files"]
+    # Debian's Rust links a wasi-libc from before PR 377: the build fixes the module's sbrk, as wagi_nb did.
+    assert commands["hello"].endswith(" && wagi-nb rewrite modules/hello.wasm --fix-heap")
+    assert "zig" in commands["files"].split()[0] and "src/files.c" in commands["files"]
+    assert commands["other"].endswith(" && wagi-nb rewrite modules/other.wasm --start handle "
+                                      "-o modules/other.spin.wasm")
     for cid, command in commands.items():
         assert manifest["component"][cid]["build"]["watch"] == [
             next(str(p.relative_to(copy)) for p in (copy / "src").glob(f"{cid}.*"))]
@@ -298,8 +304,10 @@ def test_build_commands_rebuild_every_module_from_src(exported, tmp_path):
         assert done.returncode == 0, (command, done.stderr)
         assert (copy / manifest["component"][cid]["source"]).is_file(), command
     assert sorted(p.name for p in (copy / "modules").glob("*.wasm")) == sorted(originals)
-    # The WAT modules come out byte for byte the same (no paths are compiled in).
-    assert (copy / "modules/wat.wasm").read_bytes() == (exported["target"] / "modules/wat.wasm").read_bytes()
+    # The WAT modules come out byte for byte the same (no paths are compiled in), the Rust one with its sbrk fixed.
+    for name in ("wat.wasm", "other.spin.wasm"):
+        assert (copy / "modules" / name).read_bytes() == (exported["target"] / "modules" / name).read_bytes(), name
+    assert wasi_libc.MARK.encode() in (copy / "modules/hello.wasm").read_bytes()
     with serving("-c", copy / "modules.toml", "--env-file", copy / "app.env", cwd=tmp_path,
                  env=subprocess_env(WAGI_NB_CACHE_DIR=str(tmp_path / "cache")),
                  log=tmp_path / "serve.log") as port:
@@ -316,11 +324,13 @@ def test_spin_manifest_is_valid_v2(exported):
     triggers = {t["route"]: t for t in manifest["trigger"]["http"]}
     assert set(triggers) == {"/hello", "/files", "/wat/...", "/other"}
     assert triggers["/hello"] == {"route": "/hello", "component": "hello", "executor": {"type": "wagi"}}
-    assert triggers["/other"]["executor"] == {"type": "wagi", "entrypoint": "handle"}
+    # Spin 3 refuses an `entrypoint` key: Spin gets a copy whose `_start` is `handle`.
+    assert triggers["/other"]["executor"] == {"type": "wagi"}
     components = manifest["component"]
+    assert components["other"]["source"] == "modules/other.spin.wasm"
     for cid, component in components.items():
         assert re.fullmatch(r"[a-z][a-z0-9]*(-[a-z][a-z0-9]*)*", cid)
-        assert component["source"] == f"modules/{cid}.wasm"
+        assert component["source"] == f"modules/{cid}.wasm" or cid == "other"
         assert component["environment"] == {"GREETING": "hi"}  # the global env, in every component
         assert component["allowed_outbound_hosts"] == []
     assert components["files"]["files"] == [{"source": "files/files/static", "destination": "/static"}]
@@ -331,13 +341,13 @@ def test_unsupported_features_are_reported_in_the_output_and_the_readme(exported
     output, readme = exported["output"], (exported["target"] / "README.md").read_text()
     assert "Not expressible, see README.md:" in output
     routes_note = re.compile(r"/wat/\.\.\..*`_routes` sub-routes are not called by Spin \(/wat/sub -> sub_fn\)")
-    entry_note = re.compile(r"/other.*entrypoint 'handle'")
     for text in (output, readme):
         assert routes_note.search(text), text
-        assert entry_note.search(text), text
         assert "/hello" not in "".join(line for line in text.splitlines()
                                        if "spin:" in line or "wagi:" in line)
     assert "## What the formats cannot express" in readme
+    assert re.search(r"`/other` — Spin 3 refuses an `entrypoint` key .*`modules/other.spin.wasm`, a copy whose "
+                     r"`_start` is `handle`", readme), readme
     assert "| `/files` | `modules/files.wasm` | `src/files.c` |" in readme
     assert "`GREETING`" in readme
 
@@ -345,7 +355,7 @@ def test_unsupported_features_are_reported_in_the_output_and_the_readme(exported
 def test_wagi_export_magic_prints_the_report_and_writes_the_same_app(exported):
     output, magic_folder = exported["magic_output"], exported["magic_folder"]
     assert output.startswith("Exported 4 route(s) of app 'app' to ")
-    assert "Not expressible, see README.md:" in output and "sub_fn" in output and "'handle'" in output
+    assert "Not expressible, see README.md:" in output and "sub_fn" in output
     assert "Run it: cd " in output
     cli_files = {p.relative_to(exported["target"]): p.read_bytes()
                  for p in exported["target"].rglob("*") if p.is_file()}
@@ -500,12 +510,13 @@ argv = "${{SCRIPT_NAME}} ${{ARGS}}"
     assert api["environment"] == b["environment"] == {"MODE": "prod"}
     assert "build" not in api  # a module from a file has no cell source to rebuild from
     triggers = {t["route"]: t for t in manifest["trigger"]["http"]}
-    assert triggers["/b"]["executor"] == {"type": "wagi", "entrypoint": "sub_fn",
-                                          "argv": "${SCRIPT_NAME} ${ARGS}"}
+    # Spin 3 refuses the executor's `entrypoint` key: its module is a copy whose `_start` is `sub_fn`.
+    assert triggers["/b"]["executor"] == {"type": "wagi", "argv": "${SCRIPT_NAME} ${ARGS}"}
+    assert b["source"] == "modules/b.spin.wasm"
+    assert "`/b` — Spin 3 refuses an `entrypoint` key" in readme
     for output in (text, readme):
         assert re.search(r"/api/v2/\.\.\..*http_max_concurrency has no Spin equivalent", output)
         assert re.search(r"/api/v2/\.\.\..*`_routes` sub-routes .*\(/api/v2/sub -> sub_fn\)", output)
-        assert re.search(r"/b.*entrypoint 'sub_fn'", output)
     # Wagi can say all of it: the exported modules.toml keeps every key, and loads back.
     config = tomllib.loads((out / "modules.toml").read_text())["module"]
     assert config[0]["allowed_hosts"] == hosts and config[0]["http_max_concurrency"] == 4

@@ -198,6 +198,35 @@ def serve_app(options):
     return app
 
 
+def cmd_rewrite(args) -> int:
+    """Rewrite a built module as an export does (what an exported app's build commands run)."""
+    from pathlib import Path
+
+    from .binary import Malformed, function_names, sections
+    from .export.module_copies import for_spin, for_wagi
+    from .toolchains.wasi_libc import fix_heap
+    path = Path(args.module)
+    try:
+        wasm = path.read_bytes()
+    except OSError as error:
+        raise WagiNbError(f"Cannot read {path}: {error.strerror}.") from None
+    try:
+        if args.fix_heap:
+            fixed = fix_heap(wasm)
+            if fixed is None and not function_names(sections(wasm)):
+                raise WagiNbError(f"{path} has no function names (a name section), so its sbrk cannot be "
+                                  "found. Build it without stripping its names.")
+            wasm = fixed or wasm  # (a module without sbrk does not use wasi-libc's allocator)
+        if args.start:
+            wasm = for_spin(wasm, args.start)
+        if args.for_wagi:
+            wasm = for_wagi(wasm) or wasm
+    except (Malformed, ValueError) as error:
+        raise WagiNbError(f"Cannot rewrite {path}: {error}.") from None
+    Path(args.output or path).write_bytes(wasm)
+    return 0
+
+
 def cmd_serve(args) -> int:
     import dataclasses
     import shutil
@@ -343,6 +372,19 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("folder", metavar="FOLDER")
     add_export_options(export)
     export.set_defaults(func=cmd_export)
+    rewrite = commands.add_parser("rewrite", help="Rewrite a built module as an export does (its build "
+                                                  "commands run this).")
+    rewrite.add_argument("module", metavar="MODULE.wasm")
+    rewrite.add_argument("-o", "--output", metavar="OUT.wasm", help="Write here (default: in place).")
+    rewrite.add_argument("--fix-heap", action="store_true",
+                         help="Fix the sbrk of a wasi-libc from before its PR 377, so that Spin's WASI "
+                              "adapter cannot corrupt the module's heap.")
+    rewrite.add_argument("--start", metavar="EXPORT",
+                         help="Make `_start` the function EXPORT (Spin 3 has no `entrypoint`).")
+    rewrite.add_argument("--for-wagi", action="store_true",
+                         help="Import a function imported twice (Go) the second time from `wasi_unstable`, "
+                              "which Wagi 0.8.1 needs.")
+    rewrite.set_defaults(func=cmd_rewrite)
     return top
 
 

@@ -23,7 +23,10 @@ from .spin_differences import SpinDifferences, spin_differences
 from ..runtime.outbound_http import MODULE as OUTBOUND_MODULE
 from ..toolchains.base import CompileJob
 from ..toolchains.cargo import paired_with
+from ..toolchains.wasi_libc import unfixed_old_libc
+from .module_copies import for_spin, for_wagi, repeated_imports
 from .volumes import copy_volume
+from .wagi_differences import GENERAL as WAGI_GENERAL, wagi_warnings
 
 FORMATS = ("wagi", "spin", "both")
 #: The options of ``%wagi_export`` and ``wagi-nb export`` (each adds its own folder argument).
@@ -51,6 +54,10 @@ class ExportedRoute:
     workdir: Optional[str] = None
     #: What the target formats cannot express for this route.
     notes: list = field(default_factory=list)
+    #: How a peer gets a module it can run (a copy made for it), one sentence each.
+    adapted: list = field(default_factory=list)
+    #: The language of the route's module ("" for a module file of unknown origin).
+    language: str = ""
 
 
 @dataclass(kw_only=True)
@@ -61,6 +68,8 @@ class ExportReport:
     routes: list
     #: Where Spin's wagi executor changes this app's answers (empty for a Wagi-only export).
     spin_warnings: list = field(default_factory=list)
+    #: Where the real Wagi 0.8.1 changes this app's answers (empty for a Spin-only export).
+    wagi_warnings: list = field(default_factory=list)
 
     @property
     def notes(self) -> list:
@@ -69,15 +78,26 @@ class ExportReport:
     def __str__(self) -> str:
         lines = [f"Exported {len(self.routes)} route(s) of app {self.name!r} to {self.folder} "
                  f"({self.format})."]
-        lines += [f"  {r.route:24} -> modules/{r.id}.wasm" for r in self.routes]
-        if self.spin_warnings:
-            lines.append("Under Spin this app answers differently (README.md has the details):")
-            lines += [f"  ! {warning}" for warning in self.spin_warnings]
+        lines += [f"  {r.route:24} -> {r.module}" for r in self.routes]
+        for peer, warnings in (("Wagi 0.8.1", self.wagi_warnings), ("Spin", self.spin_warnings)):
+            if warnings:
+                lines.append(f"Under {peer} this app answers differently (README.md has the details):")
+                lines += [f"  ! {warning}" for warning in warnings]
         if self.notes:
             lines.append("Not expressible, see README.md:")
             lines += [f"  {route}: {note}" for route, note in self.notes]
         lines.append(run_hint(self))
+        if self.format in ("spin", "both"):
+            lines.append(SPIN_VERSIONS)
         return "\n".join(lines)
+
+
+#: Which Spin runs an export's spin.toml (its wagi executor), and what to do with the others.
+SPIN_VERSIONS = ("spin.toml runs Wagi modules with Spin's wagi executor: Spin 2 and 3 run it as exported "
+                 "(checked with Spin 3.6.3). Spin is retiring that executor (spinframework/spin#3520, "
+                 "#3652): Spin 4.1 and later show a deprecation alert, 5.0 is planned to refuse it unless "
+                 "you opt in, 6.0 to remove it. For those, run the app with wagi-nb serve (or Wagi), or "
+                 "pin Spin 3.")
 
 
 def run_hint(report: ExportReport) -> str:
@@ -175,7 +195,8 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
         (folder / "spin.toml").write_text(text)
     spin = spin_differences(app.handlers) if format in ("spin", "both") else None
     report = ExportReport(folder=folder, name=name, format=format, routes=routes,
-                          spin_warnings=list(spin.warnings) if spin else [])
+                          spin_warnings=list(spin.warnings) if spin else [],
+                          wagi_warnings=wagi_warnings(routes) if format in ("wagi", "both") else [])
     (folder / "README.md").write_text(readme(report, app, spin))
     return report
 
@@ -184,7 +205,37 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
                  components: list) -> ExportedRoute:
     module = _copy_module(handler, cid, folder)
     source, build, workdir = _write_source(folder, cid, handler, module)
-    files, volumes, notes = [], {}, []
+    artifact = handler.artifact
+    if build and artifact.toolchain.get("old_libc"):
+        build += f" && wagi-nb rewrite {_from(workdir, module)} --fix-heap"
+    exported = ExportedRoute(route=handler.route.text, id=cid, module=module, source=source, build=build,
+                             workdir=workdir, language=artifact.language if artifact.key else "")
+    files, volumes = _write_volumes(folder, cid, handler, exported.notes)
+    _route_notes(handler, module, folder, exported.notes)
+    wagi_module = _wagi_module(folder, module, exported)
+    if wagi_module is not None:
+        entries.append(dataclasses.replace(handler.entry(), module=folder / wagi_module, volumes=volumes))
+    spin_source, spin_build = _spin_module(folder, handler, module, build, workdir, exported)
+    executor = {"type": "wagi"}
+    if handler.argv is not None:
+        executor["argv"] = handler.argv
+    components.append({
+        "id": cid, "route": handler.route.text, "source": spin_source, "executor": executor,
+        "files": files, "environment": {**global_env, **handler.env},
+        "hosts": [outbound_host(h) for h in handler.allowed_hosts], "build": spin_build,
+        "workdir": workdir, "watch": [source] if source else [],
+    })
+    return exported
+
+
+def _from(workdir: Optional[str], path: str) -> str:
+    """``path`` (relative to the app's folder) as a build command running in ``workdir`` names it."""
+    return os.path.relpath(path, workdir) if workdir else path
+
+
+def _write_volumes(folder: Path, cid: str, handler, notes: list) -> tuple:
+    """Copy the route's volumes under files/; (Spin's files entries, guest → copied folder)."""
+    files, volumes = [], {}
     for guest, host in handler.volumes.items():
         copy = f"files/{cid}{guest.rstrip('/') or '/root'}"
         for link in copy_volume(host, folder / copy):
@@ -195,14 +246,15 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
         if guest not in handler.read_only:
             notes.append(f"spin: volume {guest} is read-write here (as in Wagi), but Spin's `files` "
                          "are read-only: writes to it fail under Spin")
+    return files, volumes
+
+
+def _route_notes(handler, module: str, folder: Path, notes: list) -> None:
+    """What Spin or modules.toml cannot express for this route."""
     if handler.subroutes:
         subs = ", ".join(f"{r.text} -> {e}" for r, e in handler.subroutes)
         notes.append(f"spin: `_routes` sub-routes are not called by Spin ({subs}); only {handler.route} "
                      "is served there")
-    if handler.entrypoint != "_start":
-        notes.append(f"spin: entrypoint {handler.entrypoint!r} is written as the wagi executor's "
-                     "`entrypoint` key, which the wagi_nb contract lists as unsupported; check it "
-                     "with your Spin version")
     if handler.http_max_concurrency is not None:
         notes.append("spin: http_max_concurrency has no Spin equivalent and is left out")
     if any(item.module == OUTBOUND_MODULE for item in handler.loaded().module.imports):
@@ -213,20 +265,49 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
     if handler.env:
         notes.append("wagi: this route's own env (" + ", ".join(handler.env) + ") cannot be written "
                      "in modules.toml; it is in spin.toml, and must be passed with -e for wagi")
-    entries.append(dataclasses.replace(handler.entry(), module=folder / module, volumes=volumes))
-    executor = {"type": "wagi"}
-    if handler.argv is not None:
-        executor["argv"] = handler.argv
-    if handler.entrypoint != "_start":
-        executor["entrypoint"] = handler.entrypoint
-    components.append({
-        "id": cid, "route": handler.route.text, "source": module, "executor": executor,
-        "files": files, "environment": {**global_env, **handler.env},
-        "hosts": [outbound_host(h) for h in handler.allowed_hosts], "build": build,
-        "workdir": workdir, "watch": [source] if source else [],
-    })
-    return ExportedRoute(route=handler.route.text, id=cid, module=module, source=source, build=build,
-                         workdir=workdir, notes=notes)
+    old = unfixed_old_libc((folder / module).read_bytes())
+    if old:
+        notes.append(f"spin: the module was linked by {old} against a wasi-libc from before its PR 377, "
+                     "whose allocator takes memory Spin's WASI adapter uses: under Spin it can corrupt its "
+                     f"heap. `wagi-nb rewrite {module} --fix-heap` fixes a module that has its function "
+                     "names (else rebuild it with wasi-sdk 19 or later, or zig cc)")
+
+
+def _wagi_module(folder: Path, module: str, exported: ExportedRoute) -> Optional[str]:
+    """The module modules.toml names: ``module``, or a copy Wagi 0.8.1 can load (``.wagi.wasm``);
+    None when no copy can be made (the route is then left out of modules.toml)."""
+    try:
+        copy = for_wagi((folder / module).read_bytes())
+    except ValueError as error:
+        exported.notes.append(f"wagi: LEFT OUT of modules.toml: the module imports {error} more than once, "
+                              "which Wagi 0.8.1 refuses (and then starts no route of the app) and wagi-nb "
+                              "cannot rename; serve this route with wagi-nb serve or Spin")
+        return None
+    if copy is None:
+        return module
+    path = module[:-len(".wasm")] + ".wagi.wasm"
+    (folder / path).write_bytes(copy)
+    exported.adapted.append(f"Wagi 0.8.1 refuses a module that imports a function twice, as Go's do "
+                            f"({', '.join(repeated_imports((folder / module).read_bytes()))}): modules.toml "
+                            f"names `{path}`, a copy that imports the repeat from `wasi_unstable` (WASI's "
+                            "snapshot 0, the same function).")
+    return path
+
+
+def _spin_module(folder: Path, handler, module: str, build: Optional[str], workdir: Optional[str],
+                 exported: ExportedRoute) -> tuple:
+    """The module spin.toml names, and the build command that makes it: ``module``, or for a route
+    whose entrypoint is not ``_start`` a copy whose ``_start`` is that export (``.spin.wasm``)."""
+    if handler.entrypoint == "_start":
+        return module, build
+    path = module[:-len(".wasm")] + ".spin.wasm"
+    (folder / path).write_bytes(for_spin((folder / module).read_bytes(), handler.entrypoint))
+    exported.adapted.append(f"Spin 3 refuses an `entrypoint` key (and then starts no route of the app): "
+                            f"spin.toml names `{path}`, a copy whose `_start` is `{handler.entrypoint}`.")
+    if build:
+        build += (f" && wagi-nb rewrite {_from(workdir, module)} --start {handler.entrypoint} "
+                  f"-o {_from(workdir, path)}")
+    return path, build
 
 
 def _write_source(folder: Path, cid: str, handler, module: str) -> tuple:
@@ -289,17 +370,19 @@ def _write_crate(folder: Path, cid: str, artifact, module: str) -> tuple:
 def readme(report: ExportReport, app, spin: Optional[SpinDifferences] = None) -> str:
     lines = [f"# {report.name}", "", "Exported from a notebook by wagi_nb: every route's compiled module "
              "(`modules/`), the source of its cell (`src/`), and the manifests to run it.", ""]
-    if spin and spin.warnings:
-        lines += ["**Under Spin this app answers differently:**", ""]
-        lines += [f"- {warning}" for warning in spin.warnings]
-        lines += ["", "(Details: \"Running under Spin\", below.)", ""]
+    for peer, warnings, where in (("Wagi 0.8.1", report.wagi_warnings, "Differences from Wagi 0.8.1"),
+                                  ("Spin", spin.warnings if spin else [], "Running under Spin")):
+        if warnings:
+            lines += [f"**Under {peer} this app answers differently:**", ""]
+            lines += [f"- {warning}" for warning in warnings]
+            lines += ["", f"(Details: \"{where}\", below.)", ""]
     lines += ["## Run it", ""]
     if report.format in ("wagi", "both"):
         lines += ["```sh", "wagi-nb serve -c modules.toml --env-file app.env", "# or, with Wagi itself:",
                   "wagi -c modules.toml --env-file app.env", "```", ""]
     if report.format in ("spin", "both"):
         lines += ["```sh", "spin build   # rebuilds modules/ from src/ with the commands in spin.toml",
-                  "spin up", "```", ""]
+                  "spin up", "```", "", SPIN_VERSIONS, ""]
     lines += ["## Routes", "", "| route | module | source | build command |", "|---|---|---|---|"]
     for r in report.routes:
         build = f"`{r.build}`" + (f" (in `{r.workdir}`)" if r.workdir else "") if r.build else "—"
@@ -307,12 +390,20 @@ def readme(report: ExportReport, app, spin: Optional[SpinDifferences] = None) ->
     if app.global_env:
         lines += ["", "Global environment (`app.env`, and each Spin component's `environment`): "
                   + ", ".join(f"`{k}`" for k in app.global_env)]
+    adapted = [(r.route, text) for r in report.routes for text in r.adapted]
+    if adapted:
+        lines += ["", "## Copies made for a peer", ""]
+        lines += [f"- `{route}` — {text}" for route, text in adapted]
     lines += ["", "## What the formats cannot express", ""]
     lines += [f"- `{route}` — {note}" for route, note in report.notes] or ["Nothing: every route "
                                                                            "exports as it is."]
+    if report.format in ("wagi", "both"):
+        lines += ["", "## Differences from Wagi 0.8.1", "",
+                  "Measured with the real Wagi 0.8.1; wagi-nb keeps the Wagi contract's choices:", ""]
+        lines += [f"- {text}" for text in WAGI_GENERAL]
     if spin:
         lines += ["", "## Running under Spin: differences, per route", "",
-                  "Read from Spin's wagi executor; wagi-nb keeps Wagi's behaviour. For every route:", ""]
+                  "Measured with Spin 3.6.3's wagi executor; wagi-nb keeps Wagi's behaviour. For every route:", ""]
         lines += [f"- {text}" for text in spin.general]
         for route, texts in spin.routes.items():
             lines += ["", f"`{route}`:", ""]

@@ -3,7 +3,8 @@
 Read from Spin's code (spinframework/spin, formerly fermyon/spin): the executor in
 ``crates/trigger-http/src/wagi.rs``, the CGI variables in ``crates/http/src/wagi/mod.rs`` and
 ``crates/trigger-http/src/headers.rs``, the router in ``crates/http/src/routes.rs`` (routefinder
-since Spin 2.5), the executor's defaults in ``crates/http/src/config.rs``. docs/wagi.md lists them.
+since Spin 2.5), the executor's defaults in ``crates/http/src/config.rs``; then each checked against
+the real Spin 3.6.3 (``tests/peers`` pins them). docs/wagi.md lists them.
 """
 from __future__ import annotations
 
@@ -29,17 +30,22 @@ GENERAL = (
     "the first match in file order.",
     "Spin has no built-in `/healthz` (its own is `/.well-known/spin/health`), and paths under "
     "`/.well-known/spin/` never reach the app.",
-    "`CONTENT_TYPE` is empty under Spin, whatever the request sends: read `HTTP_CONTENT_TYPE`, which "
-    "both set.",
+    "`CONTENT_TYPE` is empty under Spin (and Wagi), whatever the request sends: read `HTTP_CONTENT_TYPE`, "
+    "which all set.",
     "Spin adds `X_COMPONENT_ROUTE`, `X_RAW_COMPONENT_ROUTE`, `X_BASE_PATH` and `X_CLIENT_ADDR` (and "
-    "`X_PATH_MATCH_<NAME>` for `:name` segments); every variable wagi-nb sets, Spin sets too. "
-    "`X_FULL_URL` has a port there only when the request's `Host` has one.",
-    "A request header sent twice reaches the module with one of its values under Spin; wagi-nb joins "
-    "them with `, `.",
+    "`X_PATH_MATCH_<NAME>` for `:name` segments); every variable wagi-nb sets, Spin sets too. When the "
+    "request's `Host` has no port, `X_FULL_URL` has none there and `SERVER_PORT` is 80 (wagi-nb and Wagi "
+    "take `--hostname`'s port, 3000 by default).",
+    "A request without a `Host` header (or with an empty one) gets no answer from Spin: it closes the "
+    "connection. wagi-nb and Wagi answer it, with `--hostname`'s name.",
+    "Spin treats `//path` as `/path`; wagi-nb and Wagi match the path as sent (a 404 there).",
+    "A request header sent twice reaches the module with its last value under Spin (and Wagi); wagi-nb "
+    "joins the values with `, `.",
     "No output at all, a trap or a non-zero exit is a 500 in both (with an empty body under Spin); "
     "`proc_exit(0)` is a normal end in both.",
-    "A response header printed twice (two `Set-Cookie`) is sent once under Spin, and a header value "
-    "that is not plain ASCII fails the request there.",
+    "A response header printed twice (two `Set-Cookie`) is sent once under Spin (and Wagi), the last one. "
+    "A header value that is not valid UTF-8 fails the request there with a 500, and one with a control "
+    "character gets no answer at all; wagi-nb drops such a line and passes the other bytes as they are.",
 )
 EXACT_TRAILING_SLASH = ("An exact route also answers its path with a trailing slash under Spin (`{example}/` "
                         "runs `{example}`); Wagi and wagi-nb match an exact route byte for byte, so there "
@@ -118,10 +124,6 @@ def spin_differences(handlers: Sequence) -> SpinDifferences:
         argv = argv_difference(handler.argv, example_path(route)) if handler.argv is not None else None
         if argv:
             found.add(route.text, f"`{route.text}` (argv template `{handler.argv}`): {argv}", loud=True)
-        if handler.entrypoint != "_start":
-            found.add(route.text, f"`{route.text}` runs its `{handler.entrypoint}` export under Wagi, wagi-nb "
-                                  "and Spin 2; Spin 3 ignores the executor's `entrypoint` key and runs "
-                                  "`_start`.", loud=True)
         if route.is_prefix:
             found.add(route.text, "`PATH_INFO` is the raw rest of the path under Spin (`%20` stays `%20`); "
                                   "wagi-nb decodes it. `X_RAW_PATH_INFO` (raw) and `PATH_TRANSLATED` "
@@ -185,18 +187,19 @@ def wagi_target(table: Sequence, path: str) -> Optional[Target]:
 def spin_target(routes: Sequence[Route], path: str) -> Optional[Target]:
     """What Spin runs for ``path``: an exact route (trailing slash allowed), else the longest prefix.
 
-    Spin strips one trailing slash from each route, and of two routes that end up the same the last wins.
+    Spin strips one trailing slash from each route, and of two routes that end up the same the first
+    wins (measured with Spin 3.6.3: `/d` and `/d/` both run the one listed first).
     """
     if path.startswith(SPIN_RESERVED):
         return Target(SPIN_RESERVED + "...")
     exact = [r for r in routes if not r.is_prefix and path in _exact_paths(r)]
     if exact:
-        return Target(exact[-1].text, exact[-1].text)
+        return Target(exact[0].text, exact[0].text)
     prefixes = [r for r in routes if r.is_prefix and r.matches(path)]
     if not prefixes:
         return None
     longest = max(len(r.base) for r in prefixes)
-    best = [r for r in prefixes if len(r.base) == longest][-1]
+    best = [r for r in prefixes if len(r.base) == longest][0]
     return Target(best.text, best.text)
 
 
