@@ -50,6 +50,13 @@ def one_line_error(done: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
+#: A module that answers `fine`.
+ROUTED_OK = ('(module (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))'
+             ' (memory (export "memory") 1) (data (i32.const 100) "Content-Type: text/plain\\n\\nfine\\n")'
+             ' (func (export "_start") (i32.store (i32.const 0) (i32.const 100)) (i32.store (i32.const 4)'
+             ' (i32.const 31)) (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 40)))))')
+
+
 def native_files() -> list:
     return sorted(path for path in native_cache_dir().rglob("*") if path.is_file())
 
@@ -393,13 +400,30 @@ def test_wagis_outbound_http_functions_count_as_provided(tmp_path):
     assert "_start" in get_runtime().load(path).functions
 
 
-def test_a_module_that_cannot_be_linked_stops_serve_with_nothing_compiled(tmp_path, python_env):
+def test_a_module_that_cannot_be_linked_is_a_500_with_nothing_compiled(tmp_path, python_env):
+    # As Wagi does (spec section 9): the server starts, says why at start-up, and the route answers 500.
     write_wasm(tmp_path / "undefined.wasm", '(module (import "env" "foo" (func)) (func (export "_start")))')
-    (tmp_path / "modules.toml").write_text('[[module]]\nroute = "/"\nmodule = "undefined.wasm"\n')
-    line = one_line_error(run_serve(python_env, tmp_path, "-c", "modules.toml", "-l", "127.0.0.1:0",
-                                    "--module-cache", "native"))
-    assert "modules.toml, route /" in line and "undefined.wasm cannot be linked" in line and "`env.foo`" in line
-    assert [path for path in (tmp_path / "native").rglob("*") if path.is_file()] == []
+    write_wasm(tmp_path / "spin.wasm", '(module (memory (export "memory") 1) (func (export "handle-http-request")))')
+    write_wasm(tmp_path / "fine.wasm", ROUTED_OK)
+    (tmp_path / "modules.toml").write_text('[[module]]\nroute = "/"\nmodule = "undefined.wasm"\n'
+                                           '[[module]]\nroute = "/spin"\nmodule = "spin.wasm"\n'
+                                           '[[module]]\nroute = "/fine"\nmodule = "fine.wasm"\n')
+    with ss.serve_process(python_env, tmp_path, "-c", "modules.toml", "-l", "127.0.0.1:0",
+                          "--module-cache", "native", "--workers", "1") as server:
+        warning = server.wait_for_stderr(r"\[\[module\]\] #1")
+        assert warning.startswith("wagi-nb: warning: modules.toml: [[module]] #1") and "`env.foo`" in warning
+        assert "answers 500" in warning and "spin up" in server.wait_for_stderr(r"\[\[module\]\] #2")
+        broken = server.request("GET", "/")
+        assert broken.status == 500 and b"undefined.wasm cannot be linked" in broken.body, broken
+        assert b"`env.foo`" in broken.body
+        spin = server.request("GET", "/spin")
+        assert spin.status == 500 and b"is a Spin HTTP component" in spin.body
+        assert server.request("GET", "/fine").body == b"fine\n"
+        health = server.request("GET", "/healthz")  # (as Wagi answers it: no Content-Type)
+        assert (health.status, health.body) == (200, b"OK")
+        assert "content-type" not in {name.lower() for name, _ in health.headers}
+    compiled = [path for path in (tmp_path / "native").rglob("*") if path.is_file()]
+    assert len(compiled) == 1  # fine.wasm's only
 
 
 @pytest.mark.parametrize("export", ["handle-http-request", "fermyon:spin/inbound-http#handle-request"])

@@ -43,6 +43,12 @@ class ModuleLoadError(WagiNbError):
     """wasmtime could not compile or link a ``.wasm`` file."""
 
 
+class ModuleNotLinkable(ModuleLoadError):
+    """A module compiles but cannot be linked as a WASI preview 1 command: it imports what wagi-nb
+    does not provide (a Spin HTTP component, another runtime's functions). A server answers its route
+    with a 500 saying so, as Wagi does, instead of not starting."""
+
+
 class ModuleFailed(WagiNbError):
     """A cell's module failed (a trap, a non-zero exit, a timeout): raised after its output is shown,
     so that Run All and ``nbconvert --execute`` stop there, as they do for ``%%bash``."""

@@ -19,7 +19,7 @@ from .. import defaults
 from ..cache import atomic_write
 from ..cache.native import WASMTIME_VERSION as WASMTIME_VERSION  # where it used to be defined
 from ..cache.native import native_code_path
-from ..errors import ModuleInterrupted, ModuleLoadError, NotACommand
+from ..errors import ModuleInterrupted, ModuleLoadError, ModuleNotLinkable, NotACommand
 from . import outbound_http, poll_oneoff, stdio
 from .deadlines import Deadline, start_ticker, watch
 from .imports import check_linkable, linker_provides, wasm_binary
@@ -133,7 +133,7 @@ class Runtime:
         try:
             pre = self.linker.instantiate_pre(module)
         except wasmtime.WasmtimeError as error:
-            raise ModuleLoadError(
+            raise ModuleNotLinkable(
                 f"{name} cannot be linked: {str(error).strip()}. It imports something wagi-nb provides, "
                 "but with another type than wagi-nb's (WASI preview 1, `wasi_snapshot_preview1`); build "
                 "for wasm32-wasi/wasm32-wasip1 with a current toolchain.") from None

@@ -16,7 +16,7 @@ from typing import Callable, Optional, Sequence, Tuple
 import wasmtime
 
 from ..binary import CORE_VERSION, MAGIC, Malformed, read_imports, read_name, read_u32
-from ..errors import ModuleLoadError
+from ..errors import ModuleLoadError, ModuleNotLinkable
 
 KINDS = {0x00: "function", 0x01: "table", 0x02: "memory", 0x03: "global", 0x04: "tag"}
 #: Host modules wagi-nb may define, each with one of its functions to ask the linker about.
@@ -190,7 +190,7 @@ def check_linkable(binary: bytes, provides: Provides, name: str = "The module") 
         return
     spin = sorted(export for export in interface.exports if export.startswith(SPIN_EXPORTS))
     if spin and "_start" not in interface.exports:
-        raise ModuleLoadError(
+        raise ModuleNotLinkable(
             f"{name} is a Spin HTTP component (it exports `{spin[0]}` and no `_start`), not a Wagi "
             "module. Run it with Spin: `spin up` with a spin.toml whose component has this file as its "
             "`source` and no `executor` (the wagi executor is for Wagi modules). wagi-nb serves Wagi "
@@ -201,7 +201,7 @@ def check_linkable(binary: bytes, provides: Provides, name: str = "The module") 
     shown = ", ".join(_describe(item, provides) for item in missing[:SHOWN])
     more = f" and {len(missing) - SHOWN} more" if len(missing) > SHOWN else ""
     offered = " and ".join(text for module, probe, text in HOST_MODULES if provides(module, probe))
-    raise ModuleLoadError(
+    raise ModuleNotLinkable(
         f"{name} cannot be linked: wagi-nb does not provide {len(missing)} of its imports: {shown}{more}. "
         f"wagi-nb provides {offered or 'no host functions'}, and "
         f"nothing else. {_hints(missing)}Nothing was compiled.")

@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Optional, Union
 
+from tornado.httputil import HTTPHeaders
+
 from ..artifacts import Artifact, load
 from ..toolchains.base import SCRIPT_DIR
 from ..envvars import parse_env_file, parse_env_pairs
-from ..errors import NotACommand, WagiNbError
+from ..errors import ModuleNotLinkable, NotACommand, WagiNbError
 from .. import defaults
 from ..runtime import get_runtime
 from ..runtime.outbound_http import OutboundPolicy
@@ -52,8 +54,13 @@ class Handler(RouteOptions):
     source: str = ""
     #: The module as loaded, which survives its file changing (None: load on each request).
     module: Optional[LiveModule] = field(default=None, compare=False, repr=False)
+    #: Why the module cannot run as a Wagi module (a Spin HTTP component...): every request is a 500
+    #: saying so, as under Wagi (spec section 9); "" for a module that runs.
+    problem: str = ""
 
     def loaded(self):
+        if self.problem:
+            raise NotACommand(self.problem)
         return self.module.current() if self.module is not None else self.artifact.load()
 
     def candidates(self):
@@ -228,10 +235,20 @@ class WagiApp:
             first[entry.route] = index
             try:
                 artifact = load(entry.module)
-                handler = make_handler(entry.route, artifact, **entry.route_options(),
-                                       origin=str(path), watch=entry.module, notice=self.notice)
+                try:
+                    handler = make_handler(entry.route, artifact, **entry.route_options(),
+                                           origin=str(path), watch=entry.module, notice=self.notice)
+                except ModuleNotLinkable as error:
+                    handler = Handler(route=Route(entry.route), artifact=artifact, origin=str(path),
+                                      problem=str(error), **entry.route_options())
             except WagiNbError as error:
                 raise ConfigError(f"{path}, route {entry.route}: module {entry.module}: {error}") from None
+            if handler.problem or handler.entrypoint not in handler.loaded().functions:
+                # Wagi starts and answers such a route with 500; so does wagi-nb, and says why now.
+                reason = handler.problem or f"it exports no `{handler.entrypoint}`"
+                warnings.warn(f"{path}: [[module]] #{index} ({entry.module}, route {entry.route}) cannot run "
+                              f"as a Wagi module, so its route answers 500: {' '.join(reason.split())}",
+                              ConfigWarning, stacklevel=2)
             handlers.append(handler)
         if replace_all:
             self.clear()
@@ -306,8 +323,8 @@ class WagiApp:
         if self.max_body_mib is not None and len(request.body) > self.max_body_mib * MiB:
             return error_response(413, f"The request body is {len(request.body):,} bytes, over the "
                                        f"{self.max_body_mib:g} MiB limit (max_body_mib / --max-body).")
-        if request.path == HEALTHZ:
-            return Response(status=200, headers=_plain(), body=b"OK", route=HEALTHZ)
+        if request.path == HEALTHZ:  # (no Content-Type, as Wagi answers it)
+            return Response(status=200, headers=HTTPHeaders(), body=b"OK", route=HEALTHZ)
         if "%00" in request.path:
             return error_response(400, f"The request path {request.path} holds an encoded NUL byte "
                                        "(%00), which no module can be given in PATH_INFO. Leave it out.")
@@ -381,8 +398,3 @@ class WagiApp:
             return error_response(500, "The module was interrupted.", **fields)
         trace = "".join(f"\n    {frame}" for frame in result.backtrace)
         return error_response(500, f"The module trapped: {result.trap}{trace}", **fields)
-
-
-def _plain():
-    from tornado.httputil import HTTPHeaders
-    return HTTPHeaders({"Content-Type": "text/plain"})
