@@ -36,7 +36,7 @@ HELLO = {
     "zig": ('const std = @import("std");\n'
             'pub fn main(init: std.process.Init) !void {\n'
             '    var buf: [256]u8 = undefined;\n'
-            '    var out: std.Io.File.Writer = .init(.stdout(), init.io, &buf);\n'
+            '    var out: std.Io.File.Writer = .initStreaming(.stdout(), init.io, &buf);\n'
             '    try out.interface.print("Hello, world!\\n", .{});\n'
             '    try out.interface.flush();\n'
             '}\n'),
@@ -272,3 +272,12 @@ def env_module():
 def tool_module():
     import wagi_modules
     return wagi_modules.tool_module()
+
+
+# -- the tutorials, run once ------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def run_notebook(tmp_path_factory):
+    """run_notebook(name) → (its cells by tag, its working folder, its port); each runs once, and
+    ends with ``%wagi_export app`` (the app folder in the working folder)."""
+    import tutorials
+    return tutorials.notebook_runner(tmp_path_factory, tutorials.kernel_dirs(tmp_path_factory))

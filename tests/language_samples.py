@@ -17,7 +17,7 @@ HELLO = {
     "zig": ('const std = @import("std");\n'
             'pub fn main(init: std.process.Init) !void {\n'
             '    var buf: [256]u8 = undefined;\n'
-            '    var out: std.Io.File.Writer = .init(.stdout(), init.io, &buf);\n'
+            '    var out: std.Io.File.Writer = .initStreaming(.stdout(), init.io, &buf);\n'
             '    try out.interface.print("Hello, world!\\n", .{});\n'
             '    try out.interface.flush();\n'
             '}\n'),
@@ -91,10 +91,10 @@ pub fn main(init: std.process.Init) !void {
     const query = init.environ_map.get("QUERY_STRING") orelse "";
     const agent = init.environ_map.get("HTTP_X_AGENT") orelse "";
     var inbuf: [4096]u8 = undefined;
-    var in: std.Io.File.Reader = .init(.stdin(), init.io, &inbuf);
+    var in: std.Io.File.Reader = .initStreaming(.stdin(), init.io, &inbuf);
     const body = try in.interface.allocRemaining(init.arena.allocator(), .unlimited);
     var buf: [4096]u8 = undefined;
-    var out: std.Io.File.Writer = .init(.stdout(), init.io, &buf);
+    var out: std.Io.File.Writer = .initStreaming(.stdout(), init.io, &buf);
     try out.interface.print("Content-Type: text/plain\n\nzig query={s} agent={s} body={s}\n",
                             .{ query, agent, body });
     try out.interface.flush();

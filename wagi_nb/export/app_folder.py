@@ -58,6 +58,8 @@ class ExportedRoute:
     adapted: list = field(default_factory=list)
     #: The language of the route's module ("" for a module file of unknown origin).
     language: str = ""
+    #: Not in spin.toml: Spin cannot load the module, and would then start none of the app's routes.
+    spin_left_out: bool = False
 
 
 @dataclass(kw_only=True)
@@ -92,6 +94,8 @@ class ExportReport:
         return "\n".join(lines)
 
 
+SPIN_LEFT_OUT = ("`{route}` is not in spin.toml: its module calls Wagi's `wasi_experimental_http`, which Spin "
+                 "does not offer, and Spin then refuses to start the whole app; under Spin it is a 404.")
 #: Which Spin runs an export's spin.toml (its wagi executor), and what to do with the others.
 SPIN_VERSIONS = ("spin.toml runs Wagi modules with Spin's wagi executor: Spin 2 and 3 run it as exported "
                  "(checked with Spin 3.6.3). Spin is retiring that executor (spinframework/spin#3520, "
@@ -187,15 +191,19 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
             "Written by wagi_nb export. Serve with:\n"
             "  wagi-nb serve -c modules.toml --env-file app.env   (or: wagi -c modules.toml --env-file app.env)")))
         (folder / "app.env").write_text("".join(f"{k}={v}\n" for k, v in app.global_env.items()))
-    if format in ("spin", "both"):
+    spin = None
+    if format in ("spin", "both") and components:
         text = manifest_text(name, components)
         problems = check_manifest(tomllib.loads(text))
         if problems:  # a bug in the exporter, not the user's input
             raise ExportError("The generated spin.toml breaks Spin's manifest rules: " + "; ".join(problems))
         (folder / "spin.toml").write_text(text)
-    spin = spin_differences(app.handlers) if format in ("spin", "both") else None
+        in_spin = {c["route"] for c in components}
+        spin = spin_differences([h for h in app.handlers if h.route.text in in_spin])
+    left_out = [r for r in routes if r.spin_left_out] if format in ("spin", "both") else []
     report = ExportReport(folder=folder, name=name, format=format, routes=routes,
-                          spin_warnings=list(spin.warnings) if spin else [],
+                          spin_warnings=[SPIN_LEFT_OUT.format(route=r.route) for r in left_out]
+                          + (list(spin.warnings) if spin else []),
                           wagi_warnings=wagi_warnings(routes) if format in ("wagi", "both") else [])
     (folder / "README.md").write_text(readme(report, app, spin))
     return report
@@ -211,10 +219,12 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
     exported = ExportedRoute(route=handler.route.text, id=cid, module=module, source=source, build=build,
                              workdir=workdir, language=artifact.language if artifact.key else "")
     files, volumes = _write_volumes(folder, cid, handler, exported.notes)
-    _route_notes(handler, module, folder, exported.notes)
+    _route_notes(handler, module, folder, exported)
     wagi_module = _wagi_module(folder, module, exported)
     if wagi_module is not None:
         entries.append(dataclasses.replace(handler.entry(), module=folder / wagi_module, volumes=volumes))
+    if exported.spin_left_out:
+        return exported
     spin_source, spin_build = _spin_module(folder, handler, module, build, workdir, exported)
     executor = {"type": "wagi"}
     if handler.argv is not None:
@@ -249,19 +259,21 @@ def _write_volumes(folder: Path, cid: str, handler, notes: list) -> tuple:
     return files, volumes
 
 
-def _route_notes(handler, module: str, folder: Path, notes: list) -> None:
+def _route_notes(handler, module: str, folder: Path, exported: ExportedRoute) -> None:
     """What Spin or modules.toml cannot express for this route."""
+    notes = exported.notes
     if handler.subroutes:
         subs = ", ".join(f"{r.text} -> {e}" for r, e in handler.subroutes)
         notes.append(f"spin: `_routes` sub-routes are not called by Spin ({subs}); only {handler.route} "
                      "is served there")
     if handler.http_max_concurrency is not None:
         notes.append("spin: http_max_concurrency has no Spin equivalent and is left out")
-    if any(item.module == OUTBOUND_MODULE for item in handler.loaded().module.imports):
-        notes.append("spin: the module makes HTTP requests with Wagi's `wasi_experimental_http`, which "
-                     "Spin's wagi executor does not offer (Spin's outbound HTTP is its SDK's, `wasi:http` "
-                     "underneath): under Spin the module fails to load until it is rebuilt against the "
-                     "Spin SDK; `allowed_outbound_hosts` is written for that")
+    if not handler.problem and any(item.module == OUTBOUND_MODULE for item in handler.loaded().module.imports):
+        exported.spin_left_out = True
+        notes.append("spin: LEFT OUT of spin.toml: the module makes HTTP requests with Wagi's "
+                     "`wasi_experimental_http`, which Spin's wagi executor does not offer (Spin's outbound HTTP "
+                     "is its SDK's, `wasi:http` underneath), and Spin refuses to start an app with such a "
+                     "module; rebuild it against the Spin SDK to run it there")
     if handler.env:
         notes.append("wagi: this route's own env (" + ", ".join(handler.env) + ") cannot be written "
                      "in modules.toml; it is in spin.toml, and must be passed with -e for wagi")
@@ -371,7 +383,7 @@ def readme(report: ExportReport, app, spin: Optional[SpinDifferences] = None) ->
     lines = [f"# {report.name}", "", "Exported from a notebook by wagi_nb: every route's compiled module "
              "(`modules/`), the source of its cell (`src/`), and the manifests to run it.", ""]
     for peer, warnings, where in (("Wagi 0.8.1", report.wagi_warnings, "Differences from Wagi 0.8.1"),
-                                  ("Spin", spin.warnings if spin else [], "Running under Spin")):
+                                  ("Spin", report.spin_warnings, "Running under Spin")):
         if warnings:
             lines += [f"**Under {peer} this app answers differently:**", ""]
             lines += [f"- {warning}" for warning in warnings]

@@ -1,0 +1,214 @@
+"""The three servers an exported app must answer the same under: the real Wagi 0.8.1, the real Spin
+3.6.3 (wagi executor) and ``wagi-nb serve``, each started on 127.0.0.1 and stopped by its process
+group, and one request sent to all of them.
+
+The peers are unpacked from ``../shared/peers`` (its ``install`` script) into a cache folder. Every
+request carries ``Host: localhost:3000``, so the CGI variables that come from it are the same under
+the three servers whatever port each listens on.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from unavailable import unavailable
+
+REPO = Path(__file__).resolve().parents[2]
+PEERS = Path(os.environ.get("WAGI_NB_PEERS", REPO.parent / "shared" / "peers"))
+PEER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wagi-nb-peers"
+HOST = "localhost:3000"
+#: Response headers compared between servers (names read case-insensitively, as HTTP reads them).
+COMPARED = ("content-type", "location", "set-cookie", "x-custom", "cache-control")
+START_TIMEOUT = 180
+
+
+def peer_binaries() -> Dict[str, Path]:
+    """``{"wagi": path, "spin": path}``, unpacked by ``../shared/peers/install``; skips (CI: fails)
+    with how to get them when they are not beside the project."""
+    install = PEERS / "install"
+    if not install.is_file():
+        unavailable(f"the real Wagi and Spin are not here ({PEERS}): the peer suite needs the project's "
+                    "../shared/peers folder (or WAGI_NB_PEERS=/path/to/peers), whose install script "
+                    "unpacks Wagi 0.8.1 and Spin 3.6.3")
+    done = subprocess.run(["bash", str(install), str(PEER_CACHE)], capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise AssertionError(f"{install} failed: {done.stderr}")
+    paths = [Path(line) for line in done.stdout.split()]
+    return {path.name: path for path in paths}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Answer:
+    status: int
+    #: lower-case name → values, in the order sent.
+    headers: Dict[str, List[str]]
+    body: bytes
+
+    def header(self, name: str) -> Optional[str]:
+        values = self.headers.get(name.lower())
+        return values[-1] if values else None
+
+    def compared(self) -> tuple:
+        """What must be the same under every server: status, body, the headers that matter."""
+        return self.status, self.body, {name: self.headers.get(name) for name in COMPARED}
+
+    def __repr__(self) -> str:
+        return f"Answer({self.status}, {self.headers}, {self.body[:300]!r})"
+
+
+@dataclass
+class Server:
+    """A server process started in its own process group, with its output in a file."""
+
+    name: str
+    argv: List[str]
+    cwd: Path
+    ready: str
+    env: Dict[str, str] = field(default_factory=dict)
+    port: int = 0
+    process: Optional[subprocess.Popen] = None
+
+    def start(self) -> "Server":
+        self.log = Path(tempfile.mkstemp(prefix=f"{self.name}-", suffix=".log")[1])
+        with open(self.log, "wb") as output:
+            self.process = subprocess.Popen(self.argv, cwd=self.cwd, stdout=output, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, env={**os.environ, **self.env},
+                                            start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while self.ready not in self.output():
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.name} exited ({self.process.returncode}) before it was ready:\n"
+                                     f"{self.output()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError(f"{self.name} was not ready within {START_TIMEOUT} s:\n{self.output()}")
+            time.sleep(0.1)
+        return self
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.process.wait(20)
+
+    def ask(self, method: str, target: str, headers: Sequence = (), body: bytes = b"") -> Answer:
+        """One request on a fresh connection; ``headers`` a list of (name, value), repeats allowed."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+            connection.putheader("Host", HOST)
+            for name, value in headers:
+                connection.putheader(name, value)
+            if body or method in ("POST", "PUT"):
+                connection.putheader("Content-Length", str(len(body)))
+            connection.endheaders(body)
+            response = connection.getresponse()
+            data = response.read()
+            found: Dict[str, List[str]] = {}
+            for name, value in response.getheaders():
+                found.setdefault(name.lower(), []).append(value)
+            return Answer(response.status, found, data)
+        finally:
+            connection.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def wagi(binary: Path, folder: Path, *args: str) -> Server:
+    port = free_port()
+    return Server("wagi", [str(binary), "-c", "modules.toml", "--listen", f"127.0.0.1:{port}",
+                           "--log-dir", str(Path(tempfile.mkdtemp(prefix="wagi-logs-"))), *args],
+                  folder, "Ready: serving on", port=port)
+
+
+def spin(binary: Path, folder: Path) -> Server:
+    port = free_port()
+    return Server("spin", [str(binary), "up", "-f", "spin.toml", "--listen", f"127.0.0.1:{port}"], folder,
+                  "Serving http://", env={"HOME": tempfile.mkdtemp(prefix="spin-home-")}, port=port)
+
+
+def wagi_nb(folder: Path, *args: str) -> Server:
+    port = free_port()
+    return Server("wagi-nb", [sys.executable, "-m", "wagi_nb", "serve", "-c", "modules.toml", "-l",
+                              f"127.0.0.1:{port}", "--workers", "1", *args], folder, "Ready: serving on",
+                  env={"PYTHONPATH": str(REPO)}, port=port)
+
+
+class Peers:
+    """The three servers on one exported app folder, started together (in parallel: Spin takes its
+    time to compile) and stopped together."""
+
+    def __init__(self, binaries: Dict[str, Path], folder: Path, wagi_args: Sequence[str] = (),
+                 servers: Sequence[str] = ("wagi-nb", "wagi", "spin")):
+        made = {"wagi-nb": lambda: wagi_nb(folder, *wagi_args),
+                "wagi": lambda: wagi(binaries["wagi"], folder, *wagi_args),
+                "spin": lambda: spin(binaries["spin"], folder)}
+        self.servers = {name: made[name]() for name in servers}
+
+    def __enter__(self) -> "Peers":
+        failures: list = []
+
+        def start(server: Server) -> None:
+            try:
+                server.start()
+            except AssertionError as error:
+                failures.append(error)
+        threads = [threading.Thread(target=start, args=(s,)) for s in self.servers.values()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if failures:
+            self.__exit__()
+            raise failures[0]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+    def ask(self, method: str, target: str, headers: Sequence = (), body: bytes = b"") -> Dict[str, Answer]:
+        """The same request to every server: name → answer."""
+        return {name: server.ask(method, target, headers, body) for name, server in self.servers.items()}
+
+    def output(self, name: str) -> str:
+        return self.servers[name].output()
+
+
+def same(answers: Dict[str, Answer], *, but: Sequence[str] = ()) -> Answer:
+    """Assert every server but those in ``but`` answered the same (status, body, the headers that
+    matter); returns wagi-nb's answer."""
+    reference = answers["wagi-nb"]
+    for name, answer in answers.items():
+        if name not in but:
+            assert answer.compared() == reference.compared(), (name, answer, reference)
+    return reference
