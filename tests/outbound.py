@@ -2,7 +2,7 @@
 127.0.0.1 for it to call (tornado, on its own thread), for the outbound HTTP tests.
 
 The module is told what to do through its environment (URL, METHOD, HEADERS, BODY, REQUESTS,
-CHUNK, HEADER, HEADERS_BUF, PRINT_BODY) and prints one line per call with the call's error code,
+CHUNK, HEADER, HEADERS_BUF, PRINT_BODY, NO_READ_AFTER_CLOSE) and prints one line per call with the call's error code,
 so a test reads exactly what the ABI returned.
 """
 from __future__ import annotations
@@ -69,7 +69,8 @@ int main(void) {
     }
     printf("\nbody_read=%u chunks=%d bytes=%zu\n", err, chunks, total);
     printf("close=%u\n", close_response(handle));
-    printf("after close: body_read=%u\n", body_read(handle, buf, chunk, &got));
+    if (!getenv("NO_READ_AFTER_CLOSE"))  /* (Wagi 0.8.1's host panics on it, and drops the connection) */
+        printf("after close: body_read=%u\n", body_read(handle, buf, chunk, &got));
     return 0;
 }
 """

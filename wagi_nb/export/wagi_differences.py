@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Sequence
 
 GENERAL = (
-    "A module that ends with `proc_exit(0)` (every Go module does; `exit(0)` in C) gets a 500 with an "
-    "empty body from Wagi 0.8.1; wagi-nb and Spin send the response it printed.",
+    "A module that ends with `proc_exit(0)` (every Go and Zig module does; `exit(0)` in C) gets a 500 with "
+    "an empty body from Wagi 0.8.1; wagi-nb and Spin send the response it printed.",
     "A request header sent twice reaches the module with its last value under Wagi (and Spin); wagi-nb "
     "joins the values with `, ` (`HTTP_ACCEPT=text/a, text/b`).",
     "`CONTENT_TYPE` is always empty under Wagi (and Spin); wagi-nb passes the request's Content-Type, as "
@@ -29,12 +29,16 @@ GENERAL = (
 )
 
 
-def go_warning(route: str) -> str:
-    return (f"`{route}` is a Go module, which ends with `proc_exit(0)`: Wagi 0.8.1 answers every request "
-            "to it with a 500 and an empty body (a Wagi bug the contract fixes); wagi-nb and Spin send the "
-            "response it printed.")
+#: Languages whose runtime ends every program with ``proc_exit(0)`` (Go's, and Zig 0.17's start code).
+EXITING = {"go": "Go", "zig": "Zig"}
+
+
+def exit_warning(route: str, language: str) -> str:
+    return (f"`{route}` is a {EXITING[language]} module, which ends with `proc_exit(0)`: Wagi 0.8.1 answers "
+            "every request to it with a 500 and an empty body (a Wagi bug the contract fixes); wagi-nb and "
+            "Spin send the response it printed.")
 
 
 def wagi_warnings(routes: Sequence) -> list:
     """The loud differences for the exported routes (``.route``, ``.language``)."""
-    return [go_warning(r.route) for r in routes if r.language == "go"]
+    return [exit_warning(r.route, r.language) for r in routes if r.language in EXITING]
