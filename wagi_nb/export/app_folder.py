@@ -17,6 +17,7 @@ else:  # pragma: no cover
 
 from .. import toolchains
 from ..errors import WagiNbError
+from ..wagi.cgi import CGI_VARIABLES
 from ..wagi.config import dump_config
 from .spin import check_manifest, component_id, manifest_text, outbound_host
 from .spin_differences import SpinDifferences, spin_differences
@@ -231,11 +232,18 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
         executor["argv"] = handler.argv
     components.append({
         "id": cid, "route": handler.route.text, "source": spin_source, "executor": executor,
-        "files": files, "environment": {**global_env, **handler.env},
+        "files": files, "environment": spin_environment({**global_env, **handler.env}),
         "hosts": [outbound_host(h) for h in handler.allowed_hosts], "build": spin_build,
         "workdir": workdir, "watch": [source] if source else [],
     })
     return exported
+
+
+def spin_environment(env: dict) -> dict:
+    """A component's ``environment``: the global and route variables but those named as CGI variables.
+    Wagi and wagi-nb let the CGI variable win; Spin would give the module both (measured: a global
+    ``REQUEST_METHOD=DELETE`` came first in its environment, so ``getenv`` found it)."""
+    return {name: value for name, value in env.items() if name not in CGI_VARIABLES}
 
 
 def _from(workdir: Optional[str], path: str) -> str:
@@ -402,6 +410,11 @@ def readme(report: ExportReport, app, spin: Optional[SpinDifferences] = None) ->
     if app.global_env:
         lines += ["", "Global environment (`app.env`, and each Spin component's `environment`): "
                   + ", ".join(f"`{k}`" for k in app.global_env)]
+        shadowed = sorted(set(app.global_env) & CGI_VARIABLES)
+        if shadowed and report.format in ("spin", "both"):
+            lines[-1] += (f". Left out of spin.toml: {', '.join(f'`{k}`' for k in shadowed)}, named as CGI "
+                          "variables, which win over them under Wagi and wagi-nb (Spin would give the module "
+                          "both).")
     adapted = [(r.route, text) for r in report.routes for text in r.adapted]
     if adapted:
         lines += ["", "## Copies made for a peer", ""]

@@ -10,6 +10,12 @@ from .routes import Route
 
 #: Request headers a module never sees.
 HIDDEN_HEADERS = ("authorization", "connection")
+#: The variables every request sets (and which no global variable can override).
+CGI_VARIABLES = frozenset({
+    "REQUEST_METHOD", "QUERY_STRING", "SCRIPT_NAME", "X_MATCHED_ROUTE", "X_RAW_PATH_INFO", "PATH_INFO",
+    "PATH_TRANSLATED", "X_FULL_URL", "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE",
+    "GATEWAY_INTERFACE", "REMOTE_ADDR", "REMOTE_HOST", "AUTH_TYPE", "REMOTE_USER", "CONTENT_LENGTH",
+    "CONTENT_TYPE"})
 
 
 def split_host(host: str, default_port: str) -> tuple:
