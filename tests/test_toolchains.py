@@ -136,3 +136,18 @@ def test_every_language_of_the_registry_reaches_every_consumer(ipython_shell, tm
     read = language_cells(new_notebook(cells=cells))
     assert [cell.language for cell in read] == list(toolchains.TOOLCHAINS)
     assert [info.language for info in toolchains.all_toolchains()] == list(toolchains.TOOLCHAINS)
+
+
+def test_c_and_cpp_prefer_a_wasi_libc_that_spin_cannot_corrupt(need_toolchain):
+    """Debian 12's wasi-libc predates its PR 377 (Spin's WASI adapter corrupts such a heap): with zig
+    installed, C and C++ use zig's newer one, and %wasm_toolchains says which libc each language links."""
+    for language in ("c", "cpp"):
+        info = need_toolchain(language)
+        assert not info.old_libc and info.libc, info
+        if shutil.which("clang") and "zig" in info.name:
+            assert "its wasi-libc predates PR 377" in info.note  # (Debian's clang, passed over)
+    rust = need_toolchain("rust")
+    shown = repr(ToolchainsView(wagi_nb.toolchains.all_toolchains()))
+    assert f"libc: {rust.libc}" in shown and "libc: zig" in shown
+    if rust.old_libc:  # Debian's Rust 1.63: its modules get their sbrk fixed
+        assert "from before PR 377" in rust.libc
