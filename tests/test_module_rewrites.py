@@ -37,7 +37,8 @@ int main(void) {
 }
 """
 
-GO_HELLO = 'package main\n\nimport "fmt"\n\nfunc main() {\n\tfmt.Println("Content-Type: text/plain\\n\\nhi from go")\n}\n'
+GO_HELLO = ('package main\n\nimport "fmt"\n\n'
+            'func main() {\n\tfmt.Println("Content-Type: text/plain\\n\\nhi from go")\n}\n')
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ import ctypes
 import os
 import struct
 import threading
-from typing import Dict
+from typing import Dict, Optional
 
 import wasmtime
 
@@ -88,15 +88,11 @@ def define(linker: wasmtime.Linker, engine: wasmtime.Engine, streams: RunStreams
             sink = streams.sinks.get(values[0].i32)
             if sink is None:
                 return _write_each(original, caller, values)
-            _, iovs, iovs_len, nwritten = (values[index].i32 & MASK for index in range(4))
-            memory = caller_memory(caller)
-            if memory is None:
+            call = _write_call(caller, values)
+            if call is None:
                 values[0].i32 = EFAULT
                 return 0
-            base, size = memory
-            if iovs + 8 * iovs_len > size or nwritten + 4 > size:
-                values[0].i32 = EFAULT
-                return 0
+            _, iovs, iovs_len, nwritten, base, size = call
             buffers = []
             for index in range(iovs_len):
                 pointer, length = _IOVEC.unpack(ctypes.string_at(base + iovs + 8 * index, 8))
@@ -165,17 +161,23 @@ def define(linker: wasmtime.Linker, engine: wasmtime.Engine, streams: RunStreams
     return original
 
 
+def _write_call(caller: int, values) -> Optional[tuple]:
+    """(fd, iovs, iovs_len, nwritten, memory address, memory size) of an ``fd_write`` call; None when
+    its iovec array or result pointer is outside the memory (``EFAULT``)."""
+    fd, iovs, iovs_len, nwritten = (values[index].i32 & MASK for index in range(4))
+    memory = caller_memory(caller)
+    if memory is None or iovs + 8 * iovs_len > memory[1] or nwritten + 4 > memory[1]:
+        return None
+    return fd, iovs, iovs_len, nwritten, *memory
+
+
 def _write_each(original: NativeFunctions, caller: int, values) -> int:
     """wasmtime's ``fd_write`` once per non-empty iovec, until one is written short: every iovec of
     the call reaches the file, as Wagi's wasmtime writes them. 0 or a trap."""
-    fd, iovs, iovs_len, nwritten = (values[index].i32 & MASK for index in range(4))
-    memory = caller_memory(caller)
-    if memory is None:
-        values[0].i32 = EFAULT
-        return 0
-    base, size = memory
-    if iovs + 8 * iovs_len > size or nwritten + 4 > size or iovs_len <= 1:
+    call = _write_call(caller, values)
+    if call is None or call[2] <= 1:
         return original.call(caller, "fd_write", values, 4)  # (wasmtime's own answer for these)
+    fd, iovs, iovs_len, nwritten, base, _ = call
     total, single = 0, raw_values(4)
     for index in range(iovs_len):
         _, length = _IOVEC.unpack(ctypes.string_at(base + iovs + 8 * index, 8))
