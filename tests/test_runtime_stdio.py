@@ -8,8 +8,10 @@ stdio cannot be seeked. Real modules: WAT for exact system calls, C for files in
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import wagi_nb
+from wagi_nb.runtime.exports import CallError
 from wagi_nb.wagi import WagiApp
 
 ESPIPE, EBADF = 70, 8
@@ -136,3 +138,41 @@ def test_a_module_that_writes_nothing_leaves_nothing(inherit, capfd):
     result = wagi_nb.build(iovec_module(b"", b""), "wat").run(inherit_stdio=inherit)
     assert result.stdout == b"" and result.ok
     assert capfd.readouterr().out == ""
+
+
+#: fd_write(fd, iovs, count, nwritten) with an iovec (pointer, length) stored at address 0 first; the
+#: errno is the export's result. A hostile module names any address it likes.
+HOSTILE_WRITE = r"""(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 1024) "payload")
+  (func (export "attempt") (param $fd i32) (param $iovs i32) (param $count i32) (param $nwritten i32)
+                           (param $pointer i32) (param $length i32) (result i32)
+    (i32.store (i32.const 0) (local.get $pointer))
+    (i32.store (i32.const 4) (local.get $length))
+    (call $write (local.get $fd) (local.get $iovs) (local.get $count) (local.get $nwritten)))
+  (func (export "_start")))
+"""
+
+
+@settings(max_examples=300, deadline=None)
+@given(fd=st.sampled_from([1, 2, 7]), iovs=st.sampled_from([0, 65528, 65532, 65536, 2 ** 31, 2 ** 32 - 8]),
+       count=st.sampled_from([0, 1, 2, 8191, 2 ** 29]), nwritten=st.sampled_from([16, 65532, 65533, 2 ** 32 - 1]),
+       pointer=st.sampled_from([1024, 65535, 65536, 2 ** 32 - 1]), length=st.sampled_from([0, 7, 64512, 2 ** 31]))
+def test_a_hostile_write_traps_as_wasmtime_does_never_a_crash(hostile_write, fd, iovs, count, nwritten,
+                                                                pointer, length):
+    """Pointers outside the memory trap (wasmtime's own WASI functions, and Wagi's, trap too); the
+    process is never at risk. Descriptor 7 is none of the run's: wasmtime's own function answers."""
+    try:
+        errno = hostile_write.exports.attempt(fd, iovs, count, nwritten, pointer, length)
+    except CallError as error:  # (an iovec past the first may point anywhere: the memory is all iovecs)
+        assert "out of bounds" in error.trap.lower(), error.trap
+        assert fd == 7 or iovs + 8 * count > 65536 or nwritten + 4 > 65536 or count > 1 or \
+            pointer + length > 65536, (fd, iovs, count, nwritten, pointer, length)
+    else:
+        assert errno == 0 if fd in (1, 2) else 0 <= errno <= 76, errno
+
+
+@pytest.fixture(scope="module")
+def hostile_write():
+    return wagi_nb.build(HOSTILE_WRITE, "wat")

@@ -32,7 +32,7 @@ from typing import Dict, Optional
 
 import wasmtime
 
-from .wasmtime_internals import NativeFunctions, caller_memory, define_raw_function, raw_values
+from .wasmtime_internals import NativeFunctions, caller_memory, define_raw_function, new_trap, raw_values
 
 PREVIEW1 = "wasi_snapshot_preview1"
 SNAPSHOT0 = "wasi_unstable"
@@ -41,6 +41,7 @@ STDIN, STDOUT, STDERR = 0, 1, 2
 _IOVEC = struct.Struct("<II")
 _U32 = struct.Struct("<I")
 MASK = 0xFFFFFFFF
+OUT_OF_BOUNDS = "pointer out of bounds: an fd_write argument points outside the module's memory"
 
 
 class RunStreams:
@@ -83,22 +84,21 @@ def define(linker: wasmtime.Linker, engine: wasmtime.Engine, streams: RunStreams
     original = NativeFunctions(engine, wasi, PREVIEW1, types)
 
     def fd_write(caller, values, count: int) -> int:
-        # Never raise (see define_raw_function); a bad pointer is EFAULT, as wasmtime's own says.
+        # Never raise (see define_raw_function); a pointer outside the memory is a trap, as wasmtime's
+        # own functions (and Wagi's) make it.
         try:
             sink = streams.sinks.get(values[0].i32)
             if sink is None:
                 return _write_each(original, caller, values)
             call = _write_call(caller, values)
             if call is None:
-                values[0].i32 = EFAULT
-                return 0
+                return new_trap(OUT_OF_BOUNDS)
             _, iovs, iovs_len, nwritten, base, size = call
             buffers = []
             for index in range(iovs_len):
                 pointer, length = _IOVEC.unpack(ctypes.string_at(base + iovs + 8 * index, 8))
                 if pointer + length > size:
-                    values[0].i32 = EFAULT
-                    return 0
+                    return new_trap(OUT_OF_BOUNDS)
                 if length:
                     buffers.append(ctypes.string_at(base + pointer, length))
             data = buffers[0] if len(buffers) == 1 else b"".join(buffers)

@@ -294,6 +294,12 @@ def caller_memory(caller: int) -> Optional[tuple]:
     return _MEMORY_DATA(context, item + _OF) or 0, _MEMORY_SIZE(context, item + _OF)
 
 
+def new_trap(message: str) -> int:
+    """A trap for a raw host function to return (wasmtime raises it in the calling module)."""
+    raw = message.encode()
+    return ctypes.cast(ffi.wasmtime_trap_new(raw, len(raw)), ctypes.c_void_p).value or 0
+
+
 def raw_values(count: int):
     """A fresh argument array for :meth:`NativeFunctions.call`."""
     return (ffi.wasmtime_val_raw_t * count)()
@@ -344,9 +350,7 @@ class NativeFunctions:
         trap.value = None
         error = _FUNC_CALL(context, functions[name], values, count, ctypes.addressof(trap))
         if error:  # (a function of another store: a bug here, reported as a trap)
-            message = str(WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t))))
-            return ctypes.cast(ffi.wasmtime_trap_new(message.encode(), len(message.encode())),
-                               ctypes.c_void_p).value or 0
+            return new_trap(str(WasmtimeError._from_ptr(ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))))
         return trap.value or 0
 
     def _instantiate(self, caller: int, context: int) -> dict:
