@@ -77,7 +77,7 @@ def fetch(port, method, target, body=b""):
     try:
         connection.request(method, target, body=body or None)
         response = connection.getresponse()
-        return response.status, response.getheader("Content-Type"), response.read()
+        return response.status, response.getheader("Content-Type", ""), response.read()  # ("": none, as /healthz)
     finally:
         connection.close()
 

@@ -238,11 +238,13 @@ def build(source: str, language: str, *, name: Optional[str] = None, release: bo
                 workdir = Path(folder)
                 (workdir / job.source).write_text(text, encoding="utf-8")
                 warnings = toolchain.compile(info, workdir, job, progress)
+                wasm, unfixable = wasi_libc.linked(info, (workdir / job.output).read_bytes())
+                warnings = "\n".join(filter(None, [warnings, unfixable]))
                 record = CachedBuild(key=key, language=toolchain.language, toolchain=info.identity,
                                      flags=key_flags, build_seconds=time.perf_counter() - start,
                                      warnings=warnings, project_files=toolchain.project_files(workdir),
                                      project_main=toolchain.project_main(job))
-                path = cache.put(record, wasi_libc.linked(info, (workdir / job.output).read_bytes()))
+                path = cache.put(record, wasm)
         seconds, built_with = record.build_seconds, info.identity
     interpreted = dict(wasm_path=Path(info.path), script_dir=path, script_argv=toolchain.script_argv()) \
         if toolchain.interpreted else dict(wasm_path=path)
@@ -268,7 +270,8 @@ def build_crate(path: Union[str, os.PathLike], *, release: bool = True, binary: 
     setup = paired_with(info)
     start = time.perf_counter()
     binary, wasm, warnings = setup.build_crate(crate, release, binary, progress)
-    wasm = wasi_libc.linked(info, wasm)
+    wasm, unfixable = wasi_libc.linked(info, wasm)
+    warnings = "\n".join(filter(None, [warnings, unfixable]))
     seconds = time.perf_counter() - start
     key = hashlib.sha256(wasm).hexdigest()
     flags = {"release": release, "crate": str(crate.resolve()), "bin": binary}

@@ -74,9 +74,8 @@ class C(Toolchain):
     apt = "apt-get install clang lld wasi-libc libclang-rt-dev-wasm32"
 
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
-        """clang with a WASI sysroot whose wasi-libc has PR 377's fix (wasi-sdk 19 or later), else
-        zig cc (its own, newer wasi-libc), else clang with an older wasi-libc (Debian 12's), whose
-        modules get their sbrk fixed (``wasi_libc.py``)."""
+        """clang with a WASI sysroot (wasi-sdk's, whose wasi-libc has PR 377's fix, before an older one
+        such as Debian 12's, whose modules get their sbrk fixed: ``wasi_libc.py``), else zig cc."""
         if override:
             return self.discover_override(override)
         passed, old = [], None
@@ -88,14 +87,13 @@ class C(Toolchain):
                 return self.clang_info(clang, setup, "clang with a WASI sysroot")
             else:
                 old = old or (clang, setup)
-                passed.append(f"{clang} (its wasi-libc predates PR 377)")
+        if old:
+            return self.clang_info(*old, "clang with a WASI sysroot")
         zig = find_zig()
         version = capture([zig, "version"]) if zig else None
         if zig and version:
             note = "zig from the ziglang package" + (f"; passed over {', '.join(passed)}" if passed else "")
             return self.zig_info(zig, version, note)
-        if old:
-            return self.clang_info(*old, "clang with a WASI sysroot; zig (a newer wasi-libc) not found")
         return self.missing(name=self.driver,
                             note="; ".join(passed) or f"no {self.driver} with a WASI sysroot and no zig found",
                             install=f"{self.apt}  (or: pip install ziglang)")

@@ -193,7 +193,7 @@ def read(path: Path, language: str):
         if set(fields) != {field.name for field in dataclasses.fields(ToolchainInfo)}:
             return None  # written by a wagi_nb whose ToolchainInfo differs
         fields["extra_args"] = tuple(fields["extra_args"])
-        if not all(isinstance(value, bool if name == "found" else str)
+        if not all(isinstance(value, bool if name in ("found", "old_libc") else str)
                    for name, value in fields.items() if name != "extra_args") \
                 or not all(isinstance(arg, str) for arg in fields["extra_args"]):
             return None

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from .. import binary
 from .._version import __version__
@@ -54,10 +54,22 @@ def describe(libc_a: str, fixed: bool) -> str:
 
 
 # -- the fix ------------------------------------------------------------------------------------------
-def linked(info, wasm: bytes) -> bytes:
-    """A module just linked by the toolchain ``info`` describes, as wagi_nb keeps it: with its heap
-    fixed when that toolchain's wasi-libc needs it (a module without ``sbrk`` needs nothing)."""
-    return (fix_heap(wasm) or wasm) if info.old_libc else wasm
+#: What a build says when it cannot fix a module that needs it.
+UNFIXABLE = ("wagi_nb: this module links a wasi-libc from before its PR 377, and has no function names (they "
+             "were stripped: -s, --strip-all), so its sbrk cannot be fixed: under Spin, whose WASI adapter "
+             "shares its memory, its heap can be corrupted. Build it without stripping its names.")
+
+
+def linked(info, wasm: bytes) -> Tuple[bytes, str]:
+    """A module just linked by the toolchain ``info`` describes, as wagi_nb keeps it (with its heap
+    fixed when that toolchain's wasi-libc needs it), and a warning for the build when it needs the
+    fix and cannot have it. A module without ``sbrk`` does not use wasi-libc's allocator: nothing to fix."""
+    if not info.old_libc:
+        return wasm, ""
+    fixed = fix_heap(wasm)
+    if fixed is not None or binary.function_names(binary.sections(wasm)):
+        return fixed or wasm, ""
+    return wasm, UNFIXABLE
 
 
 def fix_heap(wasm: bytes) -> Optional[bytes]:

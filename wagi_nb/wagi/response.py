@@ -128,6 +128,8 @@ def parse_cgi_output(stdout: bytes, **fields) -> Response:
                 warnings.append(f"dropped a repeated {name.decode('ascii')} header (a response has one; the "
                                 f"last is kept, as Wagi and Spin keep it): {_shown(singles[lower][0])}")
             singles[lower] = (line, value)
+            if lower != b"status":  # (in its first place among the headers; a repeat replaces it there)
+                headers[name.decode("ascii")] = value.decode("latin-1")
             continue
         headers.add(name.decode("ascii"), value.decode("latin-1"))
     status, has_status = 200, b"status" in singles
@@ -140,12 +142,8 @@ def parse_cgi_output(stdout: bytes, **fields) -> Response:
                                        "599 (e.g. `Status: 404 Not Found`).", raw=stdout,
                                   warnings=warnings, **fields)
         status = int(code.group(1))
-    if b"content-type" in singles:
-        headers["Content-Type"] = singles[b"content-type"][1].decode("latin-1")
-    if b"location" in singles:
-        headers["Location"] = singles[b"location"][1].decode("latin-1")
-        if not has_status:
-            status = 302
+    if b"location" in singles and not has_status:
+        status = 302
     if ended:
         body = stdout[position:]
     has_header = has_status or "Content-Type" in headers or "Location" in headers
