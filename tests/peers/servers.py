@@ -84,7 +84,20 @@ class Server:
     port: int = 0
     process: Optional[subprocess.Popen] = None
 
-    def start(self) -> "Server":
+    def start(self, attempts: int = 3) -> "Server":
+        """Start and wait for the ready line; a port taken meanwhile (another test's server) is retried."""
+        for attempt in range(attempts):
+            try:
+                return self._start()
+            except AssertionError as error:
+                if attempt == attempts - 1 or "in use" not in str(error):
+                    raise
+                new = free_port()
+                self.argv = [arg.replace(f":{self.port}", f":{new}") for arg in self.argv]
+                self.port = new
+        raise AssertionError("unreachable")
+
+    def _start(self) -> "Server":
         self.log = Path(tempfile.mkstemp(prefix=f"{self.name}-", suffix=".log")[1])
         with open(self.log, "wb") as output:
             self.process = subprocess.Popen(self.argv, cwd=self.cwd, stdout=output, stderr=subprocess.STDOUT,
