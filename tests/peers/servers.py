@@ -131,7 +131,7 @@ class Server:
 
     def ask(self, method: str, target: str, headers: Sequence = (), body: bytes = b"") -> Answer:
         """One request on a fresh connection; ``headers`` a list of (name, value), repeats allowed."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=45)
         try:
             connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
             connection.putheader("Host", HOST)
@@ -211,7 +211,14 @@ class Peers:
 
     def ask(self, method: str, target: str, headers: Sequence = (), body: bytes = b"") -> Dict[str, Answer]:
         """The same request to every server: name → answer."""
-        return {name: server.ask(method, target, headers, body) for name, server in self.servers.items()}
+        answers = {}
+        for name, server in self.servers.items():
+            try:
+                answers[name] = server.ask(method, target, headers, body)
+            except OSError as error:  # (a timeout, a reset: say which server, and what it said)
+                raise AssertionError(f"{method} {target} to {name} failed ({error!r}); its output ends:\n"
+                                     f"{server.output()[-3000:]}") from None
+        return answers
 
     def output(self, name: str) -> str:
         return self.servers[name].output()
