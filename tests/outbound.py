@@ -116,7 +116,8 @@ class _Slow(tornado.web.RequestHandler):
 class _Redirect(tornado.web.RequestHandler):
     def _go(self):
         self.set_status(int(self.get_argument("code", "302")))
-        self.set_header("Location", self.get_argument("to"))
+        # As bytes: UTF-8 on the wire, as servers send a Location that is not ASCII.
+        self.set_header("Location", self.get_argument("to").encode("utf-8"))
 
     get = post = _go
 

@@ -10,6 +10,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -17,6 +18,7 @@ from IPython.utils.capture import capture_output
 
 import outbound
 import conftest
+import tls_upstream
 import wagi_nb
 from subprocesses import serving
 from wagi_nb.runtime import outbound_http as abi
@@ -41,6 +43,22 @@ def target():
     server = outbound.Target()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="module")
+def both_schemes(tmp_path_factory):
+    """HTTPS and HTTP on one port of 127.0.0.1, and the certificate to trust (``SSL_CERT_FILE``)."""
+    cert, key = tls_upstream.self_signed(tmp_path_factory.mktemp("tls"))
+    server = tls_upstream.BothSchemes(cert, key)
+    yield server, cert
+    server.close()
+
+
+@pytest.fixture
+def tls_target(both_schemes, monkeypatch):
+    server, cert = both_schemes
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    return server
 
 
 @pytest.fixture(autouse=True)
@@ -111,11 +129,18 @@ def test_allowed_hosts_compare_the_host_only_and_allow_all_allows_all(client, ta
         abi.DESTINATION_NOT_ALLOWED
 
 
-@pytest.mark.parametrize("url", ["not even a url", "http://", "http://127.0.0.1:notaport/"])
-def test_a_bad_url_is_invalid_url(client, url):
+#: URLs urllib cannot split or http.client would not take: a port out of range or not a number, an
+#: unclosed ``[``, hosts NFKC normalization turns into ``127.0.0.1/.example`` and ``aa/cb.example``, a space.
+BAD_URLS = ["http://127.0.0.1:99999/", "http://127.0.0.1:abc/", "http://[::1/", "http://127.0.0.1\uff0f.example/",
+            "http://a\u2100b.example/", "http://a b/"]
+
+
+@pytest.mark.parametrize("url", ["not even a url", "http://", "http://127.0.0.1:notaport/", *BAD_URLS])
+def test_a_bad_url_is_invalid_url_saying_why(client, url):
     result = run(client, url, allowed=(abi.ALLOW_ALL,))
     assert calls(result.text)["req"] == abi.INVALID_URL
-    assert "is not a URL" in result.stderr_text
+    assert f"wagi_nb: outbound request refused: {url!r} is not a URL (" in result.stderr_text
+    assert "inside wagi_nb" not in result.stderr_text
 
 
 def test_a_bad_method_or_header_line_is_refused(client, target):
@@ -149,6 +174,39 @@ def test_redirects_are_followed_as_wagi_s_client_follows_them(client, target):
     away = run(client, target.url(f"/redirect?to=http://localhost:{target.port}/echo"))
     assert calls(away.text)["req"] == abi.REQUEST_ERROR
     assert f"redirected to http://localhost:{target.port}/echo, which is not an allowed host" in away.stderr_text
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_a_redirect_to_a_bad_url_is_a_request_error_saying_why(client, target, url):
+    start = target.url(f"/redirect?code=302&to={quote(url, safe='')}")
+    result = run(client, start, allowed=(abi.ALLOW_ALL,))
+    assert calls(result.text)["req"] == abi.REQUEST_ERROR
+    assert f"wagi_nb: outbound request: {start} redirected to {url!r}, which is not a URL (" in result.stderr_text
+    assert "inside wagi_nb" not in result.stderr_text
+
+
+SECRETS = "Authorization: Bearer s3cret\nCookie: session=s3cret\nX-Other: kept"
+
+
+@pytest.mark.parametrize("change", ["scheme", "host", "port", "nothing", "nothing, over https"])
+def test_credentials_do_not_follow_a_redirect_to_another_origin(client, target, tls_target, change):
+    # Where the module starts, and where the upstream sends it: https → http on one port, 127.0.0.1 →
+    # localhost on one port, one port → another, or the same origin (which keeps them).
+    start, to = {
+        "scheme": (tls_target.url("https", "/redirect"), tls_target.url("http", "/echo/scheme")),
+        "host": (target.url("/redirect"), f"http://localhost:{target.port}/echo/host"),
+        "port": (target.url("/redirect"), tls_target.url("http", "/echo/port")),
+        "nothing": (target.url("/redirect"), "/echo/same"),
+        "nothing, over https": (tls_target.url("https", "/redirect"), "/echo/same"),
+    }[change]
+    result = run(client, f"{start}?to={quote(to, safe='')}", allowed=(LOCAL, "http://localhost"), HEADERS=SECRETS)
+    assert calls(result.text)["req"] == 0 and "status=200" in result.text, result.stderr_text
+    seen = body_of(result.text)
+    assert "/echo/" in seen and "h:x-other=kept" in seen
+    if change.startswith("nothing"):
+        assert "h:authorization=Bearer s3cret" in seen and "h:cookie=session=s3cret" in seen
+    else:
+        assert "s3cret" not in seen and "h:authorization" not in seen and "h:cookie" not in seen
 
 
 def test_http_max_concurrency_caps_the_responses_an_instance_holds(client, target):

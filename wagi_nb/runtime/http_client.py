@@ -2,8 +2,11 @@
 
 It behaves as Wagi's client (reqwest's defaults) where a module could tell: redirects are followed,
 up to 10, turning 301/302/303 into a GET without a body and keeping the method and body for
-307/308, dropping credentials when the host changes; ``accept: */*`` unless the module says
-otherwise; no decompression; the ``http_proxy``/``https_proxy``/``no_proxy`` variables respected.
+307/308, dropping credentials when the origin (scheme, host or port) changes, as curl and requests do
+(reqwest compares host and port, the scheme's default port included); a ``Location`` read as UTF-8
+when it is; ``accept: */*`` unless the module says otherwise; no decompression; the
+``http_proxy``/``https_proxy``/``no_proxy`` variables respected. TLS trusts the system's
+certificates, or those of ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set (OpenSSL's variables).
 Unlike Wagi, every hop of a redirect must be an allowed host too, and the whole exchange (connecting,
 sending, every byte of the answer) ends when the run's deadline does or the run is cancelled: the
 socket is closed under it, so a slow or silent server cannot hold a module past its timeout.
@@ -11,6 +14,7 @@ socket is closed under it, so a slow or silent server cannot hold a module past 
 from __future__ import annotations
 
 import http.client
+import re
 import socket
 import ssl
 import threading
@@ -18,16 +22,19 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 from .deadlines import Deadline
 
 MAX_REDIRECTS = 10
-#: Headers a redirect to another host must not carry (reqwest drops the same).
+#: Headers a redirect to another origin must not carry (reqwest drops the same).
 CREDENTIALS = ("authorization", "cookie", "proxy-authorization", "www-authenticate")
 #: Headers wagi_nb writes itself from the URL and the body.
 FRAMING = ("host", "content-length", "transfer-encoding", "connection")
 CHUNK = 64 * 1024
+DEFAULT_PORTS = {"http": 80, "https": 443}
+#: What http.client refuses in a host name (it would raise before connecting).
+_UNSAFE_HOST = re.compile(r"[\x00-\x20\x7f]")
 
 
 class FetchError(Exception):
@@ -36,6 +43,14 @@ class FetchError(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class BadURL(FetchError):
+    """A URL that names nothing to request: the module's mistake, or a redirecting server's."""
+
+    def __init__(self, url: str, why: str):
+        super().__init__(f"{url!r} is not a URL ({why})")
+        self.url, self.why = url, why
 
 
 @dataclass(frozen=True)
@@ -54,25 +69,72 @@ def fetch(url: str, method: str, headers: List[Tuple[str, str]], body: bytes, *,
         location = dict(answer.headers).get("location")
         if answer.status not in (301, 302, 303, 307, 308) or location is None:
             return answer
-        target = urljoin(url, location.decode("latin-1"))
-        if urlsplit(target).scheme not in ("http", "https") or not urlsplit(target).hostname:
+        try:
+            target = _redirect_target(url, location)
+        except BadURL as bad:
+            raise FetchError(f"{url} redirected to {bad.url!r}, which is not a URL ({bad.why})") from None
+        if target is None:
             return answer
         if not allowed(target):
             raise FetchError(f"{url} redirected to {target}, which is not an allowed host")
         if answer.status in (301, 302, 303) and method not in ("GET", "HEAD"):
             method, body = "GET", b""
             headers = [(k, v) for k, v in headers if k.lower() not in ("content-type", "content-encoding")]
-        if urlsplit(target).hostname != urlsplit(url).hostname:
+        if origin(split_url(target)) != origin(split_url(url)):
             headers = [(k, v) for k, v in headers if k.lower() not in CREDENTIALS]
         url = target
     raise FetchError(f"more than {MAX_REDIRECTS} redirects, the last to {url}")
 
 
+def split_url(url: str) -> SplitResult:
+    """``url`` split, if it names a scheme, a host and a valid port; raises :class:`BadURL` otherwise.
+
+    urllib raises ValueError for a port out of range or not a number, an unclosed ``[``, or a host
+    that NFKC normalization would turn into another URL: a bad URL, not a failure of ours.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number from 0 to 65535
+    except ValueError as error:
+        raise BadURL(url, str(error)) from None
+    if not parts.scheme:
+        raise BadURL(url, "it does not start with a scheme such as https://")
+    if not parts.hostname:
+        raise BadURL(url, "it names no host")
+    if _UNSAFE_HOST.search(parts.hostname):
+        raise BadURL(url, "its host contains spaces or control characters")
+    return parts
+
+
+def origin(parts: SplitResult) -> Tuple[str, str, Optional[int]]:
+    """Scheme, host and port (the scheme's default when the URL gives none): what credentials are for."""
+    port = parts.port
+    return parts.scheme, parts.hostname or "", DEFAULT_PORTS.get(parts.scheme) if port is None else port
+
+
+def _redirect_target(url: str, location: bytes) -> Optional[str]:
+    """The URL a redirect from ``url`` leads to, or None when it leads to no http(s) host (the answer
+    is then the module's); raises :class:`BadURL` for a ``Location`` that is not a URL."""
+    try:
+        text = location.decode("utf-8")  # what servers mean when they send UTF-8 (reqwest reads it so)
+    except UnicodeDecodeError:
+        text = location.decode("latin-1")
+    try:
+        target = urljoin(url, text)
+        parts = urlsplit(target)
+    except ValueError as error:
+        raise BadURL(text, str(error)) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    split_url(target)
+    return target
+
+
 def _exchange(url: str, method: str, headers, body: bytes, deadline: Deadline, max_body: int) -> Fetched:
-    parts = urlsplit(url)
+    parts = split_url(url)
     if parts.scheme not in ("http", "https"):
         raise FetchError(f"{url}: only http and https URLs can be requested")
-    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    _, host, port = origin(parts)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     proxy = _proxy_for(parts.scheme, host)
     left = _time_left(deadline)

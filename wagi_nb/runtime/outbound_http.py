@@ -9,7 +9,9 @@ host is one of the hosts of the route's ``allowed_hosts`` URLs (scheme and port 
 or the list holds ``insecure:allow-all``; no list, or an empty one, allows nothing. As in Wagi,
 ``http_max_concurrency`` caps how many responses one instance holds open at once. Beyond Wagi: the
 exchange obeys the run's deadline (see ``http_client.py``), the bodies a run holds are capped, and
-each refusal or failure leaves a ``wagi_nb:`` line on the module's stderr saying why.
+each refusal or failure leaves a ``wagi_nb:`` line on the module's stderr saying why. A URL that
+names nothing to request (a port out of range, an unclosed ``[``, a host NFKC normalization turns
+into another URL) is the module's ``invalid_url``, or ``request_error`` when a redirect leads there.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import wasmtime
 
 from .. import defaults
 from .deadlines import Deadline
-from .http_client import FetchError, Fetched, fetch
+from .http_client import BadURL, FetchError, Fetched, fetch, split_url
 
 MODULE = "wasi_experimental_http"
 ALLOW_ALL = "insecure:allow-all"
@@ -179,13 +181,10 @@ def _req(session: Session, memory: _Memory, url_ptr, url_len, method_ptr, method
         raise _Failed(TOO_MANY_SESSIONS, f"outbound request refused: the module holds {len(session.responses)} "
                                          f"responses open, the route's http_max_concurrency; close one first")
     url = memory.text(url_ptr, url_len)
-    parts = urlsplit(url)
     try:
-        parts.port  # noqa: B018 - raises for a port that is not a number
-    except ValueError:
-        raise _Failed(INVALID_URL, f"outbound request refused: {url!r} is not a URL") from None
-    if not parts.scheme or not parts.hostname:
-        raise _Failed(INVALID_URL, f"outbound request refused: {url!r} is not a URL")
+        parts = split_url(url)
+    except BadURL as bad:
+        raise _Failed(INVALID_URL, f"outbound request refused: {bad.reason}") from None
     if not policy.allows(url):
         allowed = ", ".join(policy.allowed_hosts) or "none"
         raise _Failed(DESTINATION_NOT_ALLOWED, f"outbound request to {url} refused: {parts.hostname} is not "
