@@ -29,7 +29,11 @@ FIT_FRAME = ("try{this.style.height='1px';this.style.height=Math.min(Math.max("
              "catch(e){this.style.height='320px'}")
 #: A URL attribute whose value starts at the root: ``href="/x"`` (not ``//host/x``).
 _ROOT_RELATIVE = re.compile(r"""(\b(?:href|src|action)\s*=\s*["']?)/(?!/)""", re.IGNORECASE)
-_LINK = re.compile(r"<(a|area|form)\b[^>]*\b(href|action)\s*=", re.IGNORECASE)
+#: A link's tag up to its ``>`` (or the end), and a link attribute in it: two steps, because one
+#: pattern (``<a\b[^>]*\bhref=``) backtracks over the rest of the page from every ``<a`` that has
+#: no link, quadratic time (a minute for 64 KiB of ``<a ``).
+_LINK_TAG = re.compile(r"<(?:a|area|form)\b[^>]*", re.IGNORECASE)
+_LINK_ATTRIBUTE = re.compile(r"\b(?:href|action)\s*=", re.IGNORECASE)
 TABLE_STYLE = f"font-size:85%;margin:4px 0;border-collapse:collapse;color:{TEXT}"
 #: Shown where JupyterLab's sanitiser has removed the frame (an untrusted notebook); in a trusted
 #: output the script after it removes it.
@@ -96,11 +100,39 @@ def decode_body(body: bytes, content_type: str) -> tuple:
     return text, note
 
 
-def pretty_json(body: bytes) -> Optional[str]:
+#: What ``parse_json`` answers for a body that is not JSON (None is the JSON ``null``).
+NOT_JSON = object()
+_PRETTY = json.JSONEncoder(indent=2, ensure_ascii=False)
+
+
+def parse_json(body: bytes) -> tuple:
+    """(value, why not): the parsed body, or NOT_JSON and why it is shown as text instead."""
     try:
-        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
-    except (ValueError, RecursionError):
+        return json.loads(body), ""
+    except RecursionError:
+        return NOT_JSON, "nested too deeply to parse, shown as text"
+    except ValueError:
+        return NOT_JSON, "does not parse as JSON, shown as text"
+
+
+def pretty_json(value, body_size: int, limit: int = SHOW_LIMIT) -> Optional[tuple]:
+    """(text, note): ``value`` indented, its first ``limit`` bytes. It stops there: indenting a
+    16 MiB array whole takes seconds and a string many times the body, to show 64 KiB of it."""
+    chunks, size = [], 0
+    try:
+        for chunk in _PRETTY.iterencode(value):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:  # characters: at least as many bytes
+                break
+    except RecursionError:
         return None
+    text = "".join(chunks)
+    if size <= limit and len(text.encode()) <= limit:
+        return text, ""
+    shown = text.encode()[:limit].decode("utf-8", errors="ignore")
+    return shown, (f"showing the first {limit:,} bytes of the indented JSON of a {body_size:,}-byte body; "
+                   "the full body is on the result object (.body, .json())")
 
 
 def hex_preview(data: bytes, limit: int = HEX_PREVIEW) -> str:
@@ -154,6 +186,15 @@ def with_link_base(page: str, link_base: Optional[str]) -> str:
         page = _ROOT_RELATIVE.sub(lambda match: match[1] + prefix + "/", page)
     doctype = _DOCTYPE.match(page)
     return page[:doctype.end()] + base + page[doctype.end():] if doctype else base + page
+
+
+def has_links(page: str) -> bool:
+    """Whether an ``<a>``, ``<area>`` or ``<form>`` of the page has a link (``href=``, ``action=``),
+    in time linear in the page: each tag is scanned once, up to its ``>``."""
+    for tag in _LINK_TAG.finditer(page):
+        if _LINK_ATTRIBUTE.search(page, tag.start(), tag.end()):
+            return True
+    return False
 
 
 def _details(summary: str, content: str, open_: bool = False) -> str:
@@ -236,11 +277,12 @@ class ResponseView:
         """(text, note) for the text form and the textual HTML renderings."""
         response, kind = self.response, self.kind
         if kind == "json":
-            pretty = pretty_json(response.body)
+            value, why_not = parse_json(response.body)
+            pretty = None if value is NOT_JSON else pretty_json(value, len(response.body))
             if pretty is not None:
-                return decode_for_display(pretty.encode())
+                return pretty
             text, note = decode_body(response.body, response.content_type)
-            return text, "; ".join(filter(None, ["does not parse as JSON, shown as text", note]))
+            return text, "; ".join(filter(None, [why_not or "nested too deeply to indent, shown as text", note]))
         return decode_body(response.body, response.content_type)
 
     # -- text form -------------------------------------------------------------------------------
@@ -324,13 +366,14 @@ class ResponseView:
         if kind in ("image", "binary"):
             too_big = ", too large to show inline" if kind == "image" else ""
             return _note(size_label(body, self.media) + too_big) + pre(hex_preview(body))
+        if kind == "json":
+            value, _ = parse_json(body)
+            if value is not NOT_JSON:
+                tree, note = json_tree(value)
+                return tree + _note(note)
         text, note = self.body_text()
         if kind == "html":
             return self._html_frame(text) + _note(note)
-        if kind == "json":
-            tree = json_tree(body)
-            if tree is not None:
-                return tree + _note(note)
         return pre(text) + _note(note)
 
     def _html_frame(self, page: str) -> str:
@@ -341,7 +384,7 @@ class ResponseView:
         srcdoc = html.escape(with_link_base(page, self.link_base), quote=True)
         frame = (f'<iframe sandbox="allow-same-origin" srcdoc="{srcdoc}" style="{IFRAME_STYLE}" '
                  f'onload="{html.escape(FIT_FRAME, quote=True)}"></iframe>')
-        links = "" if self.link_base or not _LINK.search(page) else _note(
+        links = "" if self.link_base or not has_links(page) else _note(
             "Links in this page go nowhere until %wagi_serve runs; re-run the cell then, and they "
             "lead to the notebook's routes.")
         if self.in_widget:
