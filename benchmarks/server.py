@@ -706,8 +706,8 @@ def _get(server: Launched, target: str) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def _quick_latencies(server: Launched, load: Optional[str]) -> List[float]:
-    """``QUICK_REQUESTS`` GETs of ``/``, one after another, while SLOW_CLIENTS clients keep asking
+def _quick_latencies(server: Launched, load: Optional[str], clients: int = SLOW_CLIENTS) -> List[float]:
+    """``QUICK_REQUESTS`` GETs of ``/``, one after another, while ``clients`` clients keep asking
     for ``load`` (None: no load)."""
     stop = threading.Event()
 
@@ -715,7 +715,7 @@ def _quick_latencies(server: Launched, load: Optional[str]) -> List[float]:
         while not stop.is_set():
             _get(server, load)
 
-    threads = [threading.Thread(target=hammer) for _ in range(SLOW_CLIENTS if load else 0)]
+    threads = [threading.Thread(target=hammer) for _ in range(clients if load else 0)]
     for thread in threads:
         thread.start()
     try:
@@ -762,7 +762,80 @@ def route_fairness(ctx: Context) -> Section:
     return section
 
 
-BENCHMARKS = [server_throughput, server_rss, route_fairness]
+# -- 5. the event loop's thread beside modules that block, spin or grow ----------------------------------
+#: `/busy?sleep=45` sleeps 45 ms in WASI's poll_oneoff (no CPU), `?spin=8` computes for 8 ms, `?grow=N`
+#: grows its memory a page at a time N times (each a host call).
+BUSY_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int main(void) {
+    const char *q = getenv("QUERY_STRING");
+    long n = atol(strchr(q, '=') + 1);
+    if (!strncmp(q, "sleep", 5)) {
+        struct timespec t = {0, n * 1000000L};
+        nanosleep(&t, NULL);
+    } else if (!strncmp(q, "spin", 4)) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        do clock_gettime(CLOCK_MONOTONIC, &b);
+        while ((b.tv_sec - a.tv_sec) * 1000000L + (b.tv_nsec - a.tv_nsec) / 1000 < n * 1000L);
+    } else {
+        for (long i = 0; i < n; i++) __builtin_wasm_memory_grow(0, 1);
+    }
+    printf("Content-Type: text/plain\n\nbusy\n");
+    return 0;
+}
+"""
+BUSY_CLIENTS, BUSY_LOADS = 8, ("sleep=45", "spin=8", "grow=1500")
+
+
+def busy_site(ctx: Context) -> Path:
+    import wagi_nb
+    folder = site(ctx)
+    shutil.copyfile(wagi_nb.build(BUSY_C, language="c").wasm_path, folder / "busy.wasm")
+    (folder / "busy.toml").write_text(MODULES_TOML + '\n[[module]]\nroute = "/busy"\n'
+                                      'module = "busy.wasm"\n', encoding="utf-8")
+    return folder
+
+
+def inline_beside_load(ctx: Context) -> Section:
+    section = Section(
+        "inline-beside-load", "The event loop's thread beside modules that block, spin or grow",
+        f"`wagi-nb serve -c busy.toml --workers 1` serving the seed's hello at `/` and a C module at "
+        f"`/busy` that sleeps 45 ms in a WASI call (no CPU), computes for 8 ms, or grows its memory "
+        f"1,500 times a page. {BUSY_CLIENTS} client threads keep requesting one of them while one more "
+        f"sends {QUICK_REQUESTS} `GET /` one after another; the figure is that `GET /`'s latency (p50, "
+        "p90), with the default inline budget (a module first runs on the event loop's thread) and with "
+        "`--inline-budget 0` (every module on the pool). A module that would sleep leaves the loop at "
+        "once, and a route whose runs are not short (over `INLINE_SLOW` of CPU) goes to the pool: "
+        "target, the inline p90 at most 2× the pool's.")
+    folder = busy_site(ctx)
+    results: dict = {}
+    for label, extra in (("inline", []), ("pool", ["--inline-budget", "0"])):
+        with Launched([*serve_argv(1, config="busy.toml"), *extra], folder,
+                      folder / f"busy-{label}-{time.time_ns()}.log", _env()) as server:
+            check_answer(server)
+            for load in BUSY_LOADS:
+                _get(server, f"/busy?{load}")
+                wait_quiet(ctx)
+                results[label, load] = _quick_latencies(server, f"/busy?{load}", BUSY_CLIENTS)
+    quantile = lambda values, q: statistics.quantiles(values, n=10)[q - 1]  # noqa: E731
+    for load in BUSY_LOADS:
+        for label in ("inline", "pool"):
+            values = results[label, load]
+            section.rows.append(Row(f"GET / beside {BUSY_CLIENTS} clients of /busy?{load}, {label}: p50",
+                                    statistics.median(values), min(values), max(values), "ms", len(values)))
+            section.rows.append(Row(f"GET / beside {BUSY_CLIENTS} clients of /busy?{load}, {label}: p90",
+                                    quantile(values, 9), unit="ms", n=len(values)))
+        ratio = quantile(results["inline", load], 9) / quantile(results["pool", load], 9)
+        section.rows.append(Row(f"/busy?{load}: inline p90 / pool p90", ratio, unit="×", n=1, target=2.0))
+    return section
+
+
+BENCHMARKS = [server_throughput, server_rss, route_fairness, inline_beside_load]
 
 
 # -- the peer server (run as a script) -------------------------------------------------------------

@@ -147,6 +147,36 @@ def test_cpu_budget_stops_a_run_as_a_timeout(tool):
     assert quick.outcome == OK and quick.stdout.endswith(b"id=x\n")
 
 
+#: Sleeps as long as its query says (milliseconds), in WASI's poll_oneoff, using no CPU.
+SLEEP_C = r"""#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+int main(void) {
+    long ms = atol(getenv("QUERY_STRING"));
+    struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+    printf("Content-Type: text/plain\n\nslept %ld ms\n", ms);
+    return 0;
+}
+"""
+
+
+def test_a_module_that_would_sleep_leaves_the_event_loop_at_once(app, need_toolchain):
+    """A sleep costs no CPU, so no CPU budget would stop it: the inline run is stopped as soon as
+    the module asks to wait, and the pool's run answers."""
+    import time
+
+    import wagi_nb
+    from wagi_nb.wagi import Request
+    need_toolchain("c")
+    app.add_route("/sleep", wagi_nb.build(SLEEP_C, "c"))
+    request = Request.make("GET", "/sleep?300")
+    started = time.monotonic()
+    assert app.handle_within(request, app.match(request.path), 0.5) is None
+    assert time.monotonic() - started < 0.1  # (not the 300 ms the module asked for)
+    assert app.handle(request).body == b"slept 300 ms\n"  # as the pool answers it
+
+
 def test_inline_policy_backs_off_from_a_route_that_runs_long():
     from types import SimpleNamespace
 
@@ -160,14 +190,18 @@ def test_inline_policy_backs_off_from_a_route_that_runs_long():
     policy.cut_short(route)
     assert sum(not policy.should_try(route) for _ in range(4 * InlinePolicy.FIRST_PENALTY)) == \
         2 * InlinePolicy.FIRST_PENALTY  # twice as long the second time
-    policy.finished(route)
-    policy.cut_short(route)  # halved by the run that finished, then doubled again
+    policy.finished(route, cpu=0.0001)
+    policy.cut_short(route)  # halved by the short run, then doubled again
     assert sum(not policy.should_try(route) for _ in range(4 * InlinePolicy.FIRST_PENALTY)) == \
         2 * InlinePolicy.FIRST_PENALTY
     for _ in range(20):
         policy.cut_short(route)
     assert policy._penalty[route] == InlinePolicy.MAX_PENALTY
     assert policy.should_try(("/other", "_start"))  # routes are apart
+    long_run = ("/long", "_start")  # a run that ended within the budget, but was not short
+    policy.finished(long_run, cpu=policy.slow * 3)
+    assert sum(not policy.should_try(long_run) for _ in range(2 * InlinePolicy.FIRST_PENALTY)) == \
+        InlinePolicy.FIRST_PENALTY
 
     handler = SimpleNamespace(allowed_hosts=(), volumes={}, read_only=frozenset())
     assert policy.eligible(handler, 30.0) and policy.eligible(handler, None)

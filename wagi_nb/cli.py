@@ -172,6 +172,7 @@ def serve_options(args):
         log_dir=Path(log_dir) if log_dir else None, timeout=args.timeout,
         memory_limit_mib=args.memory_limit, max_output_mib=args.max_output, max_body_mib=args.max_body,
         max_outbound_mib=args.max_outbound, workers=args.workers, max_concurrency=args.max_concurrency,
+        inline_budget=args.inline_budget,
         module_cache=Path(args.module_cache) if args.module_cache else None,
         cache_config=Path(args.cache) if args.cache else None, worker_fd=args.worker_fd,
         parent_pid=args.parent_pid, ready_fd=args.ready_fd, argv=tuple(args.raw_argv))
@@ -319,6 +320,8 @@ def add_serve(commands) -> None:
                        metavar="N", help="Modules running at once per process (default: 4 per core, at "
                                          "least 8; no route may take the last quarter); more requests "
                                          "queue, then get 503.")
+    serve.add_argument("--inline-budget", type=number(float, 0, "seconds of CPU"), default=defaults.INLINE_BUDGET,
+                       metavar="SECONDS", help=argparse.SUPPRESS)  # (0: every module on the pool; benchmarks)
     refused = serve.add_argument_group("Wagi flags wagi-nb cannot honour (refused, with what to do instead)")
     for flags, _, text, _ in WAGI_ONLY:
         for flag in flags:

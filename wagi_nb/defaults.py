@@ -39,9 +39,13 @@ def serve_workers() -> int:
 
 #: A request's module first runs on the server's event-loop thread, without a hand-off to a
 #: thread of the pool, and is stopped there once it has used this many seconds of CPU time (or
-#: five times that of wall-clock time), then run again, from the start, on the pool (see
-#: server/http.py). Most modules end in well under a millisecond; the hand-off costs more.
-INLINE_BUDGET = 0.01
+#: five times that of wall-clock time), or as soon as it waits (a WASI sleep), then run again,
+#: from the start, on the pool (see server/http.py). Most modules end in well under a
+#: millisecond; the hand-off costs more. Every other request waits while one runs there.
+INLINE_BUDGET = 0.002
+#: A module that ends on the event loop's thread but used more CPU time than this sends its route's
+#: next requests to the pool, as one stopped at the budget does: the loop stays for short runs.
+INLINE_SLOW = 0.0005
 
 
 def max_concurrency() -> int:

@@ -41,6 +41,10 @@ class Deadline:
         #: Why the module was stopped: "timeout", "interrupted", "output", or None.
         self.reason: Optional[str] = None
 
+    #: Whether the run may wait (a WASI sleep): not on a server's event loop (``CpuBudget``), where
+    #: every other request would wait with it; such a run is stopped as soon as it would.
+    may_wait = True
+
     def cancel(self) -> None:
         self.cancelled = True
         wake = self._wake

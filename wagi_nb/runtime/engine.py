@@ -269,8 +269,10 @@ class Runtime:
 class CpuBudget(Deadline):
     """A :class:`Deadline` that also times out once the thread that made it has used ``cpu``
     seconds of CPU time (looked at where the deadline is: at every epoch tick, and while the
-    module waits in ``poll_oneoff``). Unlike wall-clock time, it does not run out while the
-    machine is busy with something else."""
+    module waits in ``poll_oneoff``), or as soon as the module would wait (a WASI sleep). Unlike
+    wall-clock time, it does not run out while the machine is busy with something else."""
+
+    may_wait = False
 
     def __init__(self, timeout: Optional[float], cpu: float, max_output: Optional[int] = None,
                  outputs: tuple = ()):

@@ -106,6 +106,9 @@ def _wait_for_clocks(caller, memory, subs, events: int, nevents_ptr: int, clock:
         left = first - time.monotonic_ns()
         if left <= 0:
             break
+        if deadline is not None and not deadline.may_wait:
+            deadline.reason = "timeout"  # (a run that may not wait: it is stopped, and run elsewhere)
+            break
         if deadline is not None:
             reason = deadline.check()
             if reason:

@@ -10,12 +10,14 @@ Where the module runs: most modules end in a fraction of a millisecond, less tha
 handing the run to another thread and back costs (the two threads pass the GIL to
 each other at every wasmtime call). So a request's module first runs right on the
 event loop's thread, with a budget (:data:`~wagi_nb.defaults.INLINE_BUDGET`): a run
-still going at the budget is stopped, forgotten and run again from the start on
-the thread pool (wasmtime releases the GIL there, so a slow module never blocks the
-event loop), and that route's next requests go straight to the pool, for longer
-each time it happens again (:class:`InlinePolicy`). Only routes a run cut short
-cannot have changed anything for are run this way: no writable volume, no outbound
-HTTP.
+still going at the budget, or that would wait (a WASI sleep), is stopped, forgotten and
+run again from the start on the thread pool (wasmtime releases the GIL there, so a slow
+module never blocks the event loop), and that route's next requests go straight to the
+pool, for longer each time it happens again (:class:`InlinePolicy`); so do a route's
+whose run ended in time but was not short (:data:`~wagi_nb.defaults.INLINE_SLOW`): the
+loop is for short runs, since every other request waits while one runs there. Only routes
+a run cut short cannot have changed anything for are run this way: no writable volume, no
+outbound HTTP.
 """
 from __future__ import annotations
 
@@ -129,15 +131,16 @@ def wire_bytes(status: int, reason: str, headers: HTTPHeaders, body: bytes) -> b
 class InlinePolicy:
     """Which routes' modules are tried on the event loop's thread, with what budget.
 
-    A route starts there. Each run cut short at the budget sends the route's next
-    ``penalty`` requests to the pool (16, then twice as many each time again, up to
-    4,096); each run that ends within the budget halves the penalty.
+    A route starts there. Each run cut short at the budget (or that used more than ``slow``
+    seconds of CPU) sends the route's next ``penalty`` requests to the pool (16, then twice as
+    many each time again, up to 4,096); each short run halves the penalty.
     """
 
     FIRST_PENALTY, MAX_PENALTY = 16, 4096
 
-    def __init__(self, budget: Optional[float]):
+    def __init__(self, budget: Optional[float], slow: float = defaults.INLINE_SLOW):
         self.budget = budget or None
+        self.slow = slow
         self._skip: dict = {}
         self._penalty: dict = {}
 
@@ -155,7 +158,11 @@ class InlinePolicy:
         self._skip[key] = skip - 1
         return False
 
-    def finished(self, key) -> None:
+    def finished(self, key, cpu: float) -> None:
+        """A run that ended on the loop, having used ``cpu`` seconds of CPU time."""
+        if cpu > self.slow:
+            self.cut_short(key)
+            return
         penalty = self._penalty.get(key)
         if penalty:
             self._penalty[key] = penalty // 2
@@ -213,6 +220,7 @@ class WagiServer(HTTPServerConnectionDelegate):
         if not (self.inline.eligible(handler, self.app.timeout) and self.inline.should_try(key)
                 and self.scheduler.try_acquire(slot)):
             return None
+        started = time.thread_time()
         try:
             response = self.app.handle_within(request, found, self.inline.budget or 0.0)
         finally:
@@ -220,7 +228,7 @@ class WagiServer(HTTPServerConnectionDelegate):
         if response is None:
             self.inline.cut_short(key)
         else:
-            self.inline.finished(key)
+            self.inline.finished(key, time.thread_time() - started)
         return response
 
     async def respond(self, request: Request) -> Response:
@@ -272,8 +280,8 @@ class Exchange(HTTPMessageDelegate):
         self.counted = True
         self.start_line, self.headers = start_line, headers
         check = self.server.host_check
-        if check is not None and not check.allows(headers.get("Host"),
-                                                  headers.get("X-Forwarded-Context")):
+        if check is not None and not check.allows(headers.get("Host"), headers.get("X-Forwarded-Context"),
+                                                  _client(self.connection)):
             self._send(self._request(b""), error_response(403, check.refusal(headers["Host"])))
             return
         length = headers.get("Content-Length", "")
@@ -393,6 +401,12 @@ class Exchange(HTTPMessageDelegate):
         if self.counted:
             self.counted = False
             self.server.active -= 1
+
+
+def _client(connection) -> Optional[tuple]:
+    """(address, port) of the connection's other end, where tornado knows it."""
+    address = getattr(connection.context, "address", None)
+    return tuple(address[:2]) if isinstance(address, tuple) and len(address) >= 2 else None
 
 
 def _decoded(headers: HTTPHeaders) -> HTTPHeaders:
