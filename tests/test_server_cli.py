@@ -74,6 +74,29 @@ def test_signal_stops_gracefully_after_the_request_in_flight(site, python_env, s
         assert ss.port_is_free(served.port)
 
 
+def test_a_stop_finishes_every_request_waiting_for_a_slot_within_the_timeout(site, python_env):
+    """As nginx's graceful stop: 20 requests accepted before SIGTERM, most of them waiting for one of
+    two module slots, all get their answer (the timeout leaves them time), then the server exits."""
+    with ss.serve_process(python_env, site, "-c", "modules.toml", "-l", "127.0.0.1:0", "--timeout", 30,
+                          "--workers", "1", "--max-concurrency", "2") as served:
+        replies: list = []
+
+        def one(n):
+            replies.append(served.request("GET", f"/m?spin=150&n={n}"))
+
+        threads = [threading.Thread(target=one, args=(n,)) for n in range(20)]
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: established(served.port) >= 20, what="the 20 connections")
+        time.sleep(0.5)  # every request is in: two run, the others wait for a slot
+        served.process.send_signal(signal.SIGTERM)
+        for thread in threads:
+            thread.join(60)
+        assert served.process.wait(60) == 0
+        assert sorted(reply.status for reply in replies) == [200] * 20, \
+            [(reply.status, reply.body[:80]) for reply in replies]
+
+
 def test_stop_does_not_wait_for_clients_that_went_away(site, python_env):
     """A client that vanished mid-body (or mid-module) does not hold a graceful stop until its
     deadline (--timeout 30 + grace): the stop ends once the requests still wanted are done."""

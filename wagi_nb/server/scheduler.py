@@ -34,20 +34,22 @@ class RouteScheduler:
         self._queues: "collections.OrderedDict[Hashable, Deque[asyncio.Future]]" = collections.OrderedDict()
         self.waiting = 0
         self.closed = False
+        #: New requests are refused, those already waiting still get their turn (a graceful stop).
+        self.draining = False
 
     def _may_start(self, route: Hashable) -> bool:
         return self.busy < self.slots and self.running[route] < self.per_route
 
     def try_acquire(self, route: Hashable) -> bool:
         """Take a slot for ``route`` if one is free now and none of its requests waits."""
-        if self.closed or not self._may_start(route) or self._queues.get(route):
+        if self.closed or self.draining or not self._may_start(route) or self._queues.get(route):
             return False
         self._take(route)
         return True
 
     async def acquire(self, route: Hashable) -> None:
         """Wait for a slot for ``route``; raises :class:`QueueFull` when the queue is full."""
-        if self.closed:
+        if self.closed or self.draining:
             raise Closed()
         if self._may_start(route) and not self._queues.get(route):
             self._take(route)
@@ -72,6 +74,11 @@ class RouteScheduler:
         if not self.running[route]:
             del self.running[route]
         self._wake()
+
+    def drain(self) -> None:
+        """Take no new request (:class:`Closed`), but run those waiting already as slots free up,
+        as nginx's graceful stop finishes what it accepted."""
+        self.draining = True
 
     def close(self) -> None:
         """Start nothing more: every waiting request gets :class:`Closed`."""

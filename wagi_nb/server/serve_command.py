@@ -47,6 +47,8 @@ class ServeOptions:
     #: Processes serving (``--workers N``); None: one per usable CPU (see :func:`worker_count`).
     workers: Optional[int] = None
     max_concurrency: Optional[int] = None
+    #: CPU seconds a module may run on the event loop's thread (0: none, every module on the pool).
+    inline_budget: float = defaults.INLINE_BUDGET
     #: ``--module-cache DIR``: where native code is kept; ``--cache FILE``: Wagi's cache.toml, not read.
     module_cache: Optional[Path] = None
     cache_config: Optional[Path] = None
@@ -136,7 +138,9 @@ def serve(app: WagiApp, options: ServeOptions, sockets: list) -> int:
 def run_loop(app: WagiApp, options: ServeOptions, sockets, ready: Optional[str]) -> int:
     """Serve until SIGINT/SIGTERM; then stop accepting, give requests in flight until their
     timeout, cancel the modules still running, and return 0."""
-    limits = Limits(max_concurrency=options.max_concurrency) if options.max_concurrency else Limits()
+    limits = Limits(inline_budget=options.inline_budget or None)
+    if options.max_concurrency:
+        limits.max_concurrency = options.max_concurrency
     log = AccessLog(sys.stderr, batch=True)
     server = WagiServer(app, limits, log)
     app.notice_listeners.append(log.notice)
@@ -160,8 +164,9 @@ def run_loop(app: WagiApp, options: ServeOptions, sockets, ready: Optional[str])
             print(ready, flush=True)
         await stop.wait()
         http.stop()
-        server.scheduler.close()
+        server.scheduler.drain()  # what was accepted finishes, within the timeout
         await _wait_for(server, options.timeout)
+        server.scheduler.close()
         if server.active:
             cancelled = cancel_all()
             log.notice(f"stopping: cancelled {cancelled} module run(s) still going after the "
