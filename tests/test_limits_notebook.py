@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 import time
 
@@ -105,11 +107,21 @@ def test_wagi_serve_answers_what_the_hub_s_proxy_forwards(kernelspec_dir, python
         run_cell(hub_client, f"%wagi_serve --port {port}")
         try:
             assert ss.status_of(raw_get(port, "hub.example.org")) == 200
+            # This process started the kernel, as the Jupyter server (where jupyter-server-proxy runs) does.
             forwarded = raw_get(port, "binder-host.example",
                                 f"X-Forwarded-Context: {prefix}proxy/{port}\r\n")
             assert ss.status_of(forwarded) == 200 and forwarded.endswith(b"via the hub\n")
             other = raw_get(port, "binder-host.example", "X-Forwarded-Context: /user/x/proxy/1\r\n")
             assert ss.status_of(other) == 403
+            # A rebinding page (any other process: here a child of this one) sends the right context:
+            # refused, since only the Jupyter server's own connections may claim to be its proxy's.
+            forged = subprocess.run(
+                [sys.executable, "-c", "import socket, sys\n"
+                 f"s = socket.create_connection(('127.0.0.1', {port}))\n"
+                 f"s.sendall(b'GET / HTTP/1.1\\r\\nHost: attacker.example\\r\\n"
+                 f"X-Forwarded-Context: {prefix}proxy/{port}\\r\\nConnection: close\\r\\n\\r\\n')\n"
+                 "sys.stdout.buffer.write(s.recv(100))"], capture_output=True, timeout=30)
+            assert forged.stdout.startswith(b"HTTP/1.1 403"), forged
         finally:
             run_cell(hub_client, "%wagi_stop")
 
