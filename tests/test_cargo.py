@@ -182,6 +182,25 @@ def test_a_dep_that_is_not_one_manifest_line_says_what_one_looks_like(rust, ipyt
     assert "--dep expects one `name = spec` line of a Cargo manifest" in str(caught.value)
 
 
+@pytest.mark.parametrize("spec, said", [
+    ("serde = 1979-05-27", "is not a version or a table of Cargo's keys (it is a TOML date)"),
+    ("serde = { version = 1979-05-27 }", "(it is a table holding a TOML date)"),
+    ("serde = { features = [[1]] }", "(it is a table holding an array that is not all strings)"),
+    ("serde = 3", "(it is a number)"),
+    ("serde = " + "[" * 3000 + "]" * 3000, "--dep expects one `name = spec` line"),
+])
+def test_a_dep_that_toml_reads_but_cargo_would_not_is_one_line(rust, ipython_shell, spec, said):
+    """A TOML date, or arrays 3,000 deep, gave a traceback (from the JSON of the cache key, from the
+    TOML parser's recursion): each is the one-line error of any bad spec, as --dep and as a manifest."""
+    with pytest.raises(wagi_nb.WagiNbError) as caught:
+        ipython_shell.run_cell_magic("wasm_rust", f"--dep '{spec}'", JSON_HANDLER)
+    assert said in str(caught.value) and len(str(caught.value)) < 400
+    in_manifest = f"---\n[dependencies]\n{spec}\n---\n" + JSON_HANDLER
+    with pytest.raises(wagi_nb.WagiNbError) as caught:
+        ipython_shell.run_cell_magic("wasm_rust", "", in_manifest)
+    assert "is not a version or a table" in str(caught.value) or "nests arrays or tables" in str(caught.value)
+
+
 def test_an_unclosed_manifest_says_where_it_opened(rust, ipython_shell):
     with pytest.raises(wagi_nb.WagiNbError) as caught:
         ipython_shell.run_cell_magic("wasm_rust", "", "\n---\n[dependencies]\nitoa = '1'\nfn main() {}\n")

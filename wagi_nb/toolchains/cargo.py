@@ -65,6 +65,9 @@ def split_frontmatter(text: str) -> Tuple[str, dict]:
         data = tomllib.loads(manifest)
     except tomllib.TOMLDecodeError as error:
         raise WagiNbError(f"The Cargo manifest at the top of the cell is not valid TOML: {error}.") from None
+    except RecursionError:
+        raise WagiNbError("The Cargo manifest at the top of the cell nests arrays or tables thousands deep; "
+                          "a dependency is `name = \"version\"` or `name = { version = \"1\", ... }`.") from None
     extra = sorted(set(data) - {"dependencies"})
     if extra:
         raise WagiNbError(f"The manifest at the top of the cell has {', '.join(f'[{k}]' for k in extra)}; "
@@ -72,21 +75,51 @@ def split_frontmatter(text: str) -> Tuple[str, dict]:
     dependencies = data.get("dependencies", {})
     if not isinstance(dependencies, dict):
         raise WagiNbError("[dependencies] in the cell's manifest must be a table of `name = spec` lines.")
+    for name, value in dependencies.items():
+        check_spec(name, value, "in the cell's manifest")
     code = "\n".join([*lines[:first], *[""] * (close - first + 1), *lines[close + 1:]])
     return code, dependencies
+
+
+DEP_EXAMPLE = "e.g. --dep 'serde_json = \"1\"' or --dep 'serde = { version = \"1\", features = [\"derive\"] }'"
 
 
 def parse_dependency(spec: str) -> Tuple[str, object]:
     """``--dep 'serde = { version = "1", features = ["derive"] }'`` → ("serde", {...})."""
     try:
         data = tomllib.loads(spec)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):  # (TOML nested thousands deep: the parser's own limit)
         data = None
     if not data or len(data) != 1:
-        raise WagiNbError(f"--dep expects one `name = spec` line of a Cargo manifest, got {spec!r}; "
-                          "e.g. --dep 'serde_json = \"1\"' or "
-                          "--dep 'serde = { version = \"1\", features = [\"derive\"] }'.")
-    return next(iter(data.items()))
+        raise WagiNbError(f"--dep expects one `name = spec` line of a Cargo manifest, got {_shown(spec)}; "
+                          f"{DEP_EXAMPLE}.")
+    name, value = next(iter(data.items()))
+    check_spec(name, value, "in --dep")
+    return name, value
+
+
+def check_spec(name: str, value: object, where: str) -> None:
+    """A dependency's spec as Cargo reads one: a version string, or a table of strings, booleans and
+    arrays of strings (``version``, ``features``, ``default-features``, ``git``, ``path``...)."""
+    def plain(item) -> bool:
+        return isinstance(item, (str, bool)) or (isinstance(item, list) and all(isinstance(i, str) for i in item))
+    if isinstance(value, str) or (isinstance(value, dict) and all(plain(v) for v in value.values())):
+        return
+    raise WagiNbError(f"The dependency {name!r} {where} is not a version or a table of Cargo's keys (it is "
+                      f"{_kind(value)}); {DEP_EXAMPLE}.")
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "a table holding " + next(_kind(v) for v in value.values() if not isinstance(v, (str, bool)))
+    if isinstance(value, list):
+        return "an array that is not all strings"
+    return {"date": "a TOML date", "datetime": "a TOML date and time", "time": "a TOML time", "int": "a number",
+            "float": "a number", "bool": "true or false"}.get(type(value).__name__, type(value).__name__)
+
+
+def _shown(spec: str) -> str:
+    return repr(spec if len(spec) <= 80 else spec[:80] + "…")
 
 
 def manifest(dependencies: dict, package: str = PACKAGE) -> str:
