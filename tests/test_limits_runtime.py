@@ -11,7 +11,9 @@ import pytest
 
 import attackers
 import wagi_nb
-from wagi_nb.runtime import Deadline, get_runtime
+from wagi_nb.runtime import get_runtime
+from wagi_nb.runtime.deadlines import cancel_all
+from wagi_nb.runtime.limits import RunLimits
 from wagi_nb.wagi import WagiApp
 from wagi_nb.wagi.stderr_log import KEEP_PER_ROUTE, KEEP_PER_RUN
 
@@ -60,14 +62,13 @@ def test_a_descriptor_subscription_is_ready_at_once(attacker):
 
 
 def test_cancelling_stops_a_sleeping_module_within_a_second(attacker):
-    deadline = Deadline(timeout=None)
     box = {}
     thread = threading.Thread(target=lambda: box.setdefault("result", get_runtime().run(
-        attacker.load(), ["sleep=1000000"], deadline=deadline, timeout=None)))
+        attacker.load(), ["sleep=1000000"], limits=RunLimits(timeout=None))))
     thread.start()
     time.sleep(0.5)
     cancelled = time.monotonic()
-    deadline.cancel()
+    assert cancel_all() == 1  # (what a stopping server does)
     thread.join(5)
     assert not thread.is_alive(), "the sleeping module was not stopped"
     assert time.monotonic() - cancelled < 1

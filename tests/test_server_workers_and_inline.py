@@ -19,6 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from wagi_nb.runtime.limits import RunLimits
+
 import test_server_support as ss
 from wagi_nb import defaults
 
@@ -140,10 +142,11 @@ def test_cpu_budget_stops_a_run_as_a_timeout(tool):
     from wagi_nb.runtime.result import OK, TIMEOUT
     runtime = get_runtime()
     loaded = tool.load()
-    spinning = runtime.run(loaded, env={"QUERY_STRING": "spin=2000"}, timeout=20, cpu_budget=0.02)
+    spinning = runtime.run(loaded, env={"QUERY_STRING": "spin=2000"}, limits=RunLimits(timeout=20),
+                           cpu_budget=0.02)
     assert spinning.outcome == TIMEOUT
     assert spinning.duration < 5  # stopped at the budget, long before the module's 2 s
-    quick = runtime.run(loaded, env={"QUERY_STRING": "id=x"}, timeout=20, cpu_budget=0.5)
+    quick = runtime.run(loaded, env={"QUERY_STRING": "id=x"}, limits=RunLimits(timeout=20), cpu_budget=0.5)
     assert quick.outcome == OK and quick.stdout.endswith(b"id=x\n")
 
 
@@ -260,12 +263,13 @@ def test_a_pooled_runtime_runs_modules_within_their_limits(tool):
     from wagi_nb.runtime.engine import Pooling, Runtime
     from wagi_nb.runtime.result import OK
     runtime = Runtime(Pooling(instances=4, memory_mib=16))
+    small = RunLimits(timeout=20, memory_limit_mib=16)
     assert runtime.pooling is not None
     loaded = runtime.load(tool.wasm_path)
     for n in range(12):  # more runs than slots: each slot is used again
-        result = runtime.run(loaded, env={"QUERY_STRING": f"id=p{n}"}, timeout=20, memory_limit_mib=16)
+        result = runtime.run(loaded, env={"QUERY_STRING": f"id=p{n}"}, limits=small)
         assert result.outcome == OK and result.stdout.endswith(f"id=p{n}\n".encode())
-    bomb = runtime.run(loaded, env={"QUERY_STRING": "bomb"}, timeout=20, memory_limit_mib=16)
+    bomb = runtime.run(loaded, env={"QUERY_STRING": "bomb"}, limits=small)
     assert 0 < int(re.search(rb"bomb stopped after (\d+) MiB", bomb.stdout).group(1)) < 16
 
 

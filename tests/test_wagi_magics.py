@@ -195,3 +195,48 @@ def test_timeout_and_max_output_on_a_route_cell_limit_the_preview(ip, need_toolc
                    attackers.ATTACKER_C)
     assert view.status == 500 and "1 MiB output cap" in view.text
     assert app.timeout == 10.0  # the route itself keeps the notebook's limits
+
+
+#: A module whose ``_routes`` never returns: it sleeps in ``poll_oneoff`` on a clock of 2^63 ns.
+ROUTES_SLEEP_FOREVER_WAT = """(module
+  (import "wasi_snapshot_preview1" "poll_oneoff"
+    (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start"))
+  (func (export "_routes")
+    (i64.store (i32.const 0) (i64.const 7))
+    (i32.store8 (i32.const 8) (i32.const 0))
+    (i32.store (i32.const 16) (i32.const 1))
+    (i64.store (i32.const 24) (i64.const 0x7fffffffffffffff))
+    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))))
+"""
+
+
+def test_route_cells_run_under_the_notebook_s_limits(ip, need_toolchain):
+    import time
+    import attackers
+    from wagi_nb import defaults
+    need_toolchain("c")
+    with capture_output():
+        wagi_nb.build(attackers.ATTACKER_C, language="c", line_offset=1)
+    ip.run_line_magic("config", "WasmMagics.timeout = 0.5")
+    ip.run_line_magic("config", "WasmMagics.memory_limit = 16")
+    try:
+        start = time.monotonic()
+        view, _ = cell(ip, "wasm_c", "--route /a --request '/a?sleep=1000' --no-raise-error",
+                       attackers.ATTACKER_C)
+        assert view.status == 504 and "0.5 s timeout" in view.text
+        assert time.monotonic() - start < 3
+        with capture_output():
+            bomb = ip.run_line_magic("wagi_request", "/a?bomb")
+        mib = int(bomb.text.split("after ")[1].split()[0])
+        assert mib < 16, bomb.text  # (the app's own limit was 256 MiB)
+
+        start = time.monotonic()
+        with pytest.raises(UsageError, match="_routes"):
+            cell(ip, "wasm_wat", "--route /r --timeout 1", ROUTES_SLEEP_FOREVER_WAT)
+        assert time.monotonic() - start < 5  # (it was given 30 s, whatever --timeout said)
+    finally:
+        ip.run_line_magic("config", f"WasmMagics.timeout = {defaults.CELL_TIMEOUT}")
+        ip.run_line_magic("config", f"WasmMagics.memory_limit = {defaults.MEMORY_MIB}")
+    assert (app.timeout, app.memory_limit_mib) == (defaults.CELL_TIMEOUT, defaults.MEMORY_MIB)

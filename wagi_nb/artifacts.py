@@ -22,7 +22,8 @@ from .cache import BuildCache, CachedBuild, build_key
 from .errors import CompileError, WagiNbError
 from . import defaults
 from .runtime import LoadedModule, RunResult, get_runtime
-from .runtime.exports import CallLimits, Exports, ExportError, Instance, fresh_exports
+from .runtime.exports import Exports, ExportError, Instance, fresh_exports
+from .runtime.limits import RunLimits
 from .runtime.outbound_http import OutboundPolicy
 from .toolchains.base import SCRIPT_DIR, CompileJob, Progress
 from .toolchains import wasi_libc
@@ -107,9 +108,8 @@ class Artifact:
         if self.script_dir is not None:
             program, *argv = [*self.script_argv, *args]
             preopens.append((str(self.script_dir), SCRIPT_DIR, True))
-        return get_runtime().run(self.load(), argv, env=env, stdin=stdin, timeout=timeout,
-                                 memory_limit_mib=memory_limit_mib, max_output_mib=max_output_mib,
-                                 dirs=preopens, entrypoint=entrypoint, program=program,
+        return get_runtime().run(self.load(), argv, limits=RunLimits(timeout, memory_limit_mib, max_output_mib),
+                                 env=env, stdin=stdin, dirs=preopens, entrypoint=entrypoint, program=program,
                                  inherit_stdio=inherit_stdio, on_stdout=on_stdout,
                                  outbound=OutboundPolicy(tuple(allowed_hosts)) if allowed_hosts else None)
 
@@ -129,7 +129,7 @@ class Artifact:
                      max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB) -> Exports:
         """:attr:`exports` with other limits per call (None lifts one)."""
         return fresh_exports(self._callable_module(), self._label,
-                             CallLimits(timeout, memory_limit_mib, max_output_mib))
+                             RunLimits(timeout, memory_limit_mib, max_output_mib))
 
     def instantiate(self, *, timeout: Optional[float] = defaults.CELL_TIMEOUT,
                     memory_limit_mib: Optional[int] = defaults.MEMORY_MIB,
@@ -142,7 +142,7 @@ class Artifact:
         ``inst.call_with_bytes(name, data)``.
         """
         return Instance(self._callable_module(), label=self._label,
-                        limits=CallLimits(timeout, memory_limit_mib, max_output_mib))
+                        limits=RunLimits(timeout, memory_limit_mib, max_output_mib))
 
     @property
     def _label(self) -> str:
@@ -294,7 +294,7 @@ def _check_script(toolchain, info, text: str) -> str:
     with tempfile.TemporaryDirectory(prefix="wagi_nb-check-") as folder:
         (Path(folder) / toolchain.source_name).write_text(text, encoding="utf-8")
         result = get_runtime().run(get_runtime().load(info.path), argv[1:], program=argv[0],
-                                   dirs=[(folder, SCRIPT_DIR, True)], timeout=60)
+                                   dirs=[(folder, SCRIPT_DIR, True)], limits=RunLimits(timeout=60))
     report = toolchain.diagnostics(result.stderr_text + result.text, Path(SCRIPT_DIR)).strip("\n")
     if not result.ok:
         raise CompileError(toolchain.title, report.rstrip() or result.status, toolchain=info.label)

@@ -24,7 +24,9 @@ from ..display.text import SHOW_LIMIT
 from ..envvars import parse_env_pairs
 from ..errors import ModuleFailed, WagiNbError
 from ..cell_options import CARGO, RUN, cell_options, check_cell_options, fill_defaults, split_flags
+from ..runtime.limits import RunLimits
 from ..toolchains.cargo import paired_with
+from ..wagi import app
 from .routes import serve_cell
 
 #: Builds slower than this show a live status line.
@@ -116,10 +118,22 @@ class WasmMagics(Magics):
         for trait, language in self._COMPILER_TRAITS.items():
             if getattr(self, trait):  # an empty setting leaves set_compiler() calls made before alone
                 toolchains.set_compiler(language, getattr(self, trait))
+        self._limits_changed()
 
     @observe(*_COMPILER_TRAITS)
     def _compiler_changed(self, change):
         toolchains.set_compiler(self._COMPILER_TRAITS[change["name"]], change["new"])
+
+    @property
+    def limits(self) -> RunLimits:
+        """What a cell's module may take: these settings."""
+        return RunLimits(self.timeout, self.memory_limit, self.max_output)
+
+    @observe("timeout", "memory_limit", "max_output")
+    def _limits_changed(self, change=None):
+        # The notebook's routes (their previews, %wagi_request, the widget, %wagi_serve) run under
+        # the same limits as its cells.
+        app.limits = self.limits
 
     # -- the language magics -----------------------------------------------------------------
     def _build_and_run(self, language: str, line: str, cell: str, magic):
@@ -167,13 +181,12 @@ class WasmMagics(Magics):
 
     def _run(self, artifact, args, env, stream: bool = False):
         writer = StreamedStdout() if stream and _in_a_kernel() else None
+        limits = self.limits.but(timeout=args.timeout, max_output_mib=args.max_output)
         result = artifact.run(shlex.split(args.args), env=env,
                               stdin=args.stdin.encode() if args.stdin is not None else b"",
-                              timeout=args.timeout if args.timeout is not None else self.timeout,
-                              memory_limit_mib=self.memory_limit, dirs=args.dir,
-                              max_output_mib=args.max_output if args.max_output is not None
-                              else self.max_output, allowed_hosts=args.allowed_host,
-                              on_stdout=writer.write if writer else None)
+                              timeout=limits.timeout, memory_limit_mib=limits.memory_limit_mib,
+                              max_output_mib=limits.max_output_mib, dirs=args.dir,
+                              allowed_hosts=args.allowed_host, on_stdout=writer.write if writer else None)
         if writer:
             writer.close()
         return RunView(result, artifact, streamed=writer is not None and writer.wrote)

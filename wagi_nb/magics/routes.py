@@ -15,7 +15,8 @@ def serve_cell(artifact, args, env: dict, origin: str, source: str):
         volumes, read_only = parse_volumes(args.volume)
         handler = make_handler(args.route, artifact, entrypoint=args.entrypoint, argv=args.argv,
                                volumes=volumes, read_only=read_only, env=env, origin=origin,
-                               source=source, notice=app.notice, allowed_hosts=args.allowed_host)
+                               source=source, notice=app.notice, allowed_hosts=args.allowed_host,
+                               limits=app.limits.but(timeout=args.timeout, max_output_mib=args.max_output))
         # By default the preview requests the route itself (a prefix route: its base path).
         request = Request.parse_line(args.request or f"GET {handler.route.script_name}")
     except UsageError:

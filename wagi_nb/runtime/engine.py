@@ -1,6 +1,7 @@
 """One wasmtime engine and linker per process; a fresh store and instance per run."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -11,11 +12,10 @@ import time
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 import wasmtime
 
-from .. import defaults
 from ..cache import atomic_write
 from ..cache.native import WASMTIME_VERSION as WASMTIME_VERSION  # where it used to be defined
 from ..cache.native import native_code_path
@@ -24,7 +24,7 @@ from . import outbound_http, poll_oneoff, stdio
 from .deadlines import Deadline, start_ticker, watch
 from .imports import check_linkable, linker_provides, wasm_binary
 from .interrupts import cancels_on_sigint
-from .limits import instance_limits, limit_message
+from .limits import CELL_LIMITS, RunLimits, instance_limits, limit_message
 from .result import EXIT, INTERRUPTED, OK, OUTPUT, TIMEOUT, TRAP, RunResult
 from .traps import describe_trap
 from .wasmtime_internals import (call_plain, exported_function, instantiate, plain_functions, set_argv_env,
@@ -166,25 +166,21 @@ class Runtime:
         return module
 
     # -- running -----------------------------------------------------------------------------
-    def run(self, module: LoadedModule, args: Sequence[str] = (), *, env: Optional[Mapping] = None,
-            stdin: Union[bytes, str] = b"", timeout: Optional[float] = defaults.CELL_TIMEOUT,
-            memory_limit_mib: Optional[int] = defaults.MEMORY_MIB,
-            max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB,
-            dirs: Iterable[tuple] = (), entrypoint: str = "_start",
-            program: str = "main.wasm", deadline: Optional[Deadline] = None,
-            inherit_stdio: bool = False,
+    def run(self, module: LoadedModule, args: Sequence[str] = (), *, limits: RunLimits = CELL_LIMITS,
+            env: Optional[Mapping] = None, stdin: Union[bytes, str] = b"", dirs: Iterable[tuple] = (),
+            entrypoint: str = "_start", program: str = "main.wasm", inherit_stdio: bool = False,
             outbound: Optional[outbound_http.OutboundPolicy] = None,
             on_stdout: Optional[Callable[[bytes], None]] = None, sigint: bool = True,
             cpu_budget: Optional[float] = None) -> RunResult:
-        """Run ``module`` once on a fresh instance.
+        """Run ``module`` once on a fresh instance, under ``limits``.
 
         ``args`` follow ``program`` in argv; ``env`` is all the module sees of
         an environment; ``dirs`` are ``(host_path, guest_path)`` or
         ``(host_path, guest_path, read_only)`` tuples to preopen.
-        ``memory_limit_mib`` bounds everything the instance can allocate
-        (:mod:`~wagi_nb.runtime.limits`); ``max_output_mib`` caps stdout and
-        stderr each (past it the module is stopped: outcome ``"output"``); None
-        lifts a limit. ``inherit_stdio`` connects the module to this process's
+        ``limits.memory_limit_mib`` bounds everything the instance can allocate
+        (:mod:`~wagi_nb.runtime.limits`); ``limits.max_output_mib`` caps stdout and
+        stderr each (past it the module is stopped: outcome ``"output"``).
+        ``inherit_stdio`` connects the module to this process's
         stdin/stdout/stderr instead (the command line's ``run``); the result's
         streams are then empty. ``outbound`` is what the module may reach with
         ``wasi_experimental_http`` (default: nothing). ``on_stdout`` is given what the module writes
@@ -193,29 +189,76 @@ class Runtime:
         the module within a tick and raises :class:`~wagi_nb.errors.ModuleInterrupted`
         (a :class:`KeyboardInterrupt`), unless ``sigint`` is False (a server's event loop, which
         handles its signals itself). ``cpu_budget`` (seconds) also stops the run, as a timeout,
-        once its thread has used that much CPU time.
+        once its thread has used that much CPU time, or as soon as the module would wait.
         """
         if entrypoint not in module.functions:
             raise NotACommand(_missing_entrypoint(module, entrypoint))
+        spec = self.spec(module, limits, argv=(program, *args), env=env, entrypoint=entrypoint,
+                         stdin=stdin.encode() if isinstance(stdin, str) else stdin, dirs=tuple(dirs),
+                         inherit_stdio=inherit_stdio, outbound=outbound, on_stdout=on_stdout,
+                         cpu_budget=cpu_budget)
+        store = wasmtime.Store(self.engine)
+        if limits.memory_limit_mib:
+            store.set_limits(**_limits(limits.memory_limit_mib))
+        start = time.perf_counter()
+        with self.running(store, spec, sigint=sigint) as captured:
+            outcome, code, trap, frames = _call(store, spec)
+        if spec.deadline.reason == "interrupted" and captured.sigint:
+            raise ModuleInterrupted()
+        duration = time.perf_counter() - start
+        # A stop decided by wagi_nb wins over how the module happened to end after it.
+        deadline = spec.deadline
+        if deadline.reason == "timeout":
+            outcome, code, trap = TIMEOUT, None, f"timed out after {deadline.timeout:g} s"
+        elif deadline.reason == "interrupted":
+            outcome, code, trap = INTERRUPTED, None, "interrupted"
+        elif deadline.reason == "output":
+            outcome, code = OUTPUT, None
+            trap = f"printed more than the {(deadline.max_output or 0) / MiB:g} MiB output cap"
+        return RunResult(stdout=captured.stdout, stderr=captured.stderr, outcome=outcome, exit_code=code,
+                         trap=trap, backtrace=frames, duration=duration)
+
+    def spec(self, module: LoadedModule, limits: RunLimits, *, argv: Tuple[str, ...], entrypoint: str,
+             env: Optional[Mapping] = None, stdin: bytes = b"", dirs: Tuple[tuple, ...] = (),
+             inherit_stdio: bool = False, outbound: Optional[outbound_http.OutboundPolicy] = None,
+             on_stdout: Optional[Callable[[bytes], None]] = None,
+             cpu_budget: Optional[float] = None) -> "RunSpec":
+        """One run of ``module`` under ``limits``, on this thread's scratch files."""
         scratch = self._thread_scratch()
         files = scratch.paths
-        max_output = None if max_output_mib is None or inherit_stdio else int(max_output_mib * MiB)
-        spec = RunSpec(module=module, argv=(program, *args), env=dict(env or {}),
-                       stdin=stdin.encode() if isinstance(stdin, str) else stdin,
-                       memory_limit_mib=memory_limit_mib, dirs=tuple(dirs), entrypoint=entrypoint,
-                       deadline=deadline or (Deadline(timeout, max_output, files[1:]) if cpu_budget is None
-                                             else CpuBudget(timeout, cpu_budget, max_output, files[1:])),
-                       inherit_stdio=inherit_stdio, files=files, outbound=outbound, on_stdout=on_stdout,
-                       fds=scratch.fds)
-        if not sigint or threading.current_thread() is not threading.main_thread():
-            return self._run(spec)
+        max_output = None if limits.max_output_mib is None or inherit_stdio else int(limits.max_output_mib * MiB)
+        deadline = (Deadline(limits.timeout, max_output, files[1:]) if cpu_budget is None
+                    else CpuBudget(limits.timeout, cpu_budget, max_output, files[1:]))
+        return RunSpec(module=module, argv=argv, env=dict(env or {}), stdin=stdin,
+                       memory_limit_mib=limits.memory_limit_mib, dirs=dirs, entrypoint=entrypoint,
+                       deadline=deadline, inherit_stdio=inherit_stdio, files=files, outbound=outbound,
+                       on_stdout=on_stdout, fds=scratch.fds)
+
+    @contextlib.contextmanager
+    def running(self, store: wasmtime.Store, spec: "RunSpec", *, sigint: bool = True) -> Iterator["Captured"]:
+        """Around every call into a module (``_start``, an entrypoint, an exported function): a fresh
+        WASI context for ``spec`` on ``store``, its clock, streams and outbound HTTP, the deadline
+        watched (Ctrl-C too, on the main thread unless ``sigint`` is False); afterwards what it
+        printed is in the :class:`Captured` yielded (``.sigint``: Ctrl-C was watched)."""
+        self._clock.start(spec.deadline)
+        self.start_streams(spec)
+        outbound = self._outbound.start(spec.outbound, spec.deadline)
+        store.set_wasi(_wasi_config(spec))
         # On the main thread (a notebook cell, the command line) Ctrl-C stops the module and then
         # the cell, instead of waiting for the module.
-        with cancels_on_sigint(spec.deadline):
-            result = self._run(spec)
-        if spec.deadline.reason == "interrupted":
-            raise ModuleInterrupted()
-        return result
+        main = sigint and threading.current_thread() is threading.main_thread()
+        captured = Captured(sigint=main)
+        tail = StdoutTail(spec.files[1], spec.on_stdout) if spec.on_stdout and not spec.inherit_stdio else None
+        try:
+            with watch(store, spec.deadline), (cancels_on_sigint(spec.deadline) if main else contextlib.nullcontext()):
+                yield captured
+        finally:
+            self._outbound.end()
+            if tail is not None:
+                tail.finish()
+            captured.stdout, captured.stderr = _collect(spec)
+            if outbound.notes:
+                captured.stderr += outbound.stderr_lines()
 
     def start_streams(self, spec: "RunSpec") -> None:
         """Point descriptors 1 and 2 of the run about to start at its captured streams (or, with
@@ -231,40 +274,6 @@ class Runtime:
         if scratch is None:
             scratch = self._local.scratch = _Scratch(self._scratch / str(threading.get_ident()))
         return scratch
-
-    def _run(self, spec: RunSpec) -> RunResult:
-        store = wasmtime.Store(self.engine)
-        self._clock.start(spec.deadline)
-        self.start_streams(spec)
-        outbound = self._outbound.start(spec.outbound, spec.deadline)
-        store.set_wasi(_wasi_config(spec))
-        if spec.memory_limit_mib:
-            store.set_limits(**_limits(spec.memory_limit_mib))
-        start = time.perf_counter()
-        tail = StdoutTail(spec.files[1], spec.on_stdout) if spec.on_stdout and not spec.inherit_stdio else None
-        try:
-            with watch(store, spec.deadline):
-                outcome, code, trap, frames = _call(store, spec)
-        finally:
-            self._outbound.end()
-            if tail is not None:
-                tail.finish()
-        duration = time.perf_counter() - start
-        stdout, stderr = _collect(spec)
-        if outbound.notes:
-            stderr += outbound.stderr_lines()
-        # A stop decided by wagi_nb wins over how the module happened to end after it.
-        deadline = spec.deadline
-        if deadline.reason == "timeout":
-            outcome, code, trap = TIMEOUT, None, f"timed out after {deadline.timeout:g} s"
-        elif deadline.reason == "interrupted":
-            outcome, code, trap = INTERRUPTED, None, "interrupted"
-        elif deadline.reason == "output":
-            outcome, code = OUTPUT, None
-            trap = f"printed more than the {(deadline.max_output or 0) / MiB:g} MiB output cap"
-        return RunResult(stdout=stdout, stderr=stderr, outcome=outcome, exit_code=code, trap=trap,
-                         backtrace=frames, duration=duration)
-
 
 class CpuBudget(Deadline):
     """A :class:`Deadline` that also times out once the thread that made it has used ``cpu``
@@ -286,15 +295,24 @@ class CpuBudget(Deadline):
         return reason
 
 
+@dataclass
+class Captured:
+    """What a run printed (filled in as :meth:`Runtime.running` ends)."""
+
+    sigint: bool = False
+    stdout: bytes = b""
+    stderr: bytes = b""
+
+
 @dataclass(kw_only=True)
 class RunSpec:
-    """One run, as :meth:`Runtime.run` hands it to the thread that runs it."""
+    """One run: what :meth:`Runtime.running` sets a store up for."""
 
     module: LoadedModule
     argv: Tuple[str, ...]
     env: Dict[str, str]
     stdin: bytes
-    memory_limit_mib: Optional[int]
+    memory_limit_mib: Optional[float]
     #: ``(host, guest)`` or ``(host, guest, read_only)``.
     dirs: Tuple[tuple, ...]
     entrypoint: str

@@ -34,18 +34,14 @@ import numbers
 import operator
 import sys
 import threading
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import wasmtime
 
-from .. import defaults
 from ..errors import ModuleInterrupted, WagiNbError
-from .deadlines import Deadline, watch
-from .engine import MiB, LoadedModule, RunSpec, Runtime, _collect, _wasi_config, get_runtime
-from .interrupts import cancels_on_sigint
-from .limits import instance_limits, limit_message
+from .engine import LoadedModule, Runtime, get_runtime
+from .limits import CELL_LIMITS, RunLimits, instance_limits, limit_message
 from .traps import describe_trap
 from .wasmtime_internals import exported_function
 
@@ -109,15 +105,6 @@ class Signature:
         if len(self.results) == 1:
             return f"{text} -> {self.results[0]}"
         return f"{text} -> ({', '.join(self.results)})" if self.results else text
-
-
-@dataclass(frozen=True)
-class CallLimits:
-    """What one call may take: seconds, MiB of memory for the instance, MiB printed (None: no limit)."""
-
-    timeout: Optional[float] = defaults.CELL_TIMEOUT
-    memory_limit_mib: Optional[int] = defaults.MEMORY_MIB
-    max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB
 
 
 _signatures: Dict[str, Dict[str, Signature]] = {}
@@ -201,7 +188,7 @@ class Instance:
     context manager, or :meth:`close` it, to let go of its memory at once.
     """
 
-    def __init__(self, module: LoadedModule, *, label: str = "module", limits: CallLimits = CallLimits(),
+    def __init__(self, module: LoadedModule, *, label: str = "module", limits: RunLimits = CELL_LIMITS,
                  runtime: Optional[Runtime] = None):
         self.module, self.label, self.limits = module, label, limits
         self._runtime = runtime or get_runtime()
@@ -254,37 +241,26 @@ class Instance:
     def _guarded(self, signature: Signature, call: Callable[[], Any]) -> Any:
         """Run ``call`` (which enters wasm) with the limits, the output capture and Ctrl-C."""
         store, limits, runtime = self._live_store(), self.limits, self._runtime
-        scratch = runtime._thread_scratch()
-        files = scratch.paths
-        max_output = None if limits.max_output_mib is None else int(limits.max_output_mib * MiB)
-        deadline = Deadline(limits.timeout, max_output, files[1:])
-        spec = RunSpec(module=self.module, argv=(f"{self.label}.wasm",), env={}, stdin=b"",
-                       memory_limit_mib=limits.memory_limit_mib, dirs=(), entrypoint=signature.name,
-                       deadline=deadline, inherit_stdio=False, files=files, fds=scratch.fds)
         # A fresh WASI context per call: its stdout and stderr are this thread's scratch files,
         # emptied after every call, and its clocks start with the call as poll_oneoff's do.
-        runtime._clock.start(deadline)
-        runtime.start_streams(spec)
-        store.set_wasi(_wasi_config(spec))
-        main = threading.current_thread() is threading.main_thread()
+        spec = runtime.spec(self.module, limits, argv=(f"{self.label}.wasm",), entrypoint=signature.name)
+        deadline = spec.deadline
         failure: Optional[CallError] = None
         value = None
-        try:
-            with watch(store, deadline), (cancels_on_sigint(deadline) if main else nullcontext()):
+        with runtime.running(store, spec) as captured:
+            try:
                 value = call()
-        except wasmtime.ExitTrap as exit_:
-            failure = CallError(f"`{signature}` called exit({exit_.code}) instead of returning; a function "
-                                "called from Python should return its result.",
-                                outcome="exit", exit_code=exit_.code)
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
-            trap, frames = describe_trap(error)
-            if self._instance is None:
-                trap = limit_message(str(error), limits.memory_limit_mib) or trap
-            failure = CallError(self._trap_message(signature, trap, frames), outcome="trap", trap=trap,
-                                backtrace=frames)
-        finally:
-            stdout, stderr = _collect(spec)
-            _forward(stdout, stderr)
+            except wasmtime.ExitTrap as exit_:
+                failure = CallError(f"`{signature}` called exit({exit_.code}) instead of returning; a function "
+                                    "called from Python should return its result.",
+                                    outcome="exit", exit_code=exit_.code)
+            except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+                trap, frames = describe_trap(error)
+                if self._instance is None:
+                    trap = limit_message(str(error), limits.memory_limit_mib) or trap
+                failure = CallError(self._trap_message(signature, trap, frames), outcome="trap", trap=trap,
+                                    backtrace=frames)
+        _forward(captured.stdout, captured.stderr)
         if deadline.reason == "interrupted":
             raise ModuleInterrupted()
         if deadline.reason == "timeout":
@@ -510,7 +486,7 @@ class Exports:
         return f"<exports of {self._label}: {listed}>"
 
 
-def fresh_exports(module: LoadedModule, label: str, limits: CallLimits = CallLimits()) -> Exports:
+def fresh_exports(module: LoadedModule, label: str, limits: RunLimits = CELL_LIMITS) -> Exports:
     """The exports of ``module``, every call on a new instance with ``limits`` (arguments are checked
     before the instance is made)."""
     def call(signature: Signature, values: list) -> Any:

@@ -1,4 +1,8 @@
-"""What ``memory_limit_mib`` means for one instance: all of its memories and tables.
+"""The limits of one run, as one value (:class:`RunLimits`), and what the memory limit means.
+
+A cell, a route, a call of an exported function and a server's request all run under a
+:class:`RunLimits`: a wall-clock timeout, a memory limit for the instance, a cap on what it
+prints. ``Runtime.run`` and ``Runtime.running`` (engine.py) are the one place that applies them.
 
 wasmtime's store limits are per linear memory and per table, so a bound on the
 instance as a whole needs a bound on how many of each it may have as well: one
@@ -8,8 +12,12 @@ of the limit between them. An instance thus holds at most 1.0625 × the limit.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
+from dataclasses import dataclass
 from typing import Optional
+
+from .. import defaults
 
 MiB = 1024 * 1024
 TABLES = 4
@@ -17,6 +25,28 @@ TABLES = 4
 TABLE_ELEMENT_BYTES = 8
 #: Tables are never limited below this many elements (a large interpreter has ~20,000 functions).
 MIN_TABLE_ELEMENTS = 65536
+
+
+@dataclass(frozen=True)
+class RunLimits:
+    """What one run may take; None lifts a limit."""
+
+    #: Wall-clock seconds, computing or waiting in a WASI call.
+    timeout: Optional[float] = defaults.CELL_TIMEOUT
+    #: MiB the instance may allocate: its linear memory and tables.
+    memory_limit_mib: Optional[float] = defaults.MEMORY_MIB
+    #: MiB it may print to stdout, and to stderr; past it the module is stopped.
+    max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB
+
+    def but(self, **changes) -> "RunLimits":
+        """These limits with the ones given (not None) replaced: ``limits.but(timeout=args.timeout)``."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+#: A cell's, and the Python API's (10 s).
+CELL_LIMITS = RunLimits()
+#: A server's request (``wagi-nb serve``): 30 s.
+SERVE_LIMITS = RunLimits(timeout=defaults.SERVE_TIMEOUT)
 
 
 def instance_limits(memory_limit_mib: float) -> dict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import dataclasses
 import sys
 import threading
 import warnings
@@ -18,6 +19,7 @@ from ..errors import ModuleNotLinkable, NotACommand, WagiNbError
 from .. import defaults
 from ..runtime import get_runtime
 from ..runtime.outbound_http import OutboundPolicy
+from ..runtime.limits import SERVE_LIMITS, RunLimits
 from ..runtime.result import EXIT, INTERRUPTED, OK, OUTPUT, TIMEOUT
 from .cgi import cgi_argv, cgi_environment
 from .config import ConfigError, ConfigWarning, ModuleEntry, RouteOptions, load_config
@@ -78,13 +80,14 @@ def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: st
                  env: Optional[Mapping] = None, allowed_hosts: Iterable[str] = (),
                  http_max_concurrency: Optional[int] = None, origin: str = "", source: str = "",
                  read_only: Iterable[str] = (), watch: Optional[Path] = None,
-                 notice=lambda message: None) -> Handler:
+                 notice=lambda message: None, limits: RunLimits = SERVE_LIMITS) -> Handler:
     """Check and link the module, and ask it for its ``_routes`` if it has them.
 
     ``watch`` is the file the module came from (default: the artifact's ``.wasm``): if
     it changes under a running server, the replacement is used once it loads. An
     interpreted cell's script folder becomes a read-only volume at ``/app``, and its
-    argv template (``python /app/cell.py ${ARGS}``) the route's default ``argv``.
+    argv template (``python /app/cell.py ${ARGS}``) the route's default ``argv``. ``_routes`` runs
+    under ``limits`` (the app's: its timeout, memory limit and output cap).
     """
     route = route if isinstance(route, Route) else Route(route)
     volumes = dict(volumes or {})
@@ -111,7 +114,7 @@ def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: st
         module = LiveModule(watch, loaded, reload=lambda: load(watch).load(), notice=notice)
     subroutes = ()
     if "_routes" in loaded.functions:
-        result = get_runtime().run(loaded, entrypoint="_routes", timeout=defaults.SERVE_TIMEOUT)
+        result = get_runtime().run(loaded, entrypoint="_routes", limits=limits)
         if not result.ok:
             raise BadRoute(f"The module at {route} exports `_routes`, but calling it failed: "
                            f"{result.status}. {result.stderr_text.strip()}".strip())
@@ -136,15 +139,15 @@ class WagiApp:
 
     def __init__(self, *, hostname: str = defaults.HOSTNAME,
                  timeout: Optional[float] = defaults.SERVE_TIMEOUT,
-                 memory_limit_mib: Optional[int] = defaults.MEMORY_MIB,
+                 memory_limit_mib: Optional[float] = defaults.MEMORY_MIB,
                  max_output_mib: Optional[float] = defaults.MAX_OUTPUT_MIB,
                  max_body_mib: Optional[float] = defaults.MAX_BODY_MIB,
                  max_outbound_mib: Optional[float] = defaults.MAX_OUTBOUND_MIB,
                  log_dir: Union[str, Path, None] = None):
         self.hostname = hostname
-        self.timeout = timeout
-        self.memory_limit_mib = memory_limit_mib
-        self.max_output_mib = max_output_mib
+        #: What each module run may take (timeout, memory, output); ``timeout`` and the others below
+        #: read and replace it.
+        self.limits = RunLimits(timeout, memory_limit_mib, max_output_mib)
         self.max_body_mib = max_body_mib
         self.max_outbound_mib = max_outbound_mib
         self.log_dir = Path(log_dir) if log_dir else None
@@ -167,6 +170,18 @@ class WagiApp:
         self.listeners: list = []
         #: Called with the new handler after a route is added or replaced (live previews).
         self.route_listeners: list = []
+
+    timeout = property(lambda self: self.limits.timeout,
+                       lambda self, value: self._set_limit(timeout=value), doc="Seconds a run may take.")
+    memory_limit_mib = property(lambda self: self.limits.memory_limit_mib,
+                                lambda self, value: self._set_limit(memory_limit_mib=value),
+                                doc="MiB an instance may allocate.")
+    max_output_mib = property(lambda self: self.limits.max_output_mib,
+                              lambda self, value: self._set_limit(max_output_mib=value),
+                              doc="MiB a run may print to stdout, and to stderr.")
+
+    def _set_limit(self, **change) -> None:
+        self.limits = dataclasses.replace(self.limits, **change)
 
     def notice(self, message: str) -> None:
         self.notices.append(message)
@@ -193,7 +208,7 @@ class WagiApp:
         return replaced
 
     def add_route(self, route: Union[str, Route], artifact: Artifact, **options) -> Optional[Handler]:
-        return self.add(make_handler(route, artifact, **options))
+        return self.add(make_handler(route, artifact, **{"limits": self.limits, **options}))
 
     def remove(self, route: str) -> Optional[Handler]:
         with self._lock:
@@ -236,7 +251,7 @@ class WagiApp:
             try:
                 artifact = load(entry.module)
                 try:
-                    handler = make_handler(entry.route, artifact, **entry.route_options(),
+                    handler = make_handler(entry.route, artifact, **entry.route_options(), limits=self.limits,
                                            origin=str(path), watch=entry.module, notice=self.notice)
                 except ModuleNotLinkable as error:
                     handler = Handler(route=Route(entry.route), artifact=artifact, origin=str(path),
@@ -359,19 +374,16 @@ class WagiApp:
                     budget: Optional[float] = None) -> Response:
         """Run the module for ``request``; with a ``budget`` (see :meth:`handle_within`), a run
         still going after it is stopped and :class:`NotFinished` raised instead."""
-        timeout = self.timeout if timeout is None else timeout
-        max_output_mib = self.max_output_mib if max_output_mib is None else max_output_mib
+        limits = self.limits.but(timeout=timeout, max_output_mib=max_output_mib)
+        if budget is not None:
+            limits = dataclasses.replace(limits, timeout=INLINE_WALL * budget)
         env = cgi_environment(request, route, hostname=self.hostname, base=self._base_env(handler))
         argv = cgi_argv(request, handler.argv) or [request.path]
         dirs = [(host, guest, guest in handler.read_only) for guest, host in handler.volumes.items()]
         fields: dict = dict(route=route.text)
         try:
             result = get_runtime().run(handler.loaded(), argv[1:], program=argv[0], env=env,
-                                       stdin=request.body,
-                                       timeout=timeout if budget is None else INLINE_WALL * budget,
-                                       memory_limit_mib=self.memory_limit_mib,
-                                       max_output_mib=max_output_mib, dirs=dirs,
-                                       entrypoint=entrypoint,
+                                       stdin=request.body, limits=limits, dirs=dirs, entrypoint=entrypoint,
                                        outbound=self.outbound_policy(handler) if handler.allowed_hosts else None,
                                        sigint=budget is None, cpu_budget=budget)
         except NotACommand as error:
@@ -386,7 +398,7 @@ class WagiApp:
             return parse_cgi_output(result.stdout, **fields)
         fields["raw"] = result.stdout
         if result.outcome == TIMEOUT:
-            return error_response(504, f"The module ran past the {timeout:g} s timeout and was "
+            return error_response(504, f"The module ran past the {limits.timeout:g} s timeout and was "
                                        "stopped.", **fields)
         if result.outcome == OUTPUT:
             return error_response(500, f"The module was stopped: it {result.trap} "
