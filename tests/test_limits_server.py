@@ -316,6 +316,21 @@ def test_a_module_file_changed_under_the_server_keeps_its_route_answering(site, 
     assert "Traceback" not in served.stderr and "TornadoServer" not in served.stderr
 
 
+def test_a_module_file_changed_under_the_server_brings_its_own_routes(python_env, tmp_path):
+    import wagi_modules as wm
+    def routes_module(printed):
+        return wm.wat_module({"_start": wm.plain("parent"), "_routes": printed,
+                              "one": wm.plain("one"), "two": wm.plain("two")}).wasm_path
+    shutil.copyfile(routes_module("/one one\n"), tmp_path / "live.wasm")
+    (tmp_path / "modules.toml").write_text('[[module]]\nroute = "/..."\nmodule = "live.wasm"\n')
+    with ss.serve_process(python_env, tmp_path, "-c", "modules.toml", "-l", "127.0.0.1:0") as served:
+        assert served.request("GET", "/one").body == b"one"
+        shutil.copyfile(routes_module("/two two\n"), tmp_path / "live.wasm")
+        assert served.request("GET", "/two").body == b"two"
+        assert served.request("GET", "/one").body == b"parent"
+        served.wait_for_stderr(r"live\.wasm changed: serving the new module")
+
+
 def test_a_killed_worker_is_restarted_and_workers_end_with_their_parent(site, python_env):
     with ss.serve_process(python_env, site, "-c", "modules.toml", "-l", "127.0.0.1:0",
                           "--workers", "2") as served:

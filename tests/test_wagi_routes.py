@@ -320,6 +320,28 @@ def test_routes_export_that_traps_is_an_error():
         WagiApp().add_route("/...", module)
 
 
+def test_a_changed_module_file_brings_its_own_routes(tmp_path):
+    import shutil
+    live = tmp_path / "live.wasm"
+    shutil.copyfile(routes_module("/one one\n").wasm_path, live)
+    (tmp_path / "modules.toml").write_text('[[module]]\nroute = "/..."\nmodule = "live.wasm"\n')
+    app = WagiApp()
+    notices: list = []
+    app.notice_listeners.append(notices.append)
+    app.load_config(tmp_path / "modules.toml")
+    assert (body(app, "/one"), body(app, "/two")) == ("one", "parent")
+
+    shutil.copyfile(routes_module("/two two\n").wasm_path, live)
+    assert (body(app, "/two"), body(app, "/one")) == ("two", "parent")  # at the first request
+    assert [(r.text, e) for r, e in app.handlers[0].subroutes] == [("/two", "two")]
+    assert notices == [f"{live} changed: serving the new module"]
+
+    # a replacement whose _routes fails is not taken up, nor are its routes: the pair stays
+    shutil.copyfile(routes_module("/bad?x=1 one\n").wasm_path, live)
+    assert body(app, "/two") == "two"
+    assert "changed but cannot be used" in notices[-1] and "_routes" in notices[-1]
+
+
 # -- the route table -----------------------------------------------------------------------------------------
 def test_adding_the_same_route_replaces_it_in_place(env_module, tool_module):
     app = WagiApp()

@@ -211,7 +211,9 @@ class WagiServer(HTTPServerConnectionDelegate):
     def respond_inline(self, request: Request) -> Optional[Response]:
         """The response, if it can be had on this thread (the event loop's) within the inline
         budget: /healthz, a 404, or a module that ended in time; None: :meth:`respond` it."""
-        found = self.app.match(request.path) if request.path != HEALTHZ else None
+        if self.app.stale():  # a changed module file: loading it waits for a worker thread
+            return None
+        found = self.app.match(request.path, refresh=False) if request.path != HEALTHZ else None
         if found is None:  # /healthz, 404: no module runs
             return self.app.handle(request)
         handler, route, entrypoint = found
@@ -232,7 +234,12 @@ class WagiServer(HTTPServerConnectionDelegate):
         return response
 
     async def respond(self, request: Request) -> Response:
-        found = self.app.match(request.path) if request.path != HEALTHZ else None
+        if request.path == HEALTHZ:
+            found = None
+        elif self.app.stale():
+            found = await asyncio.get_running_loop().run_in_executor(self.executor, self.app.match, request.path)
+        else:
+            found = self.app.match(request.path, refresh=False)
         if found is None:  # /healthz, 404: no module runs
             return self.app.handle(request)
         route = found[0].route.text

@@ -49,8 +49,6 @@ class Handler(RouteOptions):
     artifact: Artifact
     #: Environment for this route only: over the global env, under the CGI variables.
     env: Mapping = field(default_factory=dict)
-    #: ``(Route, entrypoint)`` pairs the module's ``_routes`` printed, in the order printed.
-    subroutes: tuple = ()
     #: Where the handler came from ("cell [3]", "modules.toml"), and the source text if any.
     origin: str = ""
     source: str = ""
@@ -59,6 +57,12 @@ class Handler(RouteOptions):
     #: Why the module cannot run as a Wagi module (a Spin HTTP component...): every request is a 500
     #: saying so, as under Wagi (spec section 9); "" for a module that runs.
     problem: str = ""
+
+    @property
+    def subroutes(self) -> tuple:
+        """``(Route, entrypoint)`` pairs the module's ``_routes`` printed, in the order printed (those
+        of the module being served, when its file has changed)."""
+        return self.module.subroutes if self.module is not None else ()
 
     def loaded(self):
         if self.problem:
@@ -108,20 +112,21 @@ def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: st
         raise WagiNbError(f"Route {route}: {', '.join(sorted(unknown))} is marked read-only but is not "
                           "one of its volumes.")
     loaded = artifact.load()
-    if watch is None:
-        module = LiveModule(artifact.wasm_path, loaded, notice=notice)
-    else:
-        module = LiveModule(watch, loaded, reload=lambda: load(watch).load(), notice=notice)
-    subroutes = ()
-    if "_routes" in loaded.functions:
+
+    def routes_of(loaded) -> tuple:
+        if "_routes" not in loaded.functions:
+            return ()
         result = get_runtime().run(loaded, entrypoint="_routes", limits=limits)
         if not result.ok:
             raise BadRoute(f"The module at {route} exports `_routes`, but calling it failed: "
                            f"{result.status}. {result.stderr_text.strip()}".strip())
-        subroutes = tuple(parse_routes_output(result.text, route))
+        return tuple(parse_routes_output(result.text, route))
+
+    watched = dict(path=artifact.wasm_path) if watch is None else dict(path=watch, reload=lambda: load(watch).load())
+    module = LiveModule(**watched, loaded=loaded, notice=notice, subroutes=routes_of(loaded), routes_of=routes_of)
     return Handler(route=route, artifact=artifact, entrypoint=entrypoint, volumes=volumes, argv=argv,
                    env=dict(env or {}), allowed_hosts=tuple(allowed_hosts),
-                   http_max_concurrency=http_max_concurrency, subroutes=subroutes, origin=origin,
+                   http_max_concurrency=http_max_concurrency, origin=origin,
                    source=source, module=module, read_only=frozenset(read_only))
 
 
@@ -153,7 +158,7 @@ class WagiApp:
         self.log_dir = Path(log_dir) if log_dir else None
         self._handlers: tuple = ()
         #: (the handlers tuple it was made from, its RouteTable): rebuilt when the tuple changes.
-        self._table: tuple = ((), RouteTable(()))
+        self._table: tuple = ((), (), RouteTable(()))
         self._lock = threading.Lock()
         self._env_files: dict = {}
         self._env_flags: dict = {}
@@ -225,14 +230,25 @@ class WagiApp:
         """Every route that answers, in matching order (with ``_routes`` sub-routes)."""
         return [HEALTHZ] + [r.text for h in self._handlers for r, _ in h.candidates()]
 
-    def match(self, path: str, handlers: Optional[tuple] = None):
-        """(handler, route, entrypoint) for a raw path, or None."""
+    def stale(self) -> bool:
+        """A route's module file changed and :meth:`match` would load it (a ``stat`` per route): a
+        server matches on a worker thread then, since loading may compile."""
+        return any(h.module.stale() for h in self._handlers if h.module is not None)
+
+    def match(self, path: str, handlers: Optional[tuple] = None, refresh: bool = True):
+        """(handler, route, entrypoint) for a raw path, or None. With ``refresh``, a module whose
+        file changed is taken up first, with the sub-routes it prints (see :meth:`stale`)."""
         handlers = self._handlers if handlers is None else handlers
-        made_from, table = self._table
-        if made_from is not handlers:
+        if refresh:
+            for handler in handlers:
+                if handler.module is not None:
+                    handler.module.current()
+        generations = tuple(h.module.generation for h in handlers if h.module is not None)
+        made_from, made_at, table = self._table
+        if made_from is not handlers or made_at != generations:
             table = RouteTable((route, (handler, route, entrypoint)) for handler in handlers
                                for route, entrypoint in handler.candidates())
-            self._table = (handlers, table)
+            self._table = (handlers, generations, table)
         return table.match(path)
 
     # -- modules.toml -----------------------------------------------------------------------------
