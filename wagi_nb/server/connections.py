@@ -1,22 +1,22 @@
 """Accepting connections and keeping them long enough to answer: the socket side of the server.
 
-tornado's ``HTTPServer`` parses HTTP; two things around it are ours:
+tornado's ``HTTPServer`` parses HTTP; three things around it are ours (what they need
+of tornado's internals is in :mod:`.tornado_internals`):
 
 * **Accepting**, one connection per readiness event when ``--workers`` processes
   share the listening socket (so they take turns instead of the first one to wake
   taking a whole burst; a worker busy answering does not wake, so the idle ones
   take the new connections), a batch of them otherwise (a loop busy answering its
-  connections would else take one new connection per round of answers), and backing off when the process is out of file
-  descriptors instead of spinning on ``EMFILE``: tornado's loop would retry at
-  once, forever, logging each failure.
-* **Closing connections that wait too long for a request's headers** (an idle
-  keep-alive connection, a client that sends its headers slowly): one sweep a
-  second, instead of the timer tornado arms and cancels for every request.
+  connections would else take one new connection per round of answers), and backing
+  off when the process is out of file descriptors instead of spinning on ``EMFILE``:
+  tornado's loop would retry at once, forever, logging each failure.
+* **Closing connections that wait too long for a request** (an idle keep-alive
+  connection, a client that sends its headers slowly): one sweep a second, instead of
+  the timer tornado arms and cancels for every request. A connection waits from its
+  start and from each answer until tornado has parsed the next request's headers; a
+  request being answered, or read with the one before it (pipelined), is not waiting.
 * **Answering a client that half-closed** after sending its request
-  (``shutdown(SHUT_WR)``, as ``nc -N`` and some HTTP/1.0 clients do). tornado
-  treats end-of-input as a closed connection; :class:`AnsweringStream` keeps the
-  socket open while a request is being answered, and the answer is written to
-  it directly.
+  (:class:`~.tornado_internals.AnsweringStream`).
 """
 from __future__ import annotations
 
@@ -25,62 +25,13 @@ import socket
 import time
 from typing import Callable, Optional
 
-from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
-from tornado.iostream import IOStream
+
+from .tornado_internals import SweptHTTPServer
 
 #: accept() failures that mean "no resources right now": wait and try again.
 _EXHAUSTED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 MIN_BACKOFF, MAX_BACKOFF = 0.01, 1.0
-
-
-class AnsweringStream(IOStream):
-    """An IOStream that keeps its socket for the answer when the client ends its input early.
-
-    ``request_pending`` is set as soon as a header block's end has been read (the
-    end-of-input may arrive in the same read, before tornado has parsed anything)
-    and cleared by :meth:`answered`; end-of-input while it is set leaves the socket
-    open as ``orphan`` when tornado closes the stream, for the answer to be written to.
-    """
-
-    request_pending = False
-    orphan: Optional[socket.socket] = None
-    socket: Optional[socket.socket]  # type: ignore[assignment]  # None once closed, as in tornado
-    _tail = b""
-    #: When the connection began waiting for a request's headers (None: it has them).
-    waiting_since: Optional[float] = None
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.waiting_since = time.monotonic()
-        super().set_nodelay(True)
-
-    def set_nodelay(self, value: bool) -> None:
-        """Kept on: tornado turns it on for each response's last write and off again after it
-        (two system calls a request), and a response goes out in one write anyway."""
-
-    def read_from_fd(self, buf) -> Optional[int]:
-        read = super().read_from_fd(buf)
-        if read:
-            if not self.request_pending:
-                data = self._tail + bytes(memoryview(buf)[:read])
-                self.request_pending = b"\n\n" in data or b"\n\r\n" in data
-                self._tail = data[-2:]
-                if self.request_pending:
-                    self.waiting_since = None
-        elif read == 0 and self.request_pending:
-            self.orphan = self.socket
-        return read
-
-    def answered(self) -> None:
-        self.request_pending, self._tail = False, b""
-        self.waiting_since = time.monotonic()
-
-    def close_fd(self) -> None:
-        if self.orphan is not None and self.orphan is self.socket:
-            self.socket = None  # tornado forgets it; the answer closes it
-            return
-        super().close_fd()
 
 
 #: Connections one wake-up of a process that has the listening socket to itself accepts at most.
@@ -143,24 +94,18 @@ class Acceptor:
                 pass  # removed while backing off
 
 
-class WagiHTTPServer(HTTPServer):
-    """tornado's HTTPServer with our accept loop and streams, and ``idle_connection_timeout``
-    kept by a sweep; everything else is tornado's."""
+class WagiHTTPServer(SweptHTTPServer):
+    """tornado's HTTPServer with our accept loop, and ``idle_connection_timeout`` kept by a sweep;
+    everything else is tornado's."""
 
-    def initialize(self, *args, **kwargs) -> None:
-        super().initialize(*args, **kwargs)
-        # tornado keeps the header timeout with a timer per request (a future, a timer, chained
-        # callbacks: ~4% of a short request's CPU); the sweep keeps it to within a second.
-        self.header_timeout: float = self.conn_params.header_timeout or 3600.0  # (tornado's default)
-        self.conn_params.header_timeout = None
-        self._sweeper: Optional[PeriodicCallback] = None
+    _sweeper: Optional[PeriodicCallback] = None
 
     def add_sockets(self, sockets, log: Callable[[str], None] = lambda line: None,
                     shared: bool = False) -> None:
         """Accept on ``sockets``; ``shared``: other processes accept on them too."""
         self._acceptors = getattr(self, "_acceptors", [])
         for sock in sockets:
-            self._acceptors.append(Acceptor(sock, self._connected, log, 1 if shared else ACCEPT_BATCH))
+            self._acceptors.append(Acceptor(sock, self.start_stream, log, 1 if shared else ACCEPT_BATCH))
         if self._sweeper is None:
             self._sweeper = PeriodicCallback(self._close_waiting, 1000 * min(1.0, self.header_timeout / 4))
             self._sweeper.start()
@@ -168,15 +113,10 @@ class WagiHTTPServer(HTTPServer):
     def _close_waiting(self) -> None:
         """Close the connections that have waited longer than the timeout for a request's headers."""
         oldest = time.monotonic() - self.header_timeout
-        for connection in list(self._connections):
-            since = getattr(connection.stream, "waiting_since", None)
+        for stream in self.open_streams():
+            since = getattr(stream, "waiting_since", None)
             if since is not None and since < oldest:
-                connection.stream.close()
-
-    def _connected(self, connection: socket.socket, address) -> None:
-        stream = AnsweringStream(connection, max_buffer_size=self.max_buffer_size,
-                                 read_chunk_size=self.read_chunk_size)
-        self.handle_stream(stream, address)
+                stream.close()
 
     def stop(self) -> None:
         for acceptor in getattr(self, "_acceptors", []):

@@ -40,6 +40,7 @@ from ..wagi.request import split_target
 from ..wagi.response import error_response
 from .access_log import AccessLog
 from .connections import WagiHTTPServer
+from .tornado_internals import client_address, remote_ip
 from .host_check import HostCheck
 from .scheduler import Closed, QueueFull, RouteScheduler
 
@@ -286,9 +287,10 @@ class Exchange(HTTPMessageDelegate):
         self.server.active += 1
         self.counted = True
         self.start_line, self.headers = start_line, headers
+        self.stream.request_started()
         check = self.server.host_check
         if check is not None and not check.allows(headers.get("Host"), headers.get("X-Forwarded-Context"),
-                                                  _client(self.connection)):
+                                                  client_address(self.connection)):
             self._send(self._request(b""), error_response(403, check.refusal(headers["Host"])))
             return
         length = headers.get("Content-Length", "")
@@ -345,7 +347,7 @@ class Exchange(HTTPMessageDelegate):
         assert start is not None and self.headers is not None  # tornado calls headers_received first
         path, query = split_target(start.path)
         return Request(method=start.method, path=path, query=query, headers=_decoded(self.headers),
-                       body=body, remote_addr=self.connection.context.remote_ip or "",
+                       body=body, remote_addr=remote_ip(self.connection),
                        protocol=start.version)
 
     def _internal_error(self, request: Request, error: Exception) -> Response:
@@ -408,12 +410,6 @@ class Exchange(HTTPMessageDelegate):
         if self.counted:
             self.counted = False
             self.server.active -= 1
-
-
-def _client(connection) -> Optional[tuple]:
-    """(address, port) of the connection's other end, where tornado knows it."""
-    address = getattr(connection.context, "address", None)
-    return tuple(address[:2]) if isinstance(address, tuple) and len(address) >= 2 else None
 
 
 def _decoded(headers: HTTPHeaders) -> HTTPHeaders:
