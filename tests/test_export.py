@@ -14,9 +14,11 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 if sys.version_info >= (3, 11):
@@ -31,6 +33,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from subprocesses import serving, subprocess_env, wagi_nb_cli
 
 import wagi_nb
+from wagi_nb import cli
+from wagi_nb.envvars import parse_env_file, parse_env_pairs
 from wagi_nb.toolchains import wasi_libc
 from wagi_nb.export import save_config, ExportError, check_manifest, component_id, export_app
 from wagi_nb.wagi import WagiApp
@@ -527,6 +531,43 @@ argv = "${{SCRIPT_NAME}} ${{ARGS}}"
     assert again.global_env == {"MODE": "prod"}
     for target in ("/api/v2", "/api/v2/sub", "/b"):
         assert again.request("GET", target).body == app.request("GET", target).body
+
+
+# -- the global env: app.env holds what Wagi's reader reads back, -e the rest ----------------------
+#: Variables an env-file line holds exactly (a value ending in `\r` only when quoted).
+IN_APP_ENV = {"PLAIN": "hello world", "SPACES": " padded # not a comment ", "SINGLE": "'single quoted'",
+              "EMPTY": "", "CR_END": "ends in a carriage return\r", "dash-name": "ok"}
+#: Variables it cannot hold: every one but QUOTED goes by -e instead (-e strips QUOTED's quotes).
+NOT_IN_APP_ENV = {"INNER": 'say "hi"', "MULTI": "line one\nline two", "QUOTED": '"wrapped"',
+                  "MY.VAR": "dotted name", "HALF": '"half-quoted'}
+
+
+def test_app_env_reads_back_exactly_and_what_it_cannot_hold_is_named(tmp_path, need_toolchain):
+    need_toolchain("wat")
+    app = WagiApp()
+    app.add_route("/", wagi_nb.build(WAT_ENTRY, language="wat"))
+    app.set_env({**IN_APP_ENV, **NOT_IN_APP_ENV})
+    report = export_app(app, tmp_path / "out", name="env")
+    out = tmp_path / "out"
+    output, readme = str(report), (out / "README.md").read_text()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (a line the reader skips is an EnvFileWarning)
+        assert parse_env_file(out / "app.env") == IN_APP_ENV
+    # The README's command passes the others with -e, and wagi-nb serve reads them back exactly.
+    command = readme.split("## Run it\n\n```sh\n", 1)[1].split("\n# or, with Wagi itself", 1)[0]
+    argv = shlex.split(command)
+    assert argv[:2] == ["wagi-nb", "serve"] and command in output
+    flags = parse_env_pairs(cli.parser().parse_args(argv[1:]).env)
+    assert flags == {name: value for name, value in NOT_IN_APP_ENV.items() if name != "QUOTED"}
+    for name in NOT_IN_APP_ENV:
+        for text in (output, readme):
+            assert f"`{name}` is NOT in app.env" in text, text
+    for text in (output, readme):
+        assert re.search(r"`QUOTED` is NOT in app.env: .*-e cannot pass it either .*Only Spin has it", text)
+        assert re.search(r"`MY.VAR` is NOT in app.env: its name .*Pass it with -e NAME=VALUE", text)
+    assert "PLAIN" not in output and "`PLAIN` is NOT" not in readme
+    manifest = tomllib.loads((out / "spin.toml").read_text())
+    assert manifest["component"]["root"]["environment"] == {**IN_APP_ENV, **NOT_IN_APP_ENV}
 
 
 # -- the validator ---------------------------------------------------------------------------------

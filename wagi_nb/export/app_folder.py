@@ -19,6 +19,7 @@ from .. import toolchains
 from ..errors import WagiNbError
 from ..wagi.cgi import CGI_VARIABLES
 from ..wagi.config import dump_config
+from .app_env import app_env
 from .spin import check_manifest, component_id, manifest_text, outbound_host
 from .spin_differences import SpinDifferences, spin_differences
 from ..runtime.outbound_http import MODULE as OUTBOUND_MODULE
@@ -73,6 +74,18 @@ class ExportReport:
     spin_warnings: list = field(default_factory=list)
     #: Where the real Wagi 0.8.1 changes this app's answers (empty for a Spin-only export).
     wagi_warnings: list = field(default_factory=list)
+    #: Global variables app.env cannot hold (``app_env.LeftOut``; empty for a Spin-only export).
+    env_left_out: list = field(default_factory=list)
+
+    @property
+    def env_flags(self) -> str:
+        """The ``-e`` arguments (shell-quoted) that give wagi-nb serve and Wagi what app.env cannot."""
+        return " ".join(v.flag for v in self.env_left_out if v.flag)
+
+    def env_advice(self) -> list:
+        """A sentence per variable app.env leaves out: which, why, and what to do."""
+        return [v.advice(in_spin=self.format == "both" and v.name not in CGI_VARIABLES)
+                for v in self.env_left_out]
 
     @property
     def notes(self) -> list:
@@ -86,6 +99,10 @@ class ExportReport:
             if warnings:
                 lines.append(f"Under {peer} this app answers differently (README.md has the details):")
                 lines += [f"  ! {warning}" for warning in warnings]
+        if self.env_left_out:
+            lines.append(f"app.env LEAVES OUT {len(self.env_left_out)} global variable(s) (README.md has the "
+                         "details):")
+            lines += [f"  ! {advice}" for advice in self.env_advice()]
         if self.notes:
             lines.append("Not expressible, see README.md:")
             lines += [f"  {route}: {note}" for route, note in self.notes]
@@ -108,10 +125,16 @@ SPIN_VERSIONS = ("spin.toml runs Wagi modules with Spin's wagi executor: Spin 2 
 def run_hint(report: ExportReport) -> str:
     hints = []
     if report.format in ("wagi", "both"):
-        hints.append(f"cd {report.folder} && wagi-nb serve -c modules.toml --env-file app.env")
+        hints.append(f"cd {report.folder} && {wagi_command(report, 'wagi-nb serve')}")
     if report.format in ("spin", "both"):
         hints.append(f"cd {report.folder} && spin up")
     return "Run it: " + "   or   ".join(hints)
+
+
+def wagi_command(report: ExportReport, program: str) -> str:
+    """The command that serves the export with Wagi's flags: the manifest, app.env, and ``-e`` for
+    the variables app.env cannot hold."""
+    return " ".join(filter(None, [f"{program} -c modules.toml --env-file app.env", report.env_flags]))
 
 
 def route_ids(app) -> list:
@@ -184,14 +207,18 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
     name = component_id(name or folder.resolve().name or "wagi-app")
     routes: list = []
     entries: list = []
+    env_left_out: list = []
     components: list = []
     for handler, cid in route_ids(app):
         routes.append(_write_route(folder, cid, handler, app.global_env, entries, components))
     if format in ("wagi", "both"):
+        text, env_left_out = app_env(app.global_env)
+        (folder / "app.env").write_text(text)
         (folder / "modules.toml").write_text(dump_config(entries, folder, header=(
             "Written by wagi_nb export. Serve with:\n"
-            "  wagi-nb serve -c modules.toml --env-file app.env   (or: wagi -c modules.toml --env-file app.env)")))
-        (folder / "app.env").write_text("".join(f"{k}={v}\n" for k, v in app.global_env.items()))
+            "  wagi-nb serve -c modules.toml --env-file app.env   (or: wagi -c modules.toml --env-file app.env)"
+            + ("\nplus the -e flags README.md gives for the global variables app.env cannot hold."
+               if env_left_out else ""))))
     spin = None
     if format in ("spin", "both") and components:
         text = manifest_text(name, components)
@@ -205,7 +232,8 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
     report = ExportReport(folder=folder, name=name, format=format, routes=routes,
                           spin_warnings=[SPIN_LEFT_OUT.format(route=r.route) for r in left_out]
                           + (list(spin.warnings) if spin else []),
-                          wagi_warnings=wagi_warnings(routes) if format in ("wagi", "both") else [])
+                          wagi_warnings=wagi_warnings(routes) if format in ("wagi", "both") else [],
+                          env_left_out=env_left_out)
     (folder / "README.md").write_text(readme(report, app, spin))
     return report
 
@@ -396,10 +424,15 @@ def readme(report: ExportReport, app, spin: Optional[SpinDifferences] = None) ->
             lines += [f"**Under {peer} this app answers differently:**", ""]
             lines += [f"- {warning}" for warning in warnings]
             lines += ["", f"(Details: \"{where}\", below.)", ""]
+    if report.env_left_out:
+        lines += [f"**app.env leaves out {len(report.env_left_out)} global variable(s)**, which its one "
+                  "`NAME=VALUE` line per variable cannot hold as they are:", ""]
+        lines += [f"- {advice}" for advice in report.env_advice()]
+        lines += [""]
     lines += ["## Run it", ""]
     if report.format in ("wagi", "both"):
-        lines += ["```sh", "wagi-nb serve -c modules.toml --env-file app.env", "# or, with Wagi itself:",
-                  "wagi -c modules.toml --env-file app.env", "```", ""]
+        lines += ["```sh", wagi_command(report, "wagi-nb serve"), "# or, with Wagi itself:",
+                  wagi_command(report, "wagi"), "```", ""]
     if report.format in ("spin", "both"):
         lines += ["```sh", "spin build   # rebuilds modules/ from src/ with the commands in spin.toml",
                   "spin up", "```", "", SPIN_VERSIONS, ""]
@@ -410,6 +443,9 @@ def readme(report: ExportReport, app, spin: Optional[SpinDifferences] = None) ->
     if app.global_env:
         lines += ["", "Global environment (`app.env`, and each Spin component's `environment`): "
                   + ", ".join(f"`{k}`" for k in app.global_env)]
+        if report.env_left_out:
+            lines[-1] += (". Not in app.env (see above): "
+                          + ", ".join(f"`{v.name}`" for v in report.env_left_out))
         shadowed = sorted(set(app.global_env) & CGI_VARIABLES)
         if shadowed and report.format in ("spin", "both"):
             lines[-1] += (f". Left out of spin.toml: {', '.join(f'`{k}`' for k in shadowed)}, named as CGI "
