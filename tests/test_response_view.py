@@ -3,6 +3,8 @@ import base64
 import html
 import re
 
+import pytest
+
 from wagi_nb.display import ResponseView
 from wagi_nb.wagi.request import Request
 from wagi_nb.wagi.response import error_response, parse_cgi_output
@@ -196,6 +198,24 @@ def test_non_utf8_body_and_stderr_do_not_crash():
 
 def test_declared_charset_is_used():
     response = parse_cgi_output(b"Content-Type: text/plain; charset=iso-8859-1\n\ncaf\xe9")
+    assert repr(ResponseView(response)).endswith("café")
+
+
+@pytest.mark.parametrize("content_type", [
+    'text/plain; charset="iso-8859-1"',
+    "text/plain;Charset=Latin1",
+    "text/plain; format=flowed; charset=cp1252",
+    'text/plain; title="a; charset=utf-8"; charset=iso-8859-1',  # (a quoted value's `;` is not a split)
+])
+def test_the_view_and_response_text_read_the_charset_alike(content_type):
+    response = parse_cgi_output(f"Content-Type: {content_type}\n\n".encode() + b"caf\xe9")
+    assert response.text == "café"
+    assert repr(ResponseView(response)).endswith("café")
+
+
+def test_a_codec_that_is_no_charset_falls_back_to_utf8_in_both():
+    response = parse_cgi_output("Content-Type: text/plain; charset=base64\n\ncafé".encode())
+    assert response.text == "café"
     assert repr(ResponseView(response)).endswith("café")
 
 

@@ -16,6 +16,7 @@ except ImportError:
     import wagi_modules as wm
 
 from wagi_nb.wagi import WagiApp, parse_cgi_output
+from wagi_nb.wagi.response import charset
 
 
 @pytest.fixture
@@ -360,3 +361,23 @@ def test_parse_cgi_output_table(output, status, body):
     assert response.status == status
     if body is not None:
         assert response.body == body
+
+
+# -- Response.text: the body in the charset the Content-Type declares ------------------------------
+@pytest.mark.parametrize("content_type, expected", [
+    ('text/plain; charset="iso-8859-1"', "iso8859-1"),
+    ("text/plain; charset=UTF-8", "utf-8"),
+    ("text/plain;CHARSET=latin1", "iso8859-1"),
+    ('text/html; charset="utf\\-8"', "utf-8"),  # a quoted-string's backslash escape
+    ('text/plain; title="x; charset=koi8-r"', None),  # inside another parameter's quoted value
+    ("text/plain", None),
+    ("text/plain; charset=no-such-charset", None),
+    ("text/plain; charset=base64", None),  # a Python codec, but bytes to bytes
+])
+def test_charset_reads_a_token_or_a_quoted_string(content_type, expected):
+    assert charset(content_type) == expected
+
+
+def test_text_decodes_a_quoted_charset():
+    response = parse_cgi_output(b'Content-Type: text/plain; charset="iso-8859-1"\n\ncaf\xe9')
+    assert response.text == "café"

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import base64
-import codecs
 import html
 import json
 import re
 from typing import Optional, Sequence
 
-from ..wagi.response import header_text
+from ..wagi.response import charset, header_text
 from .json_tree import json_tree
 from .style import BORDER, ERROR_BOX, NOTE, STDERR, TEXT, status_colour
 from .text import SHOW_LIMIT, compiler_warnings_html, count_warnings, decode_for_display, escape, pre
@@ -79,22 +78,19 @@ def _is_utf8(data: bytes) -> bool:
 
 def _charset(content_type: str) -> Optional[str]:
     """The declared charset when it is a known codec other than UTF-8 (which decode_for_display handles)."""
-    match = re.search(r"charset=\"?([\w.:-]+)", content_type, re.IGNORECASE)
-    if not match:
-        return None
-    try:
-        name = codecs.lookup(match.group(1)).name
-    except LookupError:
-        return None
+    name = charset(content_type)
     return None if name == "utf-8" else name
 
 
 def decode_body(body: bytes, content_type: str) -> tuple:
     """(text, note): the body as text in its declared charset, cut to the display limit."""
-    charset = _charset(content_type)
-    if charset is None:
+    declared = _charset(content_type)
+    try:
+        text = body[:SHOW_LIMIT].decode(declared, errors="replace") if declared else None
+    except ValueError:  # (a codec that fails even with "replace", as punycode does)
+        text = None
+    if text is None:
         return decode_for_display(body)
-    text = body[:SHOW_LIMIT].decode(charset, errors="replace")
     note = (f"showing the first {SHOW_LIMIT:,} of {len(body):,} bytes; the full body is on the "
             "result object") if len(body) > SHOW_LIMIT else ""
     return text, note

@@ -1,6 +1,7 @@
 """A module's CGI output turned into an HTTP response (spec section 4)."""
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from tornado.httputil import HTTPHeaders
 _NAME = re.compile(rb"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _STATUS = re.compile(rb"^([0-9]{3})(?:[ \t]|$)")
+#: A media type's parameter (RFC 9110, 5.6.6): a token name, then a token or a quoted-string value.
+_PARAMETER = re.compile(r""";[ \t]*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^;]*)""")
 
 HOW = ("A Wagi module must print a `Content-Type` (or `Location`) header, then a blank line, then the "
        "body, e.g.\n    println!(\"Content-Type: text/plain\");\n    println!();\n"
@@ -27,6 +30,25 @@ def not_a_response(has_header: bool, has_blank_line: bool) -> str:
     missing = [what for what, present in (("a `Content-Type`, `Location` or `Status` header", has_header),
                                           ("a blank line after the headers", has_blank_line)) if not present]
     return f"The module's output is not a CGI response: it lacks {' and '.join(missing)}. " + HOW
+
+
+def charset(content_type: str) -> Optional[str]:
+    """The text encoding a Content-Type declares, by Python's name for it (``text/plain;
+    charset="ISO-8859-1"`` → ``iso8859-1``); None when it declares none, or one Python cannot decode
+    text with. The one reading of it: ``Response.text`` and the notebook's response view both use it."""
+    for name, value in _PARAMETER.findall(content_type):
+        if name.lower() != "charset":
+            continue
+        value = value.strip(" \t")
+        if len(value) > 1 and value[0] == value[-1] == '"':  # a quoted-string: its quotes and backslash escapes removed
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        try:
+            encoding = codecs.lookup(value).name
+            b"a".decode(encoding, "replace")  # base64, rot13 …: codecs, but not text encodings
+        except (LookupError, ValueError):
+            return None
+        return encoding
+    return None
 
 
 def reason_phrase(status: int) -> str:
@@ -69,10 +91,9 @@ class Response:
 
     @property
     def text(self) -> str:
-        charset = re.search(r"charset=([\w-]+)", self.content_type)
         try:
-            return self.body.decode(charset.group(1) if charset else "utf-8", "replace")
-        except LookupError:
+            return self.body.decode(charset(self.content_type) or "utf-8", "replace")
+        except ValueError:  # (a codec that fails even with "replace", as punycode does)
             return self.body.decode("utf-8", "replace")
 
     def json(self):
