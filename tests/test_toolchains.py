@@ -151,3 +151,59 @@ def test_each_toolchain_says_which_libc_it_links_and_how_spin_is_kept_safe(need_
             assert info.identity["old_libc"] is True  # (the fix is part of the build's cache key)
         else:
             assert "has PR 377's fix" in info.libc
+
+
+# -- the order of discovery, with fake compilers ----------------------------------------------------
+def test_rustup_s_rustc_comes_before_path_s_and_debian_s(tmp_path, monkeypatch):
+    """rustup's proxy (the toolchain rustup's settings choose), then rustup's toolchains, then PATH,
+    then /usr/bin: a rustup toolchain with the wasm target wins even when /usr/bin is first on PATH."""
+    from test_discovery_cache import fake_rustc
+    from wagi_nb.toolchains import rust
+    monkeypatch.setenv("RUSTUP_HOME", str(tmp_path / "rustup"))
+    monkeypatch.setenv("CARGO_HOME", str(tmp_path / "cargo"))
+    for folder in ("usr-bin", "rustup/toolchains/stable/bin", "cargo/bin"):
+        (tmp_path / folder).mkdir(parents=True)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(tmp_path / "usr-bin"), str(tmp_path / "cargo/bin")]))
+    debian, _ = fake_rustc(tmp_path / "usr-bin", "rustc 1.63.0 (Debian)", tmp_path / "debian")
+    stable, _ = fake_rustc(tmp_path / "rustup/toolchains/stable/bin", "rustc 1.80.0", tmp_path / "stable",
+                           "wasm32-wasip1")
+    assert rust.TOOLCHAIN.discover().path == str(stable)
+    proxy, _ = fake_rustc(tmp_path / "cargo/bin", "rustc 1.81.0 (rustup's choice)", tmp_path / "chosen",
+                          "wasm32-wasip1")
+    assert rust.TOOLCHAIN.discover().path == str(proxy)
+    # A rustc without a wasm target is passed over, wherever it is.
+    for sysroot in ("stable", "chosen"):
+        shutil.rmtree(tmp_path / sysroot / "lib" / "rustlib" / "wasm32-wasip1")
+    info = rust.TOOLCHAIN.discover()
+    assert info.path == str(debian)
+    assert f"{proxy} (rustc 1.81.0 (rustup's choice), no WASI target), {stable} (" in info.note, info.note
+
+
+def fake_zig(folder: Path, version: str, executable: bool = True) -> Path:
+    """A zig script that answers ``zig version``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    script = folder / "zig"
+    script.write_text(f'#!/bin/sh\n[ "$1" = version ] && echo "{version}"\n')
+    script.chmod(0o755 if executable else 0o644)
+    return script
+
+
+def test_a_ziglang_package_whose_zig_cannot_run_does_not_hide_a_zig_on_path(tmp_path, monkeypatch):
+    from wagi_nb.toolchains import zig
+    from wagi_nb.toolchains.base import missing_message
+    package = tmp_path / "site-packages" / "ziglang"
+    stuck = fake_zig(package, "0.14.0", executable=False)  # (unpacked without its execute bit)
+    on_path = fake_zig(tmp_path / "bin", "0.13.0")
+    monkeypatch.setattr(zig, "spec_location", lambda name: str(package) if name == "ziglang" else None)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    info = zig.TOOLCHAIN.discover()
+    assert (info.found, info.path, info.version) == (True, str(on_path), "0.13.0")
+    assert f"chmod +x {stuck}" in info.note  # (%wasm_toolchains shows why the package's is not used)
+    # With no zig on PATH either, the message says what is wrong with the package's, and the fix.
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    info = zig.TOOLCHAIN.discover()
+    message = missing_message(info, zig.TOOLCHAIN.title)
+    assert not info.found
+    assert f"The ziglang package's zig ({stuck}) is not executable, and there is no `zig` on PATH" in message
+    assert f"chmod +x {stuck}" in message and "pip install --force-reinstall ziglang" in message
+    assert "Neither" not in message, message

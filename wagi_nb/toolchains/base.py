@@ -340,9 +340,10 @@ def capture(argv: Sequence[str], timeout: float = 30) -> Optional[str]:
     return done.stdout.decode("utf-8", errors="replace").strip()
 
 
-def executables(name: str, extra: Iterable[str] = ()) -> list:
-    """Every executable called ``name`` on PATH, then ``extra`` paths, deduplicated by real path."""
-    found, seen = [], set()
+def executables(name: str, extra: Iterable[str] = (), first: Iterable[str] = ()) -> list:
+    """Every executable called ``name``: ``first`` paths, then PATH's, then ``extra`` paths,
+    deduplicated by real path (the earliest place kept)."""
+    found, seen = list(first), set()
     for folder in os.environ.get("PATH", "").split(os.pathsep):
         found.append(os.path.join(folder, name))
     found.extend(extra)

@@ -25,9 +25,13 @@ def cargo_home() -> Path:
 
 
 def candidates() -> list:
-    """Every rustc worth asking, in order of preference."""
+    """Every rustc worth asking, in order of preference: rustup's proxy (``~/.cargo/bin/rustc``, which
+    runs the toolchain rustup's settings or a rust-toolchain file choose), then each rustup toolchain's
+    own rustc (one may have the wasm target the chosen one lacks), then PATH's, then Debian's. rustup's
+    come first even when /usr/bin is earlier on PATH: whoever added the wasm target to a rustup
+    toolchain means that one, not Debian's older rustc. (The first with a WASI target wins.)"""
     toolchains = observe_glob(str(rustup_home() / "toolchains" / "*" / "bin" / "rustc"))
-    return executables("rustc", [*toolchains, str(cargo_home() / "bin" / "rustc"), "/usr/bin/rustc"])
+    return executables("rustc", ["/usr/bin/rustc"], first=[str(cargo_home() / "bin" / "rustc"), *toolchains])
 
 
 def wasi_target(rustc: str) -> tuple:

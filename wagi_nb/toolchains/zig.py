@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from typing import Optional
 
 from .base import Toolchain, ToolchainInfo, capture, executables, resolve_override
@@ -10,18 +11,41 @@ from .discovery_cache import observe_file, spec_location
 ZIG_INSTALL = "pip install 'wagi-nb[zig]'  (or: pip install ziglang)"
 
 
+def fix_stuck(binary: str) -> str:
+    """How to make the ziglang package's binary executable again."""
+    return f"chmod +x {shlex.quote(binary)}  (or reinstall it: pip install --force-reinstall ziglang)"
+
+
+def bundled_zig() -> Optional[str]:
+    """Where the ziglang package keeps its zig binary (None without the package); it may not run."""
+    package = spec_location("ziglang")
+    return os.path.join(package, "zig") if package else None
+
+
+def runnable(path: Optional[str]) -> bool:
+    """Whether ``path`` is an executable file (recorded: a ``chmod +x`` changes the answer)."""
+    if not path:
+        return False
+    observe_file(path)
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
 def find_zig(override: Optional[str] = None) -> Optional[str]:
-    """The zig binary: a configured one, the ziglang package's, or the first on PATH."""
+    """The zig binary: a configured one, the ziglang package's, or the first on PATH. A package whose
+    binary cannot run (unpacked without its execute bit) does not hide a working zig on PATH."""
     if override:
         return resolve_override(override)
-    package = spec_location("ziglang")
-    bundled = [os.path.join(package, "zig")] if package else []
-    found = executables("zig", []) if not bundled else []
-    for path in [*bundled, *found]:
-        observe_file(path)
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
+    bundled = bundled_zig()
+    if runnable(bundled):
+        return bundled
+    found = executables("zig")
+    return found[0] if found else None
+
+
+def stuck_zig() -> Optional[str]:
+    """The ziglang package's binary when it is there but not executable, else None."""
+    bundled = bundled_zig()
+    return bundled if bundled and os.path.isfile(bundled) and not runnable(bundled) else None
 
 
 class Zig(Toolchain):
@@ -35,12 +59,27 @@ class Zig(Toolchain):
     def discover(self, override: Optional[str] = None) -> ToolchainInfo:
         zig = find_zig(override)
         version = capture([zig, "version"]) if zig else None
+        stuck = None if override else stuck_zig()
         if not version:
-            where = (f"The configured zig {override!r} could not run" if override else
-                     "Neither the ziglang package nor a `zig` on PATH is installed")
-            return self.missing(name="zig", note=where, install=ZIG_INSTALL)
-        return self.found(name="zig", path=zig or "", version=version, target="wasm32-wasi",
-                          note="configured by the user" if override else "")
+            return self.missing(name="zig", note=self.why_missing(override, zig, stuck),
+                                install=fix_stuck(stuck) if stuck else ZIG_INSTALL)
+        note = "configured by the user" if override else ""
+        if stuck:
+            note = (f"the ziglang package's zig ({stuck}) is not executable, so the `zig` on PATH is used "
+                    f"(to use the package's: {fix_stuck(stuck)})")
+        return self.found(name="zig", path=zig or "", version=version, target="wasm32-wasi", note=note)
+
+    @staticmethod
+    def why_missing(override: Optional[str], zig: Optional[str], stuck: Optional[str]) -> str:
+        if override:
+            return f"The configured zig {override!r} could not run"
+        if stuck:
+            return (f"The ziglang package's zig ({stuck}) is not executable, and " +
+                    (f"the `zig` on PATH ({zig}) did not answer `zig version`" if zig else
+                     "there is no `zig` on PATH"))
+        if zig:
+            return f"{zig} did not answer `zig version`"
+        return "Neither the ziglang package nor a `zig` on PATH is installed"
 
     def command(self, info, job):
         # -rdynamic keeps `export fn` functions (build-exe drops them otherwise), for .exports.
