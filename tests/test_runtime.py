@@ -2,6 +2,7 @@
 traps with readable backtraces, limits (memory, timeout, Ctrl-C), fresh instances, clean exit."""
 from __future__ import annotations
 
+import copy
 import signal
 import subprocess
 import sys
@@ -250,6 +251,15 @@ def test_non_utf8_output_is_shown_not_crashed(wat):
     assert "caf\ufffd" in text and "ok" in text
     assert "not valid UTF-8" in text and "not valid UTF-8" in html
     assert "caf\ufffd" in html
+
+
+def test_a_run_view_copies_and_the_copy_shows_the_same(wat):
+    artifact = wagi_nb.build(wat.program((1, b"to stdout\n"), (2, b"to stderr\n")), language="wat")
+    view = RunView(artifact.run(), artifact)
+    for copied in (copy.copy(view), copy.deepcopy(view)):
+        assert type(copied) is RunView
+        assert (repr(copied), copied._repr_html_()) == (repr(view), view._repr_html_())
+        assert copied.stdout == b"to stdout\n"  # attributes still fall through to the result
 
 
 # -- how a run ends -----------------------------------------------------------------------------

@@ -21,6 +21,11 @@ class RunView:
         self.streamed = streamed
 
     def __getattr__(self, name):
+        # Python's own protocols (copy's __setstate__ and __deepcopy__, pickle's) are not the result's:
+        # forwarding them made a copy of the view a copy of its result, or, while ``copy`` rebuilds
+        # a view that has no ``result`` yet, a KeyError.
+        if name.startswith("__") and name.endswith("__") or "result" not in self.__dict__:
+            raise AttributeError(name)
         return getattr(self.__dict__["result"], name)
 
     def _streams(self):
