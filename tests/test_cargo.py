@@ -266,6 +266,15 @@ def test_wasm_cargo_without_a_crate_says_what_it_needs(rust, ipython_shell, tmp_
         ipython_shell.run_line_magic("wasm_cargo", "")
 
 
+@pytest.mark.parametrize("line", ["nowhere", "--no-such-flag", "nowhere --timeout soon", "--new a b", ""])
+def test_wasm_cargo_errors_name_the_line_magic(ipython_shell, tmp_path, monkeypatch, line):
+    monkeypatch.chdir(tmp_path)  # (`nowhere` is not a crate: no Rust is needed to say so)
+    with pytest.raises(Exception) as caught:
+        ipython_shell.run_line_magic("wasm_cargo", line)
+    message = str(caught.value)
+    assert "%wasm_cargo" in message and "%%wasm_cargo" not in message, message
+
+
 # -- headless build and export ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cargo_notebook(need_toolchain, tmp_path_factory):

@@ -56,8 +56,14 @@ def parse(magic, line):
     except ValueError as error:  # shlex: an unclosed quote
         raise UsageError(f"Cannot split the magic line: {error}. Close the quote.") from None
     except UsageError as error:
-        name = magic.__name__
-        raise UsageError(f"{error} — see `%%{name}?` for the flags %%{name} takes.") from None
+        name = magic_name(magic)
+        raise UsageError(f"{error} — see `{name}?` for the flags {name} takes.") from None
+
+
+def magic_name(magic) -> str:
+    """``%wasm_cargo`` for a line magic, ``%%wasm_rust`` for a cell magic: as its usage line spells it
+    (IPython adds one ``%`` to the parser's name, and a cell magic's parser is named with the other)."""
+    return "%" + magic.parser.prog
 
 
 def parse_env(pairs) -> dict:
