@@ -475,3 +475,29 @@ def test_two_runtimes_in_one_process_both_run_modules(need_toolchain, wat):
     first, second = Runtime(), Runtime()
     for runtime in (first, second):
         assert runtime.run(runtime.load(module.wasm_path)).stdout == b"from a second engine\n"
+
+
+# -- what a long session keeps in memory --------------------------------------------------------------
+EDITS_SCRIPT = r"""
+import sys, wagi_nb
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
+def edit(n):  # a cell edited n times: each version a new module of 2,000 functions (~2 MiB compiled)
+    funcs = "".join(f'(func (export "f{j}") (result i32) (i32.const {n * 10000 + j}))' for j in range(2000))
+    return f'(module (memory (export "memory") 1) {funcs} (func (export "_start")))'
+wagi_nb.build(edit(0), language="wat").run()
+start = rss()
+wagi_nb.build(edit(1), language="wat").run()
+one = rss() - start
+for n in range(2, int(sys.argv[1])):
+    assert wagi_nb.build(edit(n), language="wat").run().ok
+print(one, rss() - start)
+"""
+
+
+def test_a_cell_edited_many_times_does_not_keep_every_module(run_python):
+    done = run_python(EDITS_SCRIPT, 50, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()
+    one, grown = map(float, done.stdout.split())
+    # 49 modules of which only the last few are kept (it was all of them: ~2 MiB each, +100 MiB)
+    assert grown < 40, f"{grown:.0f} MiB for 49 edits, {one:.1f} MiB for the first"

@@ -24,6 +24,7 @@ from . import outbound_http, poll_oneoff, stdio
 from .deadlines import Deadline, start_ticker, watch
 from .imports import check_linkable, linker_provides, wasm_binary
 from .interrupts import cancels_on_sigint
+from .module_memo import ModuleMemo
 from .limits import CELL_LIMITS, RunLimits, instance_limits, limit_message
 from .result import EXIT, INTERRUPTED, OK, OUTPUT, TIMEOUT, TRAP, RunResult
 from .traps import describe_trap
@@ -83,9 +84,7 @@ class Runtime:
         self._wasi = stdio.define(self.linker, self.engine, self._streams)
         self._outbound = outbound_http.RunSessions()
         outbound_http.define(self.linker, self._outbound)
-        self._loaded: dict = {}
-        #: path → ((device, inode, size, mtime, ctime), LoadedModule): see :meth:`load`.
-        self._by_path: dict = {}
+        self.loaded_modules = ModuleMemo()
         self._lock = threading.Lock()
         folder = _fast_tmp()
         _remove_orphaned_scratch(folder)
@@ -96,32 +95,33 @@ class Runtime:
 
     # -- loading -----------------------------------------------------------------------------
     def load(self, wasm: Union[bytes, str, os.PathLike]) -> LoadedModule:
-        """Compile (or fetch from the native-code cache) and link a module; memoised by content.
+        """Compile (or fetch from the native-code cache) and link a module; memoised by content
+        (:mod:`~wagi_nb.runtime.module_memo`: the ones used last, and any still held elsewhere).
 
         A file already loaded is not read and hashed again while its device, inode, size,
-        modification and change times are the same (a server loads its module on every
-        request); any write to the file, or a new file in its place, changes them.
+        modification and change times are the same (a cell's module is loaded on every run);
+        any write to the file, or a new file in its place, changes them.
         """
         if isinstance(wasm, (bytes, bytearray)):
             return self._load_data(wasm)
         path = os.fspath(wasm)
         stat = os.stat(path)
         signature = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-        known = self._by_path.get(path)
-        if known is not None and known[0] == signature:
-            return known[1]
+        known = self.loaded_modules.for_file(path, signature)
+        if known is not None:
+            return known
         # stat before reading: a change made in between leaves a signature that no longer matches
         loaded = self._load_data(Path(path).read_bytes(), name=Path(path).name)
-        self._by_path[path] = (signature, loaded)
+        self.loaded_modules.file_loaded(path, signature, loaded.sha256)
         return loaded
 
     def _load_data(self, data: Union[bytes, bytearray], name: str = "The module") -> LoadedModule:
         sha = hashlib.sha256(data).hexdigest()
-        loaded = self._loaded.get(sha)
+        loaded = self.loaded_modules.get(sha)
         if loaded is None:
             with self._lock:
-                loaded = self._loaded.get(sha) or self._load(bytes(data), sha, name)
-                self._loaded[sha] = loaded
+                loaded = self.loaded_modules.get(sha) or self._load(bytes(data), sha, name)
+                self.loaded_modules.add(sha, loaded)
         return loaded
 
     def _load(self, data: bytes, sha: str, name: str = "The module") -> LoadedModule:
