@@ -91,3 +91,31 @@ def test_rerunning_a_preview_cell_replaces_its_preview(ip):
         widget.close()
     assert not [listener for listener in app.route_listeners
                 if getattr(listener, "__self__", None).__class__.__name__ == "RequestPreview"]
+
+
+def preview_cell(ip, line, heading, cell_id):
+    """Run a route cell as JupyterLab runs it: with the cell's id (IPython's pre_run_cell hooks get it)."""
+    with capture_output():
+        result = ip.run_cell(f"%%wasm_rust {line}\n{PAGE.format(heading)}", cell_id=cell_id)
+    assert result.success, result.error_in_exec
+    return result.result
+
+
+def test_a_preview_cell_edited_and_rerun_keeps_one_live_preview(ip):
+    # the same cell, its --request edited between runs
+    widgets = [preview_cell(ip, f"--route /page/... --preview --request 'GET /page/{n}'", "first", "cell-a")
+               for n in range(5)]
+    other = preview_cell(ip, "--route /page/... --preview --request 'GET /page/other'", "first", "cell-b")
+    runs = []
+    app.listeners.append(lambda request, response: runs.append(request.target))
+    try:
+        route_cell(ip, "--route /page/... --no-run", "second")
+    finally:
+        app.listeners.pop()
+    # one run per live preview: cell a's latest and cell b's (it was five for cell a)
+    assert sorted(runs) == ["/page/4", "/page/other"]
+    assert "second" in widgets[-1].output.value and "second" in other.output.value
+    for old in widgets[:-1]:
+        assert "no longer updates" in old.status.value and "second" not in old.output.value
+    for widget in [*widgets, other]:
+        widget.close()

@@ -8,8 +8,9 @@ def register(ipython) -> None:
     ipython.register_magics(WasmMagics)
     ipython.register_magics(WagiMagics)
     ipython.register_magics(ServeMagics)
-    from .completion import install
-    install(ipython)  # Tab completion of the magics' options (replaces an earlier one: %reload_ext)
+    from . import cells, completion
+    completion.install(ipython)  # Tab completion of the magics' options (replaces an earlier one: %reload_ext)
+    cells.install(ipython)  # which cell runs: a live preview is the cell's
 
 
 __all__ = ["ServeMagics", "WasmMagics", "WagiMagics", "register"]

@@ -45,7 +45,10 @@ def preview_link_base():
 
 
 def live_preview(route: str, request: Request):
+    """The running cell's live preview of ``request`` (it replaces the one the cell made before)."""
     from ..wagi.preview import RequestPreview
     from ..widgets import RoutePreviewWidget
-    return RoutePreviewWidget(RequestPreview(app, route, request.method, request.target),
+    from .cells import running_cell
+    return RoutePreviewWidget(RequestPreview(app, route, request.method, request.target,
+                                             cell=running_cell.cell_id),
                               link_base=preview_link_base)

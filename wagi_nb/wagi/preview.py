@@ -10,8 +10,9 @@ from .response import Response
 from .routes import Route
 
 
-#: app → {(route, method, target): the preview that watches it}: one live preview per request,
-#: so re-running a ``--preview`` cell replaces its preview instead of adding one more.
+#: app → {key: the preview that watches}: one live preview per notebook cell (or per route, where
+#: the cell is not known), so re-running a ``--preview`` cell replaces its preview instead of adding
+#: one more, even when its request changed.
 _watching: "weakref.WeakKeyDictionary[WagiApp, Dict[tuple, RequestPreview]]" = weakref.WeakKeyDictionary()
 
 
@@ -20,12 +21,13 @@ class RequestPreview:
 
     ``watch()`` re-sends the request whenever the route that answers it is
     replaced (its cell re-run), and tells ``on_response`` callbacks. Only one
-    preview watches a given route and request: a newer one replaces the older,
-    which is then ``superseded`` (its callbacks are told once more) and stops.
+    preview watches for a given ``cell`` (a notebook cell's id), or without one for
+    a given route: a newer one replaces the older, which is then ``superseded``
+    (its callbacks are told once more) and stops.
     """
 
     def __init__(self, app: WagiApp, route: str, method: str = "GET", target: Optional[str] = None,
-                 headers: str = "", body: str = ""):
+                 headers: str = "", body: str = "", cell: Optional[str] = None):
         self.app = app
         self.route = Route(route)
         self.method = method
@@ -37,8 +39,8 @@ class RequestPreview:
         self.sends = 0
         self.on_response: list = []
         self.superseded = False
-        #: The request it watches for, as first given (the form may change method and target later).
-        self.key = (self.route.text, self.method.upper(), self.target)
+        #: What it is the one live preview of: its cell, else its route.
+        self.key = ("cell", cell) if cell else ("route", self.route.text)
 
     def request(self) -> Request:
         """The request as currently written; raises BadRequest when it cannot be read."""

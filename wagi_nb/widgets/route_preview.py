@@ -76,8 +76,8 @@ class RoutePreviewWidget(widgets.VBox):
 
     def _show(self, preview: RequestPreview) -> None:
         if preview.superseded:
-            self.status.value = (f"This preview no longer updates: a newer preview of "
-                                 f"{preview.key[1]} {preview.key[2]} took its place.")
+            made_by = "this cell" if preview.key[0] == "cell" else f"route {preview.route}"
+            self.status.value = f"This preview no longer updates: a newer preview made by {made_by} took its place."
             return
         if preview.response is None:
             self.status.value = "Request not sent"
