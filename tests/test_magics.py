@@ -59,11 +59,7 @@ def shown(captured) -> str:
 
 
 def magic(ip, name, line, body):
-    """Run a cell magic directly; (returned value, everything shown as text).
-
-    A build slower than half a second shows a live status line that the result then replaces
-    (the magic returns None), so tests read what was shown rather than rely on the return value.
-    """
+    """Run a cell magic directly; (returned value, everything shown and the value, as text)."""
     with capture_output() as captured:
         value = ip.run_cell_magic(name, line, body)
     text = shown(captured) + ("\n" + repr(value) if value is not None else "")

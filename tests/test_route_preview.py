@@ -14,8 +14,7 @@ PAGE = ('fn main() {{\n    println!("Content-Type: text/html");\n    println!();
 @pytest.fixture(scope="module")
 def ip(ipython_shell, need_toolchain):
     need_toolchain("rust")
-    # Built up front: a cell whose build takes over half a second shows its result in the live
-    # status line and returns None, and these tests want the returned view.
+    # Built up front, so that each test's cells run rather than compile.
     for heading in ("first", "second", "form"):
         wagi_nb.build(PAGE.format(heading), language="rust", line_offset=1)
     return ipython_shell

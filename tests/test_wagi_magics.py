@@ -29,8 +29,7 @@ NO_HEADER = 'fn main() {\n    println!("Hello, world!");\n}\n'
 @pytest.fixture(scope="module")
 def ip(ipython_shell, need_toolchain):
     need_toolchain("rust")
-    # Built up front: a cell whose build takes over half a second shows its result in the live
-    # status line and returns None, and these tests want the returned view.
+    # Built up front, so that each test's cells run rather than compile.
     for source in (HELLO, ECHO, NO_HEADER):
         wagi_nb.build(source, language="rust", line_offset=1)
     return ipython_shell

@@ -1,6 +1,6 @@
 """Every use of wasmtime-py's private API, in one place, for the one major version it was written for.
 
-wasmtime-py 50 has no public API for two things the runtime needs:
+wasmtime-py 50 has no public API for three things the runtime needs:
 
 * **an epoch-deadline callback** (``wasmtime_store_epoch_deadline_callback``): ``Store`` only has
   ``set_epoch_deadline``, which traps at the deadline, but a run must decide at every tick whether
