@@ -99,7 +99,7 @@ class RoutePreviewWidget(widgets.VBox):
 
     def text_fallback(self) -> str:
         preview = self.preview
-        head = (f"Live preview of {preview.method} {preview.target} (route {preview.key[0]}): re-run the cell "
+        head = (f"Live preview of {preview.method} {preview.target} (route {preview.route}): re-run the cell "
                 "to use it again; it needs the kernel.")
         if preview.response is None:
             return f"{head}\n{preview.error}"
