@@ -1,6 +1,6 @@
 """Every language of the registry: what a build costs and what a request costs.
 
-For each language, the handler of tests/language_samples.py (it answers the query, a header
+For each language, the handler of tests/helpers/language_samples.py (it answers the query, a header
 and the request body; WAT its hello world, run as a route) is built from scratch a few times, and requested
 in-process through a WagiApp on a fresh instance each time. For the interpreted languages
 (Python, JavaScript) a "build" is the interpreter's syntax check, and the first one in a
@@ -20,7 +20,7 @@ from .common import REPO, Context, Row, Section, row_from_samples
 def samples():
     sys.path.insert(0, str(REPO / "tests"))
     try:
-        import language_samples
+        from helpers import language_samples
     finally:
         sys.path.remove(str(REPO / "tests"))
     return language_samples
@@ -41,7 +41,7 @@ def every_language(ctx: Context) -> Section:
         "that warms the compiler's own caches (Go's build cache, for one). Then "
         f"{requests} requests of `POST /h?x=1&y=2` with an `X-Agent` header and a body, through "
         "`WagiApp.request` (in-process, a fresh instance per request; the figure is the median of the "
-        "response's `duration`, the module's run). The handlers are tests/language_samples.py's.")
+        "response's `duration`, the module's run). The handlers are tests/helpers/language_samples.py's.")
     for language, toolchain in toolchains.TOOLCHAINS.items():
         info = toolchains.discover(language)
         if not info.found:

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/fuzz.py                 # 100,000 inputs per target; rewrites docs/fuzzing.md
     .venv/bin/python scripts/fuzz.py --inputs 5000   # a quick look; docs are not rewritten
 
-Targets (the properties are in tests/fuzz_targets.py, which the test suite also runs, briefly):
+Targets (the properties are in tests/helpers/fuzz_targets.py, which the test suite also runs, briefly):
 
 * ``cgi-output``: module stdout → response → the bytes the server writes;
 * ``modules-toml``: modules.toml text → entries or a ConfigError;
@@ -28,7 +28,7 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-import fuzz_targets  # noqa: E402
+from helpers import fuzz_targets  # noqa: E402
 
 DOC = REPO / "docs" / "fuzzing.md"
 
@@ -63,7 +63,7 @@ def report(results: list, command: str) -> str:
              "What modules and users write is read by three parsers that must never raise: the CGI "
              "output parser (with the server's header writing behind it), the `modules.toml` "
              "reader and the `--env-file` reader. `scripts/fuzz.py` feeds each of them generated inputs "
-             "(hypothesis strategies in `tests/fuzz_targets.py`: header blocks like modules print, with "
+             "(hypothesis strategies in `tests/helpers/fuzz_targets.py`: header blocks like modules print, with "
              "obs-text, control characters, Unicode digits in `Status`, bare CRs, no blank line; raw "
              "bytes; TOML documents of every shape and type, nesting up to 2,000 deep, NULs; env files "
              "with `export`, quotes, comments, spaces around `=`, CRLF, a BOM, checked against a second "

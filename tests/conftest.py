@@ -8,9 +8,15 @@ run under the real wasmtime; nothing is mocked.
 * ``need_toolchain(language)`` skips a test when this machine has no compiler
   for ``language`` — but fails it when ``CI=true``: in CI a missing toolchain is
   a broken environment, not a reason to pass.
+* Markers (``pyproject.toml`` registers them): every test under ``browser/`` is marked ``browser``,
+  under ``peers/`` ``peers``, and every test that asks for ``need_toolchain`` ``toolchain``
+  (:func:`pytest_collection_modifyitems`).
+
+What is not a fixture (real modules, servers, kernels, subprocesses) is in ``helpers/``.
 """
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import stat
@@ -21,63 +27,36 @@ from pathlib import Path
 
 import pytest
 
-from unavailable import unavailable
+from helpers import language_samples, wat as wat_sources
+from helpers.subprocesses import child_env, wagi_nb_cli as run_wagi_nb_cli
+from helpers.unavailable import unavailable
 from wagi_nb.cache import CACHE_ENV
 
-REPO = Path(__file__).resolve().parent.parent
-
 # -- sources ------------------------------------------------------------------------------------
-HELLO = {
-    "rust": 'fn main() {\n    println!("Hello, world!");\n}\n',
-    "c": '#include <stdio.h>\n\nint main(void) {\n    printf("Hello, world!\\n");\n    return 0;\n}\n',
-    "cpp": ('#include <iostream>\n\nint main() {\n    std::cout << "Hello, world!" << std::endl;\n'
-            '    return 0;\n}\n'),
-    # zig 0.17: the new std.Io API.
-    "zig": ('const std = @import("std");\n'
-            'pub fn main(init: std.process.Init) !void {\n'
-            '    var buf: [256]u8 = undefined;\n'
-            '    var out: std.Io.File.Writer = .initStreaming(.stdout(), init.io, &buf);\n'
-            '    try out.interface.print("Hello, world!\\n", .{});\n'
-            '    try out.interface.flush();\n'
-            '}\n'),
-    "wat": None,  # filled in below by wat_program
-}
+#: Hello world in the compiled languages (language_samples.py's) and in byte-exact WAT.
+HELLO = {**{language: language_samples.HELLO[language] for language in ("rust", "c", "cpp", "zig")},
+         "wat": wat_sources.HELLO}
 
 
-def _wat_bytes(data: bytes) -> str:
-    return "".join(f"\\{b:02x}" for b in data)
+# -- markers ----------------------------------------------------------------------------------------
+TESTS = Path(__file__).resolve().parent
+#: Test folders whose every test gets the marker of the same name.
+FOLDER_MARKERS = ("browser", "peers")
 
 
-def wat_program(*writes, exit_code=None, exports_start=True, extra="") -> str:
-    """A WAT command that writes ``(fd, bytes)`` pairs, then optionally calls ``proc_exit``.
-
-    Byte-exact: every byte is spelt as a ``\\xx`` escape, so non-UTF-8 output is easy.
-    """
-    data, body, offset = [], [], 64
-    for fd, payload in writes:
-        data.append(f'  (data (i32.const {offset}) "{_wat_bytes(payload)}")')
-        body.append(f"    (i32.store (i32.const 0) (i32.const {offset}))\n"
-                    f"    (i32.store (i32.const 4) (i32.const {len(payload)}))\n"
-                    f"    (drop (call $fd_write (i32.const {fd}) (i32.const 0) (i32.const 1)"
-                    f" (i32.const 8)))")
-        offset += len(payload) + 8
-    if exit_code is not None:
-        body.append(f"    (call $proc_exit (i32.const {exit_code}))")
-    export = '(export "_start")' if exports_start else ""
-    return ("(module\n"
-            '  (import "wasi_snapshot_preview1" "fd_write"\n'
-            "    (func $fd_write (param i32 i32 i32 i32) (result i32)))\n"
-            '  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))\n'
-            f'  (memory (export "memory") {offset // 65536 + 1})\n'
-            + "\n".join(data) + "\n"
-            f"  (func $main {export}\n" + "\n".join(body) + ")\n"
-            + extra + ")\n")
-
-
-HELLO["wat"] = wat_program((1, b"Hello, world!\n"))
-
-#: A module that never ends (a tight loop: only epoch interruption can stop it).
-LOOP_WAT = '(module\n  (func (export "_start")\n    (loop $forever (br $forever))))\n'
+def pytest_collection_modifyitems(config, items):
+    """Mark what a test needs (pyproject.toml registers the markers): ``browser`` and ``peers`` by
+    folder; ``toolchain`` when it asks for ``need_toolchain``, itself or through a fixture. By hand, on
+    the tests: ``network``, and ``toolchain`` for the few that compile without that fixture."""
+    for item in items:
+        try:
+            folder = Path(item.path).resolve().relative_to(TESTS).parts[0]
+        except ValueError:  # a test outside tests/
+            folder = ""
+        if folder in FOLDER_MARKERS:
+            item.add_marker(folder)
+        if "need_toolchain" in getattr(item, "fixturenames", ()):
+            item.add_marker("toolchain")
 
 
 # -- the session's cache ------------------------------------------------------------------------
@@ -153,18 +132,11 @@ def fails_if_hung():
 
 
 # -- subprocesses -------------------------------------------------------------------------------
-def _python_env(**extra) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env.pop("PYTHONWARNINGS", None)
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
-
-
 @pytest.fixture(scope="session")
 def python_env():
-    """Environment for a child Python: this session's cache, the repo importable."""
-    return _python_env
+    """Environment for a child Python: this session's cache, the repo importable
+    (:func:`helpers.subprocesses.child_env`)."""
+    return child_env
 
 
 @pytest.fixture(scope="session")
@@ -174,19 +146,16 @@ def run_python(tmp_path_factory):
 
     def run(code: str, *args, env=None, input=None, timeout=120):
         return subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=cwd,
-                              env=env or _python_env(), input=input, capture_output=True,
+                              env=env or child_env(), input=input, capture_output=True,
                               timeout=timeout)
     return run
 
 
 @pytest.fixture(scope="session")
-def wagi_nb_cli(tmp_path_factory):
-    """``python -m wagi_nb ARGS`` as a user would run it; returns CompletedProcess (bytes)."""
-    def run(*args, input=None, timeout=60, env=None, cwd=None):
-        return subprocess.run([sys.executable, "-m", "wagi_nb", *map(str, args)], input=input,
-                              capture_output=True, timeout=timeout, env=env or _python_env(),
-                              cwd=cwd)
-    return run
+def wagi_nb_cli():
+    """``python -m wagi_nb ARGS`` as a user would run it; returns CompletedProcess (bytes)
+    (:func:`helpers.subprocesses.wagi_nb_cli` with ``text=False``)."""
+    return functools.partial(run_wagi_nb_cli, text=False, timeout=60)
 
 
 @pytest.fixture(scope="session")
@@ -227,11 +196,8 @@ def hello_sources():
 
 @pytest.fixture(scope="session")
 def wat():
-    """Helpers for WAT test modules: ``wat.program(...)`` and ``wat.LOOP``."""
-    class Wat:
-        program = staticmethod(wat_program)
-        LOOP = LOOP_WAT
-    return Wat
+    """Helpers for WAT test modules: ``wat.program(...)`` and ``wat.LOOP`` (``helpers/wat.py``)."""
+    return wat_sources
 
 
 @pytest.fixture(scope="session")
@@ -255,29 +221,32 @@ def kernelspec_dir(tmp_path_factory):
     return prefix / "share" / "jupyter"
 
 
-# -- the Wagi test modules (tests/wagi_modules.py), built once per session --------------------------
+# -- the Wagi test modules (helpers/wagi_modules.py), built once per session ------------------------
 @pytest.fixture(scope="session")
 def hello_module():
-    import wagi_modules
+    from helpers import wagi_modules
     return wagi_modules.hello_module()
 
 
 @pytest.fixture(scope="session")
-def env_module():
-    import wagi_modules
+def env_module(need_toolchain):
+    from helpers import wagi_modules
+    need_toolchain("c")
     return wagi_modules.env_module()
 
 
 @pytest.fixture(scope="session")
-def tool_module():
-    import wagi_modules
+def tool_module(need_toolchain):
+    from helpers import wagi_modules
+    need_toolchain("c")
     return wagi_modules.tool_module()
 
 
 # -- the tutorials, run once ------------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def run_notebook(tmp_path_factory):
+def run_notebook(tmp_path_factory, need_toolchain):
     """run_notebook(name) → (its cells by tag, its working folder, its port); each runs once, and
     ends with ``%wagi_export app`` (the app folder in the working folder)."""
-    import tutorials
+    from helpers import tutorials
+    need_toolchain("rust")  # every tutorial compiles Rust; the runner checks each one's other languages
     return tutorials.notebook_runner(tmp_path_factory, tutorials.kernel_dirs(tmp_path_factory))

@@ -20,16 +20,15 @@ import importlib.util
 import os
 import secrets
 import shutil
-import socket
-from pathlib import Path
 
 import pytest
 
-from unavailable import unavailable
+from helpers import REPO
+from helpers.ports import free_port
+from helpers.unavailable import unavailable
 
 from . import lab
 
-REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 #: The README's pictures, rewritten by every run of the browser tests.
 IMAGES = REPO / "docs" / "images"
@@ -48,14 +47,6 @@ EXPECT_TIMEOUT = 20
 
 # Playwright must never fetch a browser build (there is no network for it): it uses Debian's.
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-
-
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="package")

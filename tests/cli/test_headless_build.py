@@ -18,13 +18,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from subprocesses import serving, wagi_nb_cli
-
 import wagi_nb
 from wagi_nb.notebook import NotebookError, load_notebook_routes
 from wagi_nb.wagi import WagiApp
 
-REPO = Path(__file__).resolve().parent.parent
+from helpers.subprocesses import serving, wagi_nb_cli
 
 # conftest.py gives every test (and the subprocesses, through os.environ) a private build cache
 # (`wagi_cache_dir`) and `need_toolchain(language)`, which skips, or fails when CI=true.

@@ -30,8 +30,6 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from subprocesses import serving, subprocess_env, wagi_nb_cli
-
 import wagi_nb
 from wagi_nb import cli
 from wagi_nb.envvars import parse_env_file, parse_env_pairs
@@ -39,7 +37,7 @@ from wagi_nb.toolchains import wasi_libc
 from wagi_nb.export import save_config, ExportError, check_manifest, component_id, export_app
 from wagi_nb.wagi import WagiApp
 
-REPO = Path(__file__).resolve().parent.parent
+from helpers.subprocesses import child_env, serving, wagi_nb_cli
 
 # conftest.py gives every test (and the subprocesses, through os.environ) a private build cache
 # (`wagi_cache_dir`) and `need_toolchain(language)`, which skips, or fails when CI=true.
@@ -274,7 +272,7 @@ def test_the_export_is_self_contained(exported, tmp_path):
     notebook_folder.rename(hidden)
     try:
         (tmp_path / "cwd").mkdir()
-        env = subprocess_env(WAGI_NB_CACHE_DIR=str(tmp_path / "empty-cache"))
+        env = child_env(WAGI_NB_CACHE_DIR=str(tmp_path / "empty-cache"))
         with serving("-c", "../deploy/my-app/modules.toml", "--env-file", "../deploy/my-app/app.env",
                      cwd=tmp_path / "cwd", env=env, log=tmp_path / "serve.log") as port:
             answers = served(port)
@@ -303,7 +301,7 @@ def test_build_commands_rebuild_every_module_from_src(exported, tmp_path):
     for cid, command in commands.items():
         assert manifest["component"][cid]["build"]["watch"] == [
             next(str(p.relative_to(copy)) for p in (copy / "src").glob(f"{cid}.*"))]
-        done = subprocess.run(["bash", "-c", command], cwd=copy, env=subprocess_env(),
+        done = subprocess.run(["bash", "-c", command], cwd=copy, env=child_env(),
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, (command, done.stderr)
         assert (copy / manifest["component"][cid]["source"]).is_file(), command
@@ -313,7 +311,7 @@ def test_build_commands_rebuild_every_module_from_src(exported, tmp_path):
         assert (copy / "modules" / name).read_bytes() == (exported["target"] / "modules" / name).read_bytes(), name
     assert wasi_libc.MARK.encode() in (copy / "modules/hello.wasm").read_bytes()
     with serving("-c", copy / "modules.toml", "--env-file", copy / "app.env", cwd=tmp_path,
-                 env=subprocess_env(WAGI_NB_CACHE_DIR=str(tmp_path / "cache")),
+                 env=child_env(WAGI_NB_CACHE_DIR=str(tmp_path / "cache")),
                  log=tmp_path / "serve.log") as port:
         answers = served(port)
     for key, preview in exported["previews"].items():

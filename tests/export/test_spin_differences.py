@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from subprocesses import serving, wagi_nb_cli
-
-from test_export import wat_module, write_notebook
 import wagi_nb
 from wagi_nb.export.spin_differences import (SPIN_RESERVED, argv_difference, rerouted, spin_argv,
                                              spin_differences, spin_target, wagi_target)
 from wagi_nb.wagi import HEALTHZ, Request, Route, WagiApp
+
+from helpers.subprocesses import serving, wagi_nb_cli
+from test_export import wat_module, write_notebook
 
 WARNING = "**Under Spin this app answers differently:**"
 PER_ROUTE = "## Running under Spin: differences, per route"

@@ -6,7 +6,7 @@ plain run), and WAT modules for what C cannot express (extra tables and memories
 """
 from __future__ import annotations
 
-from test_server_support import QUERY_HELPERS_C
+from .servers import QUERY_HELPERS_C
 
 ATTACKER_C = QUERY_HELPERS_C + r"""
 #include <fcntl.h>

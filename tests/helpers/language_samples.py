@@ -1,4 +1,5 @@
-"""The same three programs in every language of the registry, for tests/test_languages.py.
+"""The same three programs in every language of the registry, for toolchains/test_languages.py
+(and the hello world of ``conftest.py``'s ``hello_sources``).
 
 * ``HELLO``: prints ``Hello, world!`` and a newline.
 * ``BROKEN``: (source, where): a cell with one error on its third line, and the location the
@@ -6,7 +7,7 @@
 * ``HANDLER``: a Wagi handler that answers ``<language> query=Q agent=A body=B`` from
   ``QUERY_STRING``, the ``X-Agent`` request header (``HTTP_X_AGENT``) and the request body (stdin).
   WAT has no handler here: reading stdin and the environment by hand is what the other test
-  modules (tests/wagi_modules.py) already do.
+  modules (helpers/wagi_modules.py) already do.
 """
 from __future__ import annotations
 

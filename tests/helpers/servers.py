@@ -1,14 +1,15 @@
-"""Shared parts of the test_server_*.py files, and checks that those parts behave as the tests assume.
+"""What the server tests share (``from helpers import servers as ss``): modules to serve, a real
+``wagi-nb serve`` process, and plain clients. Its checks of itself are ``server/test_server_helpers.py``.
 
 * Module sources: the seed's Rust hello (prints Content-Type, a blank line, ``Hello, world!``), a C
   "tool" module whose query string picks a behaviour (echo, redirect, cookies, a big body, a memory
   bomb, a busy wait), a WAT module that never ends, and C modules printing ``version A``/``B``.
 * :class:`ServeProcess`: a real ``python -m wagi_nb serve`` subprocess on ``-l 127.0.0.1:0``,
   whose port is read from its ``Ready: serving on http://IP:PORT`` line.
-* Plain HTTP clients (http.client, raw sockets), and a few /proc readers.
+* Plain HTTP clients (http.client, raw sockets), and a few /proc readers. (Ports and addresses:
+  ``helpers/ports.py``.)
 
-Everything talks to real sockets on 127.0.0.1; nothing is mocked. (Another test file imports this one
-by name: pytest puts tests/ on sys.path, and a file without tests would not be collected.)
+Everything talks to real sockets on 127.0.0.1; nothing is mocked.
 """
 from __future__ import annotations
 
@@ -25,8 +26,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
-
-import pytest
 
 # -- modules ----------------------------------------------------------------------------------------
 #: The seed article's module, as a route: headers, a blank line, the body.
@@ -165,60 +164,6 @@ def build(need_toolchain, source: str, language: str, name: Optional[str] = None
     import wagi_nb
     need_toolchain(language)
     return wagi_nb.build(source, language=language, name=name)
-
-
-# -- ports and addresses ----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def hold_port() -> socket.socket:
-    """A listening socket on 127.0.0.1 (the caller closes it): a port "held by another program"."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen()
-    return sock
-
-
-def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
-    """Whether a server could bind ``port`` now (as servers do, with SO_REUSEADDR: connections the
-    old server closed may linger in TIME_WAIT; a socket still listening makes the bind fail)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-        return True
-
-
-def other_local_ipv4() -> Optional[str]:
-    """A non-loopback IPv4 address of this machine, if it has one."""
-    try:
-        words = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=10).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        words = []
-    for word in words:
-        if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", word) and not word.startswith("127."):
-            return word
-    return None
-
-
-def connect_fails(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=5).close()
-    except OSError:
-        return True
-    return False
-
-
-def listening_addresses(port: int) -> list:
-    """``IP:PORT`` of every TCP socket listening on ``port`` (from ``ss``)."""
-    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True,
-                         timeout=10).stdout
-    return [line.split()[3] for line in out.splitlines() if line.strip()]
 
 
 # -- /proc ------------------------------------------------------------------------------------------
@@ -422,37 +367,3 @@ class ServeProcess:
 def serve_process(python_env, cwd, *args, ready: bool = True, **env) -> ServeProcess:
     process = ServeProcess(list(args), python_env(**env), Path(cwd))
     return process.wait_ready() if ready else process
-
-
-# -- checks of the helpers themselves (in-process, no sockets) ---------------------------------------
-@pytest.fixture(scope="module")
-def tool_app(need_toolchain):
-    from wagi_nb.wagi import WagiApp
-    app = WagiApp(timeout=20, memory_limit_mib=16)
-    app.add_route("/m", build(need_toolchain, TOOL_C, "c", name="server_tool"))
-    return app
-
-
-def test_tool_module_behaviours(tool_app):
-    assert tool_app.request("GET", "/m?id=x7").body == b"id=x7\n"
-    assert tool_app.request("GET", "/m?redirect").status == 301
-    assert tool_app.request("GET", "/m?cookies").headers.get_list("Set-Cookie") == ["a=1", "b=2"]
-    assert tool_app.request("GET", "/m?big=1000").body == big_body(1000)
-    assert tool_app.request("GET", "/m?spin=10").body == b"spun 10 ms\n"
-    seen = tool_app.request("POST", "/m?x=1&y=2", body=b"the body").text
-    assert "A x=1\nA y=2\n" in seen and "E QUERY_STRING=x=1&y=2\n" in seen
-    assert seen.endswith("STDIN\nthe body")
-
-
-def test_tool_memory_bomb_stops_at_the_limit(tool_app):
-    response = tool_app.request("GET", "/m?bomb")
-    assert response.status == 200, response.text
-    mib = int(re.search(r"bomb stopped after (\d+) MiB", response.text).group(1))
-    assert 0 < mib < 16
-
-
-def test_version_modules(need_toolchain):
-    from wagi_nb.wagi import WagiApp
-    app = WagiApp()
-    app.add_route("/", build(need_toolchain, version_source("A"), "c"))
-    assert app.request("GET", "/").body == b"version A\n"

@@ -1,4 +1,5 @@
-"""Running ``python -m wagi_nb`` in subprocesses that see this checkout and the test cache."""
+"""Child processes that see this checkout and the test cache: their environment, ``python -m
+wagi_nb ARGS`` run to the end, and ``wagi-nb serve`` kept running for a block."""
 from __future__ import annotations
 
 import contextlib
@@ -12,21 +13,29 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from . import REPO
 
 
-def subprocess_env(**extra) -> dict:
-    env = dict(os.environ)  # with conftest's WAGI_NB_CACHE_DIR
+def child_env(**extra) -> dict:
+    """The environment for a child process (a Python, a kernel, ``wagi-nb``): this one's (with
+    conftest's ``WAGI_NB_CACHE_DIR``), the checkout first on ``PYTHONPATH``, this interpreter's
+    folder first on ``PATH``, no ``PYTHONWARNINGS``; then ``extra``, as strings. The ``python_env``
+    fixture returns this function."""
+    env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     # `python3` in the WAT build command must be the one with wasmtime: this interpreter's.
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    env.update(extra)
+    env.pop("PYTHONWARNINGS", None)
+    env.update({key: str(value) for key, value in extra.items()})
     return env
 
 
-def wagi_nb_cli(*args, cwd=None, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wagi_nb", *map(str, args)], cwd=cwd,
-                          env=env or subprocess_env(), capture_output=True, text=True, timeout=120)
+def wagi_nb_cli(*args, input=None, cwd=None, env=None, timeout: float = 120,
+                text: bool = True) -> subprocess.CompletedProcess:
+    """``python -m wagi_nb ARGS`` as a user would run it, to the end; its output as text, or as
+    bytes with ``text=False`` (the ``wagi_nb_cli`` fixture's)."""
+    return subprocess.run([sys.executable, "-m", "wagi_nb", *map(str, args)], input=input, cwd=cwd,
+                          env=env or child_env(), capture_output=True, text=text, timeout=timeout)
 
 
 @contextlib.contextmanager
@@ -34,7 +43,7 @@ def serving(*args, cwd, log: Path, env=None):
     """``python -m wagi_nb serve ARGS -l 127.0.0.1:0`` until the block ends; yields the port."""
     with open(log, "w") as stderr:
         process = subprocess.Popen([sys.executable, "-m", "wagi_nb", "serve", *map(str, args),
-                                    "-l", "127.0.0.1:0"], cwd=cwd, env=env or subprocess_env(),
+                                    "-l", "127.0.0.1:0"], cwd=cwd, env=env or child_env(),
                                    stdout=subprocess.PIPE, stderr=stderr, text=True)
     try:
         deadline, line = time.monotonic() + 60, ""

@@ -15,20 +15,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import sys
-from pathlib import Path
 
 import nbclient
 import nbformat
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
-from unavailable import unavailable
 
 from wagi_nb import toolchains
 from wagi_nb.errors import ToolchainNotFound
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from . import REPO
+from .ports import free_port
+from .unavailable import unavailable
+
+NOTEBOOKS = REPO / "notebooks"
 CELL_TIMEOUT = 120
 
 #: notebook → (languages it compiles, commands its shell cells run)
@@ -50,12 +51,6 @@ def require(name: str) -> None:
     for command in commands:
         if shutil.which(command) is None:
             unavailable(f"{name} runs `{command}`, which is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- running notebooks ---------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Real Wagi modules for the test_wagi_*.py files, and helpers to read what they print.
+"""Real Wagi modules for the wagi/test_wagi_*.py files (and others), and helpers to read what they print.
 
 Every module is compiled with ``wagi_nb.build`` (C with clang, WAT with
 wasmtime's own parser), so the tests drive the whole path: request → CGI
@@ -16,11 +16,12 @@ import tempfile
 if not os.environ.get("WAGI_NB_CACHE_DIR"):
     os.environ["WAGI_NB_CACHE_DIR"] = tempfile.mkdtemp(prefix="wagi_nb-test-wagi-cache-")
 
-import pytest
-
 import wagi_nb
 from wagi_nb import toolchains
 from wagi_nb.errors import ToolchainNotFound
+
+from .unavailable import unavailable
+from .wat import escape
 
 
 def require_toolchain(language: str) -> None:
@@ -28,9 +29,7 @@ def require_toolchain(language: str) -> None:
     try:
         toolchains.require(language)
     except ToolchainNotFound as error:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"no {language} toolchain on CI: {error}")
-        pytest.skip(f"no {language} toolchain: {error}")
+        unavailable(f"no {language} toolchain: {error}")
 
 
 def build(source: str, language: str, name=None):
@@ -65,6 +64,18 @@ def env_module():
     return build(ENV_MODULE_C, "c", name="wagi_test_env")
 
 
+def printed_argv(text: str) -> list:
+    """The ``A arg`` lines before ``STDIN`` of what a module that prints its argv, environment and
+    stdin printed (this env module, the tool module of ``servers.py``, the peers' tool): its argv."""
+    return [line[2:] for line in text.partition("STDIN\n")[0].splitlines() if line.startswith("A ")]
+
+
+def printed_env(text: str) -> dict:
+    """The ``E NAME=value`` lines before ``STDIN`` of what such a module printed: its environment."""
+    return dict(line[2:].partition("=")[::2] for line in text.partition("STDIN\n")[0].splitlines()
+                if line.startswith("E "))
+
+
 class Seen:
     """What the env module saw: ``env`` (dict), ``argv`` (list) and ``stdin`` (bytes)."""
 
@@ -72,14 +83,8 @@ class Seen:
         assert response.status == 200, (response.status, response.text, response.stderr)
         head, marker, stdin = response.body.partition(b"STDIN\n")
         assert marker, response.body
-        self.argv, self.env = [], {}
-        for line in head.decode().splitlines():
-            kind, _, rest = line.partition(" ")
-            if kind == "A":
-                self.argv.append(rest)
-            elif kind == "E":
-                key, _, value = rest.partition("=")
-                self.env[key] = value
+        text = head.decode()
+        self.argv, self.env = printed_argv(text), printed_env(text)
         self.stdin = stdin
         self.response = response
 
@@ -141,10 +146,6 @@ def tool_module():
 
 
 # -- WAT modules that print fixed strings from named exports ----------------------------------------
-def _wat_bytes(data: bytes) -> str:
-    return "".join(f"\\{byte:02x}" for byte in data)
-
-
 def wat_printer(exports: dict, fresh_check: str = "") -> str:
     """A WAT module whose every export ``name`` prints ``exports[name]`` (bytes or str) to stdout.
 
@@ -169,7 +170,7 @@ def wat_printer(exports: dict, fresh_check: str = "") -> str:
     def place(data: bytes):
         nonlocal offset
         if data not in segments:
-            lines.append(f'  (data (i32.const {offset}) "{_wat_bytes(data)}")')
+            lines.append(f'  (data (i32.const {offset}) "{escape(data)}")')
             segments[data] = (offset, len(data))
             offset += len(data) + 8
         return segments[data]
@@ -205,3 +206,24 @@ def wat_module(exports: dict, fresh_check: str = "", name=None):
 def hello_module():
     """The spec's walk-through module: prints a header block and ``Hello, world!``."""
     return wat_module({"_start": plain("Hello, world!\n")}, name="wagi_test_hello")
+
+
+# -- a module with sub-routes, written out by hand (test_wagi_fidelity.py and peers/ serve it) ------
+#: `_routes` names a sub-route served by the `sub` export, which writes to stderr; `_start` does not.
+ROUTED_WAT = r"""(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "/sub sub\n")
+  (data (i32.const 200) "Content-Type: text/plain\n\nmain\n")
+  (data (i32.const 300) "Content-Type: text/plain\n\nsub\n")
+  (data (i32.const 400) "stderr of the sub-route\n")
+  (func $write (param $fd i32) (param $at i32) (param $len i32)
+    (i32.store (i32.const 0) (local.get $at))
+    (i32.store (i32.const 4) (local.get $len))
+    (drop (call $fd_write (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8))))
+  (func (export "_routes") (call $write (i32.const 1) (i32.const 100) (i32.const 9)))
+  (func (export "_start") (call $write (i32.const 1) (i32.const 200) (i32.const 31)))
+  (func (export "sub")
+    (call $write (i32.const 1) (i32.const 300) (i32.const 30))
+    (call $write (i32.const 2) (i32.const 400) (i32.const 24))))
+"""

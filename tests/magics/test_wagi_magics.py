@@ -181,7 +181,7 @@ def test_stdin_on_a_route_cell_is_the_preview_request_s_body(ip):
 
 def test_timeout_and_max_output_on_a_route_cell_limit_the_preview(ip, need_toolchain):
     import time
-    import attackers
+    from helpers import attackers
     need_toolchain("c")
     with capture_output():
         wagi_nb.build(attackers.ATTACKER_C, language="c", line_offset=1)
@@ -213,7 +213,7 @@ ROUTES_SLEEP_FOREVER_WAT = """(module
 
 def test_route_cells_run_under_the_notebook_s_limits(ip, need_toolchain):
     import time
-    import attackers
+    from helpers import attackers
     from wagi_nb import defaults
     need_toolchain("c")
     with capture_output():

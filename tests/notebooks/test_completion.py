@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from IPython.core.completer import provisionalcompleter
 
-from kernels import live_kernel, run_cell
 from wagi_nb import app
 from wagi_nb.magics.completion import IDENTIFIER
+
+from helpers.kernels import live_kernel, run_cell
 
 
 def completions(shell, text: str, offset=None) -> list:

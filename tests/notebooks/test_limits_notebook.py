@@ -13,9 +13,9 @@ import time
 import pytest
 from nbclient.exceptions import CellExecutionError
 
-import attackers
-import test_server_support as ss
-from kernels import live_kernel, run_cell, text_of
+from helpers import attackers
+from helpers import ports, servers as ss
+from helpers.kernels import live_kernel, run_cell, text_of
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def raw_get(port: int, host: str, extra: str = "") -> bytes:
 
 
 def test_wagi_serve_refuses_foreign_host_names(client):
-    port = ss.free_port()
+    port = ports.free_port()
     run_cell(client, '%%wasm_c --route /\n#include <stdio.h>\nint main(void) {\n'
                      '    printf("Content-Type: text/plain\\n\\nhi from the notebook\\n");\n}\n')
     run_cell(client, f"%wagi_serve --port {port}")
@@ -95,11 +95,12 @@ def test_wagi_serve_refuses_foreign_host_names(client):
         run_cell(client, "%wagi_stop")
 
 
+@pytest.mark.toolchain  # its kernel compiles a C cell
 def test_wagi_serve_answers_what_the_hub_s_proxy_forwards(kernelspec_dir, python_env, tmp_path):
     prefix = "/user/someone/"
     env = python_env(JUPYTER_PATH=kernelspec_dir, JUPYTERHUB_SERVICE_PREFIX=prefix,
                      JUPYTERHUB_PUBLIC_URL="https://hub.example.org/")
-    port = ss.free_port()
+    port = ports.free_port()
     with live_kernel(kernelspec_dir, env, tmp_path) as hub_client:
         run_cell(hub_client, "%load_ext wagi_nb")
         run_cell(hub_client, '%%wasm_c --route /\n#include <stdio.h>\nint main(void) {\n'

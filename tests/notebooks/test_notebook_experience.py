@@ -13,13 +13,15 @@ import pytest
 from IPython.utils.capture import capture_output
 
 import wagi_nb
-from kernels import live_kernel, run_cell, text_of
-from subprocesses import serving
-from unavailable import need_module
 from wagi_nb.display import ResponseView, RunView
 from wagi_nb.errors import ModuleFailed
 from wagi_nb.wagi import app
 from wagi_nb.wagi.response import parse_cgi_output
+
+from helpers import REPO
+from helpers.kernels import live_kernel, run_cell, text_of
+from helpers.subprocesses import serving
+from helpers.unavailable import need_module
 
 TRAP_WAT = '(module (func (export "_start") unreachable))\n'
 WARNING_RUST = 'fn main() {\n    let unused = 5;\n    println!("hi");\n}\n'
@@ -247,7 +249,7 @@ def test_the_missing_zig_message_says_what_is_missing_once(tmp_path):
 
 def test_the_tutorials_store_the_language_info_the_kernel_reports():
     from ipykernel.ipkernel import IPythonKernel
-    for path in sorted(Path(__file__).parents[1].glob("notebooks/0*.ipynb")):
+    for path in sorted(REPO.glob("notebooks/0*.ipynb")):
         stored = json.loads(path.read_text())["metadata"]["language_info"]
         assert stored == IPythonKernel.language_info, path.name  # else JupyterLab marks it modified
 

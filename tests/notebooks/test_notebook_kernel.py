@@ -13,7 +13,8 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from nbformat.v4 import new_code_cell, new_notebook
 
-from kernels import live_kernel, run_cell, text_of
+from helpers.kernels import live_kernel, run_cell, text_of
+
 
 RUST_HELLO = '%%wasm_rust\nfn main() {\n    println!("Hello, world!");\n}\n'
 RUST_ERROR = '%%wasm_rust\nfn main() {\n    let x: i32 = "nope";\n}\n'

@@ -1,5 +1,5 @@
 """The tutorial notebooks, executed top to bottom on a real kernel (``run_notebook``, see
-``tutorials.py``), with their key outputs checked, and their stored texts."""
+``helpers/tutorials.py``), with their key outputs checked, and their stored texts."""
 from __future__ import annotations
 
 import html
@@ -8,7 +8,7 @@ import socket
 
 import nbformat
 
-from tutorials import NEEDS, NOTEBOOKS
+from helpers.tutorials import NEEDS, NOTEBOOKS
 
 
 def table_rows(html_text: str) -> list:

@@ -7,8 +7,9 @@ import socket
 
 import pytest
 
-import test_server_support as ss
-from kernels import live_kernel, run_cell, text_of
+from helpers import ports, servers as ss
+from helpers.kernels import live_kernel, run_cell, text_of
+
 
 HELLO_CELL = "%%wasm_rust --route /\n" + ss.HELLO_RUST
 
@@ -26,7 +27,7 @@ def errors_of(cell) -> list:
 
 
 def test_wagi_serve_then_curl_from_a_later_cell(kernel):
-    port = ss.free_port()
+    port = ports.free_port()
     run_cell(kernel, "%load_ext wagi_nb")
     route = run_cell(kernel, HELLO_CELL)
     assert not errors_of(route), text_of(route)
@@ -40,7 +41,7 @@ def test_wagi_serve_then_curl_from_a_later_cell(kernel):
     # The test process reaches it too, with the seed's header.
     reply = ss.request(port, "GET", "/")
     assert (reply.status, reply.header("Content-Type"), reply.body) == (200, "text/plain", b"Hello, world!\n")
-    assert ss.listening_addresses(port) == [f"127.0.0.1:{port}"]
+    assert ports.listening_addresses(port) == [f"127.0.0.1:{port}"]
 
     again = run_cell(kernel, f"%wagi_serve --port {port}")
     assert not errors_of(again), text_of(again)
@@ -57,7 +58,7 @@ def test_wagi_serve_then_curl_from_a_later_cell(kernel):
 
     stopped = run_cell(kernel, "%wagi_stop")
     assert f"Stopped the server on http://127.0.0.1:{port}/" in text_of(stopped)
-    assert ss.listening_addresses(port) == []
+    assert ports.listening_addresses(port) == []
     with socket.socket() as sock:  # the port is free again: binding it succeeds (as a server would)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
@@ -67,7 +68,7 @@ def test_wagi_serve_then_curl_from_a_later_cell(kernel):
 
 def test_wagi_serve_on_a_port_held_by_another_process(kernel):
     run_cell(kernel, "%load_ext wagi_nb")
-    held = ss.hold_port()  # this test process is "another program" for the kernel
+    held = ports.hold_port()  # this test process is "another program" for the kernel
     port = held.getsockname()[1]
     try:
         cell = run_cell(kernel, f"%wagi_serve --port {port}", raises=True)

@@ -17,12 +17,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_path
-from unavailable import need_module
 
 from wagi_nb import toolchains
 from wagi_nb._version import __version__
 
-REPO = Path(__file__).resolve().parent.parent
+from helpers import REPO
+from helpers.unavailable import need_module
+
 SOURCE = REPO / "labextension"
 BUILD = REPO / "wagi_nb" / "labextension"
 NAME = "wagi-nb-labextension"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,9 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
-from unavailable import unavailable
+from helpers import REPO
+from helpers.ports import free_port
+from helpers.unavailable import unavailable
 
-REPO = Path(__file__).resolve().parents[2]
 PEERS = Path(os.environ.get("WAGI_NB_PEERS", REPO.parent / "shared" / "peers"))
 PEER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wagi-nb-peers"
 HOST = "localhost:3000"
@@ -45,12 +45,6 @@ def peer_binaries() -> Dict[str, Path]:
         raise AssertionError(f"{install} failed: {done.stderr}")
     paths = [Path(line) for line in done.stdout.split()]
     return {path.name: path for path in paths}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

@@ -14,15 +14,16 @@ import shutil
 
 import pytest
 
-import outbound
 import wagi_nb
-from language_samples import HANDLER
-from test_server_support import TOOL_C
-from test_wagi_fidelity import ROUTED_WAT
 from wagi_nb.export import export_app
 from wagi_nb import toolchains
 from wagi_nb.toolchains import TOOLCHAINS
 from wagi_nb.wagi import WagiApp
+
+from helpers import outbound
+from helpers.language_samples import HANDLER
+from helpers.servers import TOOL_C
+from helpers.wagi_modules import ROUTED_WAT, printed_argv, printed_env
 
 from .servers import Peers, same
 
@@ -180,12 +181,11 @@ def contract(tmp_path_factory, need_toolchain, peer_binaries, target):
 
 def env_of(answer) -> dict:
     """The `E NAME=value` lines of the tool's answer."""
-    lines = answer.body.decode("latin-1").splitlines()
-    return dict(line[2:].split("=", 1) for line in lines if line.startswith("E "))
+    return printed_env(answer.body.decode("latin-1"))
 
 
 def argv_of(answer) -> list:
-    return [line[2:] for line in answer.body.decode("latin-1").splitlines() if line.startswith("A ")]
+    return printed_argv(answer.body.decode("latin-1"))
 
 
 @pytest.mark.parametrize("language", sorted(HANDLER))

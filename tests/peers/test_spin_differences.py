@@ -15,6 +15,8 @@ import pytest
 from wagi_nb.export.spin_differences import spin_argv, spin_target, wagi_target
 from wagi_nb.wagi import Request, Route
 
+from helpers.wagi_modules import printed_argv, printed_env
+
 from .servers import Peers
 
 ROUTES = ["/p/...", "/p/q", "/p/q/...", "/d", "/d/", "/u/:name", "/w/*", "/exact", "/..."]
@@ -54,9 +56,8 @@ def seen(answer) -> tuple:
     if answer.status == 404:
         return None, [], {}
     head = answer.body.partition(b"STDIN\n")[0].decode()
-    argv = [line[2:] for line in head.splitlines() if line.startswith("A ")]
-    env = dict(line[2:].split("=", 1) for line in head.splitlines() if line.startswith("E "))
-    return env.get("X_MATCHED_ROUTE"), argv, env
+    env = printed_env(head)
+    return env.get("X_MATCHED_ROUTE"), printed_argv(head), env
 
 
 PATHS = ["/p", "/p/", "/p/x", "/p/q", "/p/q/", "/p/q/x", "/d", "/d/", "/u/alice", "/w", "/w/a/b",
@@ -142,5 +143,4 @@ def _raw(port: int, request: bytes) -> bytes:
 
 
 def _env(raw: bytes) -> dict:
-    head = raw.partition(b"\r\n\r\n")[2].partition(b"STDIN\n")[0].decode()
-    return dict(line[2:].split("=", 1) for line in head.splitlines() if line.startswith("E "))
+    return printed_env(raw.partition(b"\r\n\r\n")[2].partition(b"STDIN\n")[0].decode())

@@ -9,13 +9,14 @@ import time
 
 import pytest
 
-import attackers
 import wagi_nb
 from wagi_nb.runtime import get_runtime
 from wagi_nb.runtime.deadlines import cancel_all
 from wagi_nb.runtime.limits import RunLimits
 from wagi_nb.wagi import WagiApp
 from wagi_nb.wagi.stderr_log import KEEP_PER_ROUTE, KEEP_PER_RUN
+
+from helpers import attackers
 
 MiB = 1024 * 1024
 

@@ -14,13 +14,15 @@ import subprocess
 import pytest
 
 import wagi_nb
-from subprocesses import wagi_nb_cli
 from wagi_nb import binary, toolchains
 from wagi_nb.export import export_app
 from wagi_nb.export.module_copies import for_spin, for_wagi, repeated_imports
 from wagi_nb.runtime import get_runtime
 from wagi_nb.toolchains import wasi_libc
 from wagi_nb.wagi import WagiApp
+
+from helpers.subprocesses import wagi_nb_cli
+from helpers.wat import HELLO as HELLO_WAT
 
 #: Reports the program break before and after growing the heap by 10 MiB (sbrk(0) is what
 #: wasi-libc's dlmalloc asks, and what the fix changes).
@@ -113,7 +115,7 @@ def test_a_go_module_loses_its_repeated_import_and_answers_the_same(need_toolcha
     assert copy is not None and repeated_imports(copy) == []
     assert ("wasi_unstable", "fd_write") in {(e.module, e.name) for e in binary.imports(binary.sections(copy))}
     assert run(copy).stdout == module.run().stdout == b"Content-Type: text/plain\n\nhi from go\n"
-    assert for_wagi(wagi_nb.build(conftest_hello(), "wat").wasm_path.read_bytes()) is None
+    assert for_wagi(wagi_nb.build(HELLO_WAT, "wat").wasm_path.read_bytes()) is None
 
 
 def test_a_module_that_repeats_an_import_wagi_nb_cannot_rename_is_refused():
@@ -136,8 +138,3 @@ def test_a_spin_copy_starts_at_the_entrypoint():
 
 def run(wasm: bytes, **options):
     return get_runtime().run(get_runtime().load(wasm), **options)
-
-
-def conftest_hello() -> str:
-    import conftest
-    return conftest.HELLO["wat"]

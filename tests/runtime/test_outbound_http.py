@@ -16,13 +16,13 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from IPython.utils.capture import capture_output
 
-import outbound
-import conftest
-import tls_upstream
 import wagi_nb
-from subprocesses import serving
 from wagi_nb.runtime import outbound_http as abi
 from wagi_nb.wagi import WagiApp, app
+
+from helpers import outbound, tls_upstream
+from helpers.subprocesses import serving
+from helpers.wat import HELLO as HELLO_WAT
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -290,7 +290,7 @@ def test_the_export_carries_allowed_hosts_to_wagi_and_leaves_the_route_out_of_sp
     from wagi_nb.export import export_app
     exporting = WagiApp()
     exporting.add_route("/out", client, allowed_hosts=[LOCAL, abi.ALLOW_ALL], http_max_concurrency=4)
-    exporting.add_route("/plain", wagi_nb.build(conftest.HELLO["wat"], "wat"))
+    exporting.add_route("/plain", wagi_nb.build(HELLO_WAT, "wat"))
     report = export_app(exporting, tmp_path / "app")
     modules = tomllib.loads((tmp_path / "app" / "modules.toml").read_text())["module"][0]
     assert modules["allowed_hosts"] == [LOCAL, abi.ALLOW_ALL] and modules["http_max_concurrency"] == 4
@@ -359,6 +359,7 @@ def crates_with_the_guest_library(tmp_path_factory):
     return source
 
 
+@pytest.mark.network  # the guest crate comes from crates.io
 def test_wagi_s_own_rust_crate_runs_unchanged(need_toolchain, target, crates_with_the_guest_library,
                                                monkeypatch):
     need_toolchain("rust")

@@ -8,9 +8,10 @@ import shutil
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import attackers
-import fuzz_targets
-import test_server_support as ss
+from helpers import attackers
+from helpers import fuzz_targets
+from helpers import servers as ss
+
 
 SETTINGS = settings(max_examples=400, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])

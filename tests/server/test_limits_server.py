@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-import attackers
-import test_server_support as ss
+from helpers import attackers
+from helpers import ports, servers as ss
+
 
 TIMEOUT = 3
 MEMORY_MIB = 64
@@ -317,7 +318,7 @@ def test_a_module_file_changed_under_the_server_keeps_its_route_answering(site, 
 
 
 def test_a_module_file_changed_under_the_server_brings_its_own_routes(python_env, tmp_path):
-    import wagi_modules as wm
+    from helpers import wagi_modules as wm
     def routes_module(printed):
         return wm.wat_module({"_start": wm.plain("parent"), "_routes": printed,
                               "one": wm.plain("one"), "two": wm.plain("two")}).wasm_path
@@ -352,7 +353,7 @@ def test_a_killed_worker_is_restarted_and_workers_end_with_their_parent(site, py
         while any(Path(f"/proc/{pid}").exists() and "Z" not in _state(pid) for pid in workers):
             assert time.monotonic() < deadline, "workers outlived their parent"
             time.sleep(0.1)
-        assert ss.connect_fails("127.0.0.1", served.port)
+        assert ports.connect_fails("127.0.0.1", served.port)
 
 
 def _state(pid: int) -> str:

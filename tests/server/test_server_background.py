@@ -8,10 +8,11 @@ import time
 
 import pytest
 
-import test_server_support as ss
 from wagi_nb import server as wagi_server
 from wagi_nb.server import BackgroundServer, ListenError
 from wagi_nb.wagi import WagiApp
+
+from helpers import ports, servers as ss
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +107,10 @@ def test_background_server_binds_loopback_only_by_default(background):
     addresses = [sock.getsockname()[0] for sock in background.sockets]
     assert addresses == ["127.0.0.1"]
     assert background.url == f"http://127.0.0.1:{background.port}/"
-    assert ss.listening_addresses(background.port) == [f"127.0.0.1:{background.port}"]
-    other = ss.other_local_ipv4()
+    assert ports.listening_addresses(background.port) == [f"127.0.0.1:{background.port}"]
+    other = ports.other_local_ipv4()
     if other is not None:
-        assert ss.connect_fails(other, background.port)
+        assert ports.connect_fails(other, background.port)
     assert ss.request(background.port, "GET", "/healthz").body == b"OK"
 
 
@@ -119,12 +120,12 @@ def test_stop_frees_the_port(app):
     assert ss.request(port, "GET", "/").status == 200
     server.stop()
     assert not server.running
-    assert ss.port_is_free(port)
-    assert ss.connect_fails("127.0.0.1", port)
+    assert ports.port_is_free(port)
+    assert ports.connect_fails("127.0.0.1", port)
 
 
 def test_port_held_by_another_program_raises_listen_error(app, no_current_server):
-    held = ss.hold_port()
+    held = ports.hold_port()
     port = held.getsockname()[1]
     try:
         with pytest.raises(ListenError) as raised:
@@ -140,13 +141,13 @@ def test_port_held_by_another_program_raises_listen_error(app, no_current_server
 
 
 def test_serve_starts_keeps_restarts_and_stops(app, no_current_server):
-    first_port, second_port = ss.free_port(), ss.free_port()
+    first_port, second_port = ports.free_port(), ports.free_port()
     server, what = wagi_server.serve(app, port=first_port)
     assert what == "started" and server.port == first_port
     again, what = wagi_server.serve(app, port=first_port)
     assert what == "running" and again is server  # no "address in use" on a re-run
     # A busy port for the new settings leaves the running server alone.
-    held = ss.hold_port()
+    held = ports.hold_port()
     try:
         with pytest.raises(ListenError):
             wagi_server.serve(app, port=held.getsockname()[1])
@@ -156,11 +157,11 @@ def test_serve_starts_keeps_restarts_and_stops(app, no_current_server):
     assert ss.request(first_port, "GET", "/").body == b"version A\n"
     moved, what = wagi_server.serve(app, port=second_port)
     assert what == "restarted" and moved.port == second_port
-    assert ss.port_is_free(first_port)
+    assert ports.port_is_free(first_port)
     assert ss.request(second_port, "GET", "/").body == b"version A\n"
     assert wagi_server.stop() is moved
     assert wagi_server.current_server() is None
-    assert ss.port_is_free(second_port)
+    assert ports.port_is_free(second_port)
     assert wagi_server.stop() is None
 
 

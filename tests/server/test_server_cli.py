@@ -7,7 +7,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-import test_server_support as ss
+from helpers import ports, servers as ss
+from helpers.subprocesses import wagi_nb_cli
+from helpers.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -25,14 +26,6 @@ def site(need_toolchain, tmp_path_factory):
                     folder / "tool.wasm")
     (folder / "modules.toml").write_text('[[module]]\nroute = "/m"\nmodule = "tool.wasm"\n')
     return folder
-
-
-def wait_until(condition, timeout=30, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def established(port: int) -> int:
@@ -71,7 +64,7 @@ def test_signal_stops_gracefully_after_the_request_in_flight(site, python_env, s
         assert (reply.status, reply.body) == (200, b"spun 1500 ms\n")
         assert "Traceback" not in served.stderr, served.stderr
         assert re.search(r'"GET /m\?spin=1500 HTTP/1\.1" 200 ', served.stderr)
-        assert ss.port_is_free(served.port)
+        assert ports.port_is_free(served.port)
 
 
 def test_a_stop_finishes_every_request_waiting_for_a_slot_within_the_timeout(site, python_env):
@@ -137,8 +130,7 @@ STARTUP_ERRORS = {
 
 
 def run_serve(python_env, cwd, args, tmpdir, timeout=60):
-    return subprocess.run([sys.executable, "-m", "wagi_nb", "serve", *map(str, args)], cwd=cwd,
-                          env=python_env(TMPDIR=tmpdir), capture_output=True, text=True, timeout=timeout)
+    return wagi_nb_cli("serve", *args, cwd=cwd, env=python_env(TMPDIR=tmpdir), timeout=timeout)
 
 
 def assert_one_line_error(done, needle):
@@ -166,7 +158,7 @@ def test_startup_error_is_one_line_and_nonzero_exit(site, python_env, tmp_path, 
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_port_in_use_is_one_line_suggesting_another_port(site, python_env, tmp_path, workers):
-    held = ss.hold_port()
+    held = ports.hold_port()
     try:
         port = held.getsockname()[1]
         done = run_serve(python_env, site, ["-c", "modules.toml", "-l", f"127.0.0.1:{port}",
@@ -201,5 +193,5 @@ def test_two_workers_share_the_port_and_both_serve(site, python_env):
             wait_until(lambda pid=pid: not Path(f"/proc/{pid}").exists()
                        or "Z" in Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0],
                        what=f"worker {pid} to exit")
-        assert ss.port_is_free(served.port)
+        assert ports.port_is_free(served.port)
         assert "Traceback" not in served.stderr, served.stderr

@@ -18,7 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-import test_server_support as ss
+from helpers import ports, servers as ss
+from helpers.wagi_modules import printed_argv, printed_env
+
 
 TIMEOUT = 2  # --timeout: the runaway module's 504 comes after this many seconds
 MEMORY_MIB = 64  # --memory-limit
@@ -56,12 +58,11 @@ def server(site, python_env):
 
 def env_of(reply: ss.Reply) -> dict:
     assert reply.status == 200, (reply.status, reply.text)
-    return dict(line[2:].split("=", 1) for line in reply.text.split("STDIN\n")[0].splitlines()
-                if line.startswith("E "))
+    return printed_env(reply.text)
 
 
 def argv_of(reply: ss.Reply) -> list:
-    return [line[2:] for line in reply.text.split("STDIN\n")[0].splitlines() if line.startswith("A ")]
+    return printed_argv(reply.text)
 
 
 # -- spec section 4 over HTTP -------------------------------------------------------------------------
@@ -333,11 +334,11 @@ def test_oversized_header_block_is_rejected_without_harming_the_next(server):
 # -- where it listens ---------------------------------------------------------------------------------
 def test_binds_only_to_the_address_given(server):
     assert server.host == "127.0.0.1"
-    assert ss.listening_addresses(server.port) == [f"127.0.0.1:{server.port}"]
-    other = ss.other_local_ipv4()
+    assert ports.listening_addresses(server.port) == [f"127.0.0.1:{server.port}"]
+    other = ports.other_local_ipv4()
     if other is not None:  # the machine's own non-loopback address does not reach it
-        assert ss.connect_fails(other, server.port)
-    assert not ss.connect_fails("127.0.0.1", server.port)
+        assert ports.connect_fails(other, server.port)
+    assert not ports.connect_fails("127.0.0.1", server.port)
 
 
 def test_default_listen_address_is_loopback():

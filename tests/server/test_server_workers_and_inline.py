@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from wagi_nb import defaults
 from wagi_nb.runtime.limits import RunLimits
 
-import test_server_support as ss
-from wagi_nb import defaults
+from helpers import servers as ss
 
 
 @pytest.fixture(scope="module")

@@ -17,11 +17,12 @@ from IPython.utils.capture import capture_output
 from nbformat.v4 import new_code_cell, new_notebook
 
 import wagi_nb
-from subprocesses import serving, subprocess_env
-from subprocesses import wagi_nb_cli as run_cli
 from wagi_nb.notebook import load_notebook_routes
 from wagi_nb.toolchains.cargo import Cargo, compiled_crates, paired_cargo
 from wagi_nb.wagi import WagiApp, app
+
+from helpers.subprocesses import child_env, serving
+from helpers.subprocesses import wagi_nb_cli as run_cli
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -333,11 +334,11 @@ def test_the_export_writes_crates_that_cargo_rebuilds(cargo_notebook, tmp_path):
         module = copy / manifest["component"][cid]["source"]
         module.unlink()
         rebuilt = subprocess.run(["bash", "-c", build["command"]], cwd=copy / build["workdir"],
-                                 env=subprocess_env(), capture_output=True, text=True, timeout=600)
+                                 env=child_env(), capture_output=True, text=True, timeout=600)
         assert rebuilt.returncode == 0, (cid, build, rebuilt.stdout[-2000:], rebuilt.stderr[-2000:])
         assert module.is_file()
     with serving("-c", copy / "modules.toml", cwd=copy, log=tmp_path / "serve.log",
-                 env=subprocess_env(WAGI_NB_CACHE_DIR=str(tmp_path / "fresh-cache"))) as port:
+                 env=child_env(WAGI_NB_CACHE_DIR=str(tmp_path / "fresh-cache"))) as port:
         served = answers(port)
     for target, preview in expected.items():
         assert served[target] == (preview.status, preview.content_type, preview.body), target

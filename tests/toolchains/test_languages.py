@@ -1,7 +1,7 @@
 """Every language of the registry passes the same tests: hello world, an error at the notebook's
 line, a route reading the query, a header and a POST body, and an export that a fresh
 ``wagi-nb serve -c`` serves identically (its build commands rebuilding the modules). Real
-compilers and interpreters throughout (tests/language_samples.py has the programs)."""
+compilers and interpreters throughout (tests/helpers/language_samples.py has the programs)."""
 from __future__ import annotations
 
 import shutil
@@ -13,13 +13,14 @@ import pytest
 from IPython.utils.capture import capture_output
 from nbformat.v4 import new_code_cell, new_notebook
 
-import language_samples as samples
 import wagi_nb
-from subprocesses import serving, subprocess_env
-from subprocesses import wagi_nb_cli as run_cli
 from wagi_nb import toolchains
 from wagi_nb.notebook import load_notebook_routes
 from wagi_nb.wagi import WagiApp, app
+
+from helpers import language_samples as samples
+from helpers.subprocesses import child_env, serving
+from helpers.subprocesses import wagi_nb_cli as run_cli
 
 LANGUAGES = list(toolchains.TOOLCHAINS)
 HANDLERS = list(samples.HANDLER)
@@ -158,7 +159,7 @@ def served_answers(folder, app_folder, log):
     import http.client
     answers = {}
     with serving("-c", app_folder / "modules.toml", cwd=folder, log=log,
-                 env=subprocess_env(WAGI_NB_CACHE_DIR=str(folder / "fresh-cache"))) as port:
+                 env=child_env(WAGI_NB_CACHE_DIR=str(folder / "fresh-cache"))) as port:
         for language in HANDLERS:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
             connection.request(REQUEST["method"], f"/{language}?x=1&y=2", body=REQUEST["body"],
@@ -185,6 +186,7 @@ def test_a_fresh_server_serves_the_export_as_the_notebook_did(exported):
     assert manifest["component"]["go"]["build"]["workdir"] == "src/go"
 
 
+@pytest.mark.network  # AssemblyScript's build command runs `npm install`
 def test_the_export_s_build_commands_rebuild_the_compiled_languages(exported, tmp_path):
     folder, expected = exported
     copy = tmp_path / "app"
@@ -197,7 +199,7 @@ def test_the_export_s_build_commands_rebuild_the_compiled_languages(exported, tm
             continue
         (copy / component["source"]).unlink()
         done = subprocess.run(["bash", "-c", build["command"]], cwd=copy / build.get("workdir", "."),
-                              env=subprocess_env(), capture_output=True, text=True, timeout=600)
+                              env=child_env(), capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, (cid, build, done.stdout[-2000:], done.stderr[-2000:])
         assert (copy / component["source"]).is_file(), cid
         built.append(cid)

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-try:
-    from . import wagi_modules as wm
-except ImportError:
-    import wagi_modules as wm
-
 from wagi_nb.errors import WagiNbError
 from wagi_nb.wagi import BadRequest, Request, WagiApp
+
+from helpers import wagi_modules as wm
 
 SEED_RUST = r"""
 fn main() {
@@ -20,6 +17,7 @@ fn main() {
 """
 
 
+@pytest.mark.toolchain  # wm.build compiles Rust (the marker is otherwise set by need_toolchain)
 def test_seed_rust_module_at_root():
     app = WagiApp()
     app.add_route("/", wm.build(SEED_RUST, "rust"))
@@ -33,6 +31,7 @@ def test_seed_rust_module_at_root():
     assert response.route == "/"
 
 
+@pytest.mark.toolchain
 def test_seed_rust_module_without_the_header_is_500_explaining_it():
     app = WagiApp()
     app.add_route("/", wm.build('fn main() { println!("Hello, world!"); }', "rust"))
@@ -42,6 +41,7 @@ def test_seed_rust_module_without_the_header_is_500_explaining_it():
     assert response.raw == b"Hello, world!\n"
 
 
+@pytest.mark.toolchain
 def test_rust_module_reads_the_cgi_environment():
     source = r"""
 use std::io::Read;

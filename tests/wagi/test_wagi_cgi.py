@@ -9,12 +9,9 @@ import os
 
 import pytest
 
-try:
-    from . import wagi_modules as wm
-except ImportError:
-    import wagi_modules as wm
-
 from wagi_nb.wagi import WagiApp
+
+from helpers import wagi_modules as wm
 
 CGI_KEYS = {"REQUEST_METHOD", "QUERY_STRING", "SCRIPT_NAME", "X_MATCHED_ROUTE", "X_RAW_PATH_INFO",
             "PATH_INFO", "PATH_TRANSLATED", "X_FULL_URL", "SERVER_NAME", "SERVER_PORT",

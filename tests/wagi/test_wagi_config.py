@@ -8,14 +8,11 @@ import warnings
 
 import pytest
 
-try:
-    from . import wagi_modules as wm
-except ImportError:
-    import wagi_modules as wm
-
 from wagi_nb.export import save_config
 from wagi_nb.wagi import ConfigError, WagiApp, load_config
 from wagi_nb.wagi.config import ConfigWarning
+
+from helpers import wagi_modules as wm
 
 
 @pytest.fixture

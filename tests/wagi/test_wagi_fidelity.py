@@ -8,28 +8,11 @@ import shutil
 
 import pytest
 
-import test_server_support as ss
 import wagi_nb
 from wagi_nb.wagi import Request, WagiApp
 
-#: `_routes` names a sub-route served by the `sub` export, which writes to stderr; `_start` does not.
-ROUTED_WAT = r"""(module
-  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 100) "/sub sub\n")
-  (data (i32.const 200) "Content-Type: text/plain\n\nmain\n")
-  (data (i32.const 300) "Content-Type: text/plain\n\nsub\n")
-  (data (i32.const 400) "stderr of the sub-route\n")
-  (func $write (param $fd i32) (param $at i32) (param $len i32)
-    (i32.store (i32.const 0) (local.get $at))
-    (i32.store (i32.const 4) (local.get $len))
-    (drop (call $fd_write (local.get $fd) (i32.const 0) (i32.const 1) (i32.const 8))))
-  (func (export "_routes") (call $write (i32.const 1) (i32.const 100) (i32.const 9)))
-  (func (export "_start") (call $write (i32.const 1) (i32.const 200) (i32.const 31)))
-  (func (export "sub")
-    (call $write (i32.const 1) (i32.const 300) (i32.const 30))
-    (call $write (i32.const 2) (i32.const 400) (i32.const 24))))
-"""
+from helpers import servers as ss
+from helpers.wagi_modules import ROUTED_WAT
 
 
 def sha(route: str) -> str:

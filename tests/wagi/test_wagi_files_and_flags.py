@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
-import sys
-import time
 import uuid
 import warnings
 from pathlib import Path
@@ -20,8 +18,6 @@ import pytest
 import wasmtime
 from hypothesis import given, settings
 
-import fuzz_targets
-import test_server_support as ss
 import wagi_nb
 from wagi_nb.export import export_app
 from wagi_nb.cache.native import WASMTIME_VERSION, native_cache_dir
@@ -30,15 +26,19 @@ from wagi_nb.errors import ModuleLoadError, WagiNbError
 from wagi_nb.runtime import get_runtime
 from wagi_nb.runtime.imports import read_interface
 from wagi_nb.wagi import WagiApp
-from wagi_nb.wagi.config import ConfigError, load_config
+from wagi_nb.wagi.config import ConfigError, ConfigWarning, load_config
+
+from helpers import fuzz_targets, servers as ss
+from helpers.subprocesses import wagi_nb_cli
+from helpers.wagi_modules import printed_env
+from helpers.waiting import wait_until
 
 CONTENT = "hello from the content volume\n"
 HEADER = b"Content-Type: text/plain\n\n"
 
 
 def run_serve(python_env, cwd, *args, timeout=60, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wagi_nb", "serve", *map(str, args)], cwd=cwd,
-                          env=python_env(**env), capture_output=True, text=True, timeout=timeout)
+    return wagi_nb_cli("serve", *args, cwd=cwd, env=python_env(**env), timeout=timeout)
 
 
 def one_line_error(done: subprocess.CompletedProcess) -> str:
@@ -65,13 +65,6 @@ def write_wasm(path: Path, wat_text: str) -> bytes:
     data = bytes(wasmtime.wat2wasm(wat_text))
     path.write_bytes(data)
     return data
-
-
-def wait_until(condition, timeout=15, what="condition"):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 # -- volumes: a guest path without a leading "/" ---------------------------------------------------------
@@ -188,12 +181,12 @@ def test_wagi_log_dir_sets_the_log_dir_and_the_flag_wins(fresh_site, python_env,
     with ss.serve_process(python_env, folder, "-c", "modules.toml", "-l", "127.0.0.1:0",
                           WAGI_LOG_DIR=from_env) as served:
         served.request("GET", "/x")
-        wait_until(lambda: (from_env / route / "module.stderr").is_file(), what="the module's log")
+        wait_until(lambda: (from_env / route / "module.stderr").is_file(), timeout=15, what="the module's log")
     assert "Module stderr goes to" not in served.stderr
     with ss.serve_process(python_env, folder, "-c", "modules.toml", "-l", "127.0.0.1:0",
                           "--log-dir", from_flag, WAGI_LOG_DIR=from_env) as served:
         served.request("GET", "/x")
-        wait_until(lambda: (from_flag / route / "module.stderr").is_file(), what="the module's log")
+        wait_until(lambda: (from_flag / route / "module.stderr").is_file(), timeout=15, what="the module's log")
     assert (from_env / route / "module.stderr").read_text() == "to the log\n"  # one request's worth
 
 
@@ -241,8 +234,7 @@ LAST=wins
 def served_env(served, target="/env") -> dict:
     reply = served.request("GET", target)
     assert reply.status == 200, reply.text
-    return dict(line[2:].partition("=")[::2] for line in reply.text.split("STDIN\n")[0].splitlines()
-                if line.startswith("E "))
+    return printed_env(reply.text)
 
 
 @pytest.fixture
@@ -529,7 +521,8 @@ def test_a_config_warning_is_the_config_files_not_wagi_nbs(fresh_site):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         load_config(path)
-    (warning,) = caught
+    # (only the config's: another test's garbage may be collected in this block, with a ResourceWarning)
+    (warning,) = [w for w in caught if issubclass(w.category, ConfigWarning)]
     assert (warning.filename, warning.lineno) == (str(path), 8)
     shown = warnings.formatwarning(warning.message, warning.category, warning.filename, warning.lineno)
     assert "wagi_nb" not in shown and "config.py" not in shown

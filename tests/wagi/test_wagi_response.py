@@ -10,13 +10,10 @@ import time
 
 import pytest
 
-try:
-    from . import wagi_modules as wm
-except ImportError:
-    import wagi_modules as wm
-
 from wagi_nb.wagi import WagiApp, parse_cgi_output
 from wagi_nb.wagi.response import charset
+
+from helpers import wagi_modules as wm
 
 
 @pytest.fixture

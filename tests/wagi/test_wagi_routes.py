@@ -7,12 +7,9 @@ import threading
 
 import pytest
 
-try:
-    from . import wagi_modules as wm
-except ImportError:
-    import wagi_modules as wm
-
 from wagi_nb.wagi import BadRoute, Route, WagiApp
+
+from helpers import wagi_modules as wm
 
 
 def matched(app, target):
