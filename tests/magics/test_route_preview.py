@@ -89,7 +89,7 @@ def test_rerunning_a_preview_cell_replaces_its_preview(ip):
     for widget in widgets:
         widget.close()
     assert not [listener for listener in app.route_listeners
-                if getattr(listener, "__self__", None).__class__.__name__ == "RequestPreview"]
+                if getattr(listener, "__self__", None) in [w.preview for w in widgets]]
 
 
 def preview_cell(ip, line, heading, cell_id):

@@ -35,7 +35,7 @@ def test_a_sleeping_module_times_out_on_time(attacker, fails_if_hung):
         took = time.monotonic() - start
     assert result.outcome == "timeout", result
     assert result.trap == "timed out after 2 s"
-    assert 2 <= took < 3, took
+    assert 2 <= took < 3.5, took
 
 
 def test_raw_poll_oneoff_on_a_clock_of_2_63_ns_times_out(need_toolchain, fails_if_hung):

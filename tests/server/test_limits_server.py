@@ -79,7 +79,7 @@ def test_a_module_asleep_in_a_host_call_gets_504_at_the_timeout(server, target):
     reply, took = timed(server.request, "GET", target)
     assert reply.status == 504, reply.text
     assert f"{TIMEOUT:g} s timeout" in reply.text
-    assert TIMEOUT <= took < TIMEOUT + 1, took
+    assert TIMEOUT <= took < TIMEOUT + 2, took  # (at the timeout, give or take a busy machine)
 
 
 def test_sleeping_modules_do_not_stop_other_routes(server):
@@ -89,7 +89,8 @@ def test_sleeping_modules_do_not_stop_other_routes(server):
         for _ in range(5):
             reply, took = timed(server.request, "GET", "/hello")
             assert reply.body == b"Hello, world!\n"
-            assert took < 1, f"/hello waited {took:.2f} s behind the sleeping route"
+            # (behind the sleepers, it would wait for their timeout: 2.5 s more)
+            assert took < 2, f"/hello waited {took:.2f} s behind the sleeping route"
         assert {f.result().status for f in sleepers} == {504}
 
 
@@ -193,10 +194,14 @@ def test_no_copy_of_a_run_stays_in_dev_shm(server):
 
 
 def test_stderr_in_memory_and_on_disk_stays_bounded(server, site):
+    def three_mib_of_stderr(times):
+        for _ in range(times):
+            assert server.request("GET", "/a?stderr=3").status == 200
+    three_mib_of_stderr(10)  # (the threads' allocators have grown to what a run takes: measured after)
     base = ss.rss_bytes(server.pid)
-    for _ in range(20):
-        assert server.request("GET", "/a?stderr=3").status == 200  # 3 MiB of stderr each
-    assert ss.rss_bytes(server.pid) - base < 40 * MiB
+    three_mib_of_stderr(30)
+    grown = ss.rss_bytes(server.pid) - base
+    assert grown < 30 * MiB, f"{grown / MiB:.0f} MiB more after 90 MiB of stderr"
     logs = [path.stat().st_size for path in (site / "logs").rglob("module.stderr*")]
     assert logs and max(logs) <= 16 * MiB
 
