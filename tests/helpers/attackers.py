@@ -104,18 +104,30 @@ int main(int argc, char **argv) {
 }
 """
 
-#: ``poll_oneoff`` on one relative monotonic clock of 2^63 - 1 ns, called from WAT directly.
-POLL_FOREVER_WAT = """(module
-  (import "wasi_snapshot_preview1" "poll_oneoff"
-    (func $poll (param i32 i32 i32 i32) (result i32)))
+def poll_wat(nanoseconds: int, export: str = "_start", then: bytes = b"") -> str:
+    """A WAT module whose ``export`` calls ``poll_oneoff`` directly on one relative monotonic clock of
+    ``nanoseconds``, then prints ``then`` (with an empty ``_start`` beside any other ``export``)."""
+    start = "" if export == "_start" else '\n  (func (export "_start"))'
+    data = "".join(f"\\{b:02x}" for b in then)
+    return f"""(module
+  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 1)
-  (func (export "_start")
+  (data (i32.const 256) "{data}"){start}
+  (func (export "{export}")
     (i64.store (i32.const 0) (i64.const 7))
     (i32.store8 (i32.const 8) (i32.const 0))
     (i32.store (i32.const 16) (i32.const 1))
-    (i64.store (i32.const 24) (i64.const 0x7fffffffffffffff))
-    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))))
+    (i64.store (i32.const 24) (i64.const {nanoseconds}))
+    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
+    (i32.store (i32.const 160) (i32.const 256))
+    (i32.store (i32.const 164) (i32.const {len(then)}))
+    (drop (call $write (i32.const 1) (i32.const 160) (i32.const 1) (i32.const 168)))))
 """
+
+
+#: ``poll_oneoff`` on one relative monotonic clock of 2^63 - 1 ns, called from WAT directly.
+POLL_FOREVER_WAT = poll_wat(0x7fffffffffffffff)
 
 
 def _printer(body_func: str, extra: str = "", memories: int = 1) -> str:

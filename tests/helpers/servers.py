@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from .wagi_modules import DUMP_REQUEST_C
+
 # -- modules ----------------------------------------------------------------------------------------
 #: The seed article's module, as a route: headers, a blank line, the body.
 HELLO_RUST = ('fn main() {\n    println!("Content-Type: text/plain");\n    println!();\n'
@@ -63,9 +65,7 @@ static double now(void) {
 
 #: One C module, many behaviours, chosen by the query string (a fresh instance per request, so one
 #: route serves every test). Without a known parameter it prints argv, its environment and stdin.
-TOOL_C = QUERY_HELPERS_C + r"""
-extern char **environ;
-
+TOOL_C = QUERY_HELPERS_C + DUMP_REQUEST_C + r"""
 int main(int argc, char **argv) {
     const char *q = getenv("QUERY_STRING");
     const char *v;
@@ -116,15 +116,7 @@ int main(int argc, char **argv) {
         printf("Content-Type: text/plain\n\nid=%s\n", v);
         return 0;
     }
-    printf("Content-Type: text/plain\n\n");
-    printf("ARGC %d\n", argc);
-    for (int i = 0; i < argc; i++) printf("A %s\n", argv[i]);
-    for (char **e = environ; *e; e++) printf("E %s\n", *e);
-    printf("STDIN\n");
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) fwrite(buf, 1, n, stdout);
-    return 0;
+    return dump_request(argc, argv);
 }
 """
 

@@ -37,16 +37,12 @@ def build(source: str, language: str, name=None):
     return wagi_nb.build(source, language=language, name=name)
 
 
-# -- the env module: prints its whole environment, argv and stdin ---------------------------------
-ENV_MODULE_C = r"""
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
+#: C that prints a CGI response of argv, the environment and stdin, as ``printed_argv`` and
+#: ``printed_env`` read them: ``return dump_request(argc, argv);``.
+DUMP_REQUEST_C = r"""
 extern char **environ;
 
-int main(int argc, char **argv) {
-    fputs("env-module stderr\n", stderr);
+static int dump_request(int argc, char **argv) {
     printf("Content-Type: text/plain\n\n");
     printf("ARGC %d\n", argc);
     for (int i = 0; i < argc; i++) printf("A %s\n", argv[i]);
@@ -56,6 +52,19 @@ int main(int argc, char **argv) {
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, stdin)) > 0) fwrite(buf, 1, n, stdout);
     return 0;
+}
+"""
+
+
+# -- the env module: prints its whole environment, argv and stdin ---------------------------------
+ENV_MODULE_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+""" + DUMP_REQUEST_C + r"""
+int main(int argc, char **argv) {
+    fputs("env-module stderr\n", stderr);
+    return dump_request(argc, argv);
 }
 """
 

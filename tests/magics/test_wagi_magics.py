@@ -196,21 +196,6 @@ def test_timeout_and_max_output_on_a_route_cell_limit_the_preview(ip, need_toolc
     assert app.timeout == 10.0  # the route itself keeps the notebook's limits
 
 
-#: A module whose ``_routes`` never returns: it sleeps in ``poll_oneoff`` on a clock of 2^63 ns.
-ROUTES_SLEEP_FOREVER_WAT = """(module
-  (import "wasi_snapshot_preview1" "poll_oneoff"
-    (func $poll (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (func (export "_start"))
-  (func (export "_routes")
-    (i64.store (i32.const 0) (i64.const 7))
-    (i32.store8 (i32.const 8) (i32.const 0))
-    (i32.store (i32.const 16) (i32.const 1))
-    (i64.store (i32.const 24) (i64.const 0x7fffffffffffffff))
-    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))))
-"""
-
-
 def test_route_cells_run_under_the_notebook_s_limits(ip, need_toolchain):
     import time
     from helpers import attackers
@@ -233,7 +218,8 @@ def test_route_cells_run_under_the_notebook_s_limits(ip, need_toolchain):
 
         start = time.monotonic()
         with pytest.raises(UsageError, match="_routes"):
-            cell(ip, "wasm_wat", "--route /r --timeout 1", ROUTES_SLEEP_FOREVER_WAT)
+            cell(ip, "wasm_wat", "--route /r --timeout 1",  # (its _routes never returns)
+                 attackers.poll_wat(2 ** 63 - 1, export="_routes"))
         assert time.monotonic() - start < 5  # (it was given 30 s, whatever --timeout said)
     finally:
         ip.run_line_magic("config", f"WasmMagics.timeout = {defaults.CELL_TIMEOUT}")

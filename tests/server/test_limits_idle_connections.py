@@ -88,28 +88,12 @@ def test_a_timeout_that_is_not_a_positive_number_is_refused_with_what_it_means(s
         Limits(idle_timeout=seconds)
 
 
-#: Sleeps 1.5 s (poll_oneoff on a relative clock), then answers ``slept``.
-SLOW_WAT = """(module
-  (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
-  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 1)
-  (data (i32.const 256) "Content-Type: text/plain\\0a\\0aslept")
-  (func (export "_start")
-    (i64.store (i32.const 0) (i64.const 7))
-    (i32.store8 (i32.const 8) (i32.const 0))
-    (i32.store (i32.const 16) (i32.const 1))
-    (i64.store (i32.const 24) (i64.const 1500000000))
-    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
-    (i32.store (i32.const 160) (i32.const 256))
-    (i32.store (i32.const 164) (i32.const 31))
-    (drop (call $write (i32.const 1) (i32.const 160) (i32.const 1) (i32.const 168)))))
-"""
-
-
 def test_pipelined_requests_to_a_slow_module_are_all_answered():
     import wagi_nb
+    from helpers.attackers import poll_wat
     app = WagiApp()
-    app.add_route("/slow", wagi_nb.build(SLOW_WAT, language="wat"))
+    slow = poll_wat(1_500_000_000, then=b"Content-Type: text/plain\n\nslept")  # sleeps 1.5 s
+    app.add_route("/slow", wagi_nb.build(slow, language="wat"))
     server = BackgroundServer(app, port=0, limits=Limits(idle_timeout=TIMEOUT))
     try:
         sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
