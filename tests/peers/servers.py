@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
+import pytest
+
 from helpers import REPO
 from helpers.ports import free_port
 from helpers.unavailable import unavailable
@@ -203,16 +205,44 @@ class Peers:
         for server in self.servers.values():
             server.stop()
 
-    def ask(self, method: str, target: str, headers: Sequence = (), body: bytes = b"") -> Dict[str, Answer]:
-        """The same request to every server: name → answer."""
+    def ask(self, method: str, target: str, headers: Sequence = (), body: bytes = b"",
+            outbound: bool = False) -> Dict[str, Answer]:
+        """The same request to every server: name → answer. ``outbound``: the route makes an outbound
+        HTTP request, on which Wagi may hang (:meth:`ask_wagi_again`)."""
         answers = {}
         for name, server in self.servers.items():
             try:
                 answers[name] = server.ask(method, target, headers, body)
-            except OSError as error:  # (a timeout, a reset: say which server, and what it said)
-                raise AssertionError(f"{method} {target} to {name} failed ({error!r}); its output ends:\n"
-                                     f"{server.output()[-3000:]}") from None
+            except TimeoutError as error:
+                if name != "wagi" or not outbound:
+                    raise self.failed(method, target, name, error) from None
+                answers[name] = self.ask_wagi_again(method, target, headers, body)
+            except OSError as error:
+                raise self.failed(method, target, name, error) from None
         return answers
+
+    def ask_wagi_again(self, method: str, target: str, headers: Sequence, body: bytes) -> Answer:
+        """Wagi 0.8.1's outbound HTTP can stop its whole server on a busy machine: it connects, never
+        sends the request, and answers nothing after (ss: 0 bytes sent; its wasi-experimental-http
+        0.9 blocks a runtime thread on a request the same runtime must drive). Seen on tutorial 4's
+        /relay in 4 of 10 runs beside three busy loops, and never on an idle machine. A fresh Wagi is
+        asked once more; if it hangs again the test is marked an expected failure of Wagi's, naming
+        it, rather than passing or failing on what Wagi did not do."""
+        server = self.servers["wagi"]
+        server.stop()
+        server.start()
+        try:
+            return server.ask(method, target, headers, body)
+        except TimeoutError:
+            pytest.xfail(f"Wagi 0.8.1 hung twice on {method} {target}, a route that makes an outbound "
+                         "HTTP request (its deadlock on a busy machine; see Peers.ask_wagi_again)")
+        except OSError as error:
+            raise self.failed(method, target, "wagi", error) from None
+
+    def failed(self, method: str, target: str, name: str, error: OSError) -> AssertionError:
+        """A timeout or a reset, saying which server and what it said."""
+        return AssertionError(f"{method} {target} to {name} failed ({error!r}); its output ends:\n"
+                              f"{self.servers[name].output()[-3000:]}")
 
     def output(self, name: str) -> str:
         return self.servers[name].output()

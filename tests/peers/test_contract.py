@@ -301,7 +301,7 @@ def test_routes_sub_routes_under_wagi_and_not_under_spin(contract):
 
 
 def test_outbound_http_under_wagi(contract, target):
-    answers = contract.ask("GET", "/out")
+    answers = contract.ask("GET", "/out", outbound=True)
     assert answers["wagi-nb"].status == answers["wagi"].status == 200
     ours, wagis = (answers[name].body.decode().splitlines() for name in ("wagi-nb", "wagi"))
     assert ours[0] == wagis[0] == "req=0 status=200 handle=0"
