@@ -51,9 +51,12 @@ def test_hostile_html_renders_in_linear_time(name, link_base):
     # Once first, and bounded: a quadratic rewrite takes a minute here, so it fails without repeats.
     once = render_time(html_page(piece, 64 * KiB), link_base)
     assert once < 2.0, f"64 KiB of {name!r} took {once:.1f} s to render"
-    small = render_time(html_page(piece, 16 * KiB), link_base, repeats=5)
-    large = render_time(html_page(piece, 64 * KiB), link_base, repeats=5)
-    plain = render_time(html_page(b"<p>plain words", 64 * KiB), link_base, repeats=5)
+    # Taken in turns, so that a busy spell of the machine slows both sizes alike.
+    small = large = plain = float("inf")
+    for _ in range(7):
+        small = min(small, render_time(html_page(piece, 16 * KiB), link_base))
+        large = min(large, render_time(html_page(piece, 64 * KiB), link_base))
+        plain = min(plain, render_time(html_page(b"<p>plain words", 64 * KiB), link_base))
     # Four times the input: a linear algorithm takes ~4x as long, a quadratic one ~16x. The 10 ms
     # absorb a scheduler's pause in a measurement of a few milliseconds.
     assert large < 8 * small + 0.010, (f"{name!r}: 16 KiB {small * 1000:.1f} ms, 64 KiB {large * 1000:.1f} ms "
@@ -68,7 +71,7 @@ def test_a_body_past_the_cap_renders_as_fast_as_the_cap():
 def test_link_note_on_hostile_pages():
     # The note that links go nowhere is still given exactly when a tag has a link attribute.
     def noted(piece):
-        return "go nowhere" in ResponseView(html_page(piece, 64 * KiB))._repr_html_()
+        return "do nothing until %wagi_serve runs" in ResponseView(html_page(piece, 64 * KiB))._repr_html_()
     assert noted(b"<a ") is False and noted(b'href="') is False
     assert noted(b"<a href=") and noted(b"<form action=") and noted(HOSTILE["mixed"])
     assert noted(b"<a " * 10_000 + b"<a href=/x>")
