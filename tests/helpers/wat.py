@@ -9,8 +9,9 @@ def escape(data: bytes) -> str:
     return "".join(f"\\{byte:02x}" for byte in data)
 
 
-def program(*writes, exit_code=None, exports_start=True, extra="") -> str:
-    """A WAT command that writes ``(fd, bytes)`` pairs, then optionally calls ``proc_exit``.
+def program(*writes, exit_code=None, exports_start=True, extra="", then_loop=False) -> str:
+    """A WAT command that writes ``(fd, bytes)`` pairs, then optionally calls ``proc_exit`` or
+    spins forever (``then_loop``).
 
     Byte-exact: every byte is spelt as a ``\\xx`` escape, so non-UTF-8 output is easy.
     """
@@ -24,6 +25,8 @@ def program(*writes, exit_code=None, exports_start=True, extra="") -> str:
         offset += len(payload) + 8
     if exit_code is not None:
         body.append(f"    (call $proc_exit (i32.const {exit_code}))")
+    if then_loop:
+        body.append("    (loop $forever (br $forever))")
     export = '(export "_start")' if exports_start else ""
     return ("(module\n"
             '  (import "wasi_snapshot_preview1" "fd_write"\n'
