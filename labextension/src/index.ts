@@ -3,6 +3,7 @@ import { EditorLanguageRegistry, IEditorLanguageRegistry } from '@jupyterlab/cod
 import type { ICellModel, ICodeCellModel } from '@jupyterlab/cells';
 import { INotebookTracker, Notebook, NotebookPanel } from '@jupyterlab/notebook';
 import { clike } from '@codemirror/legacy-modes/mode/clike';
+import { previewPlugin } from './preview';
 
 /** The language of each `%%wasm_<language>` cell magic, by its name in JupyterLab's language registry. */
 const MAGIC_LANGUAGES: Record<string, string> = {
@@ -139,4 +140,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, previewPlugin];

@@ -18,27 +18,33 @@ def test_html_body_is_in_a_sandboxed_iframe_and_never_raw():
     # The one script is wagi_nb's own, which removes the untrusted fallback after the frame.
     assert re.findall(r"<script>[^<]*</script>", page) == [
         "<script>document.currentScript.previousElementSibling.remove()</script>"]
-    srcdoc = re.search(r'<iframe sandbox="allow-same-origin" srcdoc="([^"]*)"', page)
-    assert srcdoc, page  # same-origin (so the frame can fit its page), and never allow-scripts
-    assert html.unescape(srcdoc.group(1)) == '<base href="about:invalid"><h1>hi</h1><script>alert(1)</script>'
+    srcdoc = re.search(r'<iframe sandbox="([^"]*)" srcdoc="([^"]*)"', page)
+    assert srcdoc, page
+    # same-origin (so the frame can fit its page), and never allow-scripts
+    assert srcdoc.group(1).split() == ["allow-same-origin", "allow-popups", "allow-popups-to-escape-sandbox"]
+    assert html.unescape(srcdoc.group(2)) == ('<base href="about:invalid" target="_blank"><h1>hi</h1>'
+                                              '<script>alert(1)</script>')
 
 
-def test_relative_links_lead_to_the_running_server_or_nowhere():
+def test_relative_links_lead_to_the_running_server_in_a_new_tab_or_nowhere():
     page = b"Content-Type: text/html\n\n<!DOCTYPE html><a href='/about'>about</a>"
     served = ResponseView(parse_cgi_output(page), link_base="http://127.0.0.1:3000/")._repr_html_()
     srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', served).group(1))
-    assert srcdoc == '<!DOCTYPE html><base href="http://127.0.0.1:3000/"><a href=\'/about\'>about</a>'
-    assert "go nowhere" not in served
+    assert srcdoc == ('<!DOCTYPE html><base href="http://127.0.0.1:3000/" target="_blank">'
+                      "<a href='/about'>about</a>")
+    assert "allow-forms" in served and "do nothing until" not in served
     alone = ResponseView(parse_cgi_output(page))._repr_html_()
-    assert '<base href="about:invalid">' in html.unescape(alone)
-    assert "Links in this page go nowhere until %wagi_serve runs" in alone
+    assert html.unescape(re.search(r'srcdoc="([^"]*)"', alone).group(1)) == (
+        '<!DOCTYPE html><base href="about:invalid" target="_blank"><a data-href=\'/about\'>about</a>')
+    assert "allow-forms" not in alone  # a form's submission would blank the frame
+    assert "do nothing until %wagi_serve runs: start it and re-run this cell" in alone
     proxied = ResponseView(parse_cgi_output(page), link_base="/user/ada/proxy/3000/")._repr_html_()
     srcdoc = html.unescape(re.search(r'srcdoc="([^"]*)"', proxied).group(1))
     # A <base> cannot give a link from the root the proxy's path: the link itself gets it.
-    assert srcdoc == ('<!DOCTYPE html><base href="/user/ada/proxy/3000/">'
+    assert srcdoc == ('<!DOCTYPE html><base href="/user/ada/proxy/3000/" target="_blank">'
                       "<a href='/user/ada/proxy/3000/about'>about</a>")
     plain = ResponseView(parse_cgi_output(b"Content-Type: text/html\n\n<p>no links</p>"))._repr_html_()
-    assert "go nowhere" not in plain  # nothing to say about links a page does not have
+    assert "do nothing until" not in plain  # nothing to say about links a page does not have
 
 
 def test_an_untrusted_notebook_keeps_status_headers_and_the_page_as_text():
@@ -55,7 +61,7 @@ def test_html_srcdoc_escapes_quotes():
     page = ResponseView(response)._repr_html_()
     srcdoc = re.search(r'srcdoc="([^"]*)"', page).group(1)
     assert "<" not in srcdoc and "'" not in srcdoc
-    assert html.unescape(srcdoc) == '<base href="about:invalid">' + response.text
+    assert html.unescape(srcdoc) == '<base href="about:invalid" target="_blank">' + response.text
 
 
 def test_json_is_pretty_printed():

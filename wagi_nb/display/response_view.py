@@ -19,13 +19,19 @@ IMAGE_LIMIT = 2 * 1024 * 1024
 
 #: The module's page keeps its own white background whatever the theme, as a browser shows it.
 IFRAME_STYLE = f"width:100%;height:320px;border:1px solid {BORDER};background:#fff"
-#: The frame fits its page (up to this height) once loaded; the parent may read the page's height
-#: because the frame is same-origin, which is safe only because it may run no script.
+#: The frame fits its page (up to this height), when it loads and whenever the page's size or the
+#: frame's changes; the parent may read the page's height because the frame is same-origin, which is
+#: safe only because it may run no script.
 FRAME_MAX_HEIGHT = 1200
-# Shrunk first: a document is never shorter than its frame, so its height is read in a 1px frame.
-FIT_FRAME = ("try{this.style.height='1px';this.style.height=Math.min(Math.max("
-             f"this.contentDocument.documentElement.scrollHeight+8,40),{FRAME_MAX_HEIGHT})+'px'}}"
-             "catch(e){this.style.height='320px'}")
+# Shrunk first: a document is never shorter than its frame, so its height is read in a 1px frame. A
+# frame not laid out yet (JupyterLab lays out cells outside the viewport late) is fitted when it is:
+# measured before, it was 40 px for any page. The observer reports only sizes that differ from the
+# last it reported, so a fit (1 px, then the page's height, in one task) does not call itself again.
+FIT_FRAME = ("var f=this;function fit(){try{if(!f.clientWidth)return;f.style.height='1px';"
+             "f.style.height=Math.min(Math.max(f.contentDocument.documentElement.scrollHeight+8,40),"
+             f"{FRAME_MAX_HEIGHT})+'px'}}catch(e){{f.style.height='320px'}}}}fit();"
+             "if(window.ResizeObserver){var o=new ResizeObserver(fit);o.observe(f);"
+             "try{o.observe(f.contentDocument.documentElement)}catch(e){}}")
 #: A URL attribute whose value starts at the root: ``href="/x"`` (not ``//host/x``).
 _ROOT_RELATIVE = re.compile(r"""(\b(?:href|src|action)\s*=\s*["']?)/(?!/)""", re.IGNORECASE)
 #: A link's tag up to its ``>`` (or the end), and a link attribute in it: two steps, because one
@@ -33,6 +39,10 @@ _ROOT_RELATIVE = re.compile(r"""(\b(?:href|src|action)\s*=\s*["']?)/(?!/)""", re
 #: no link, quadratic time (a minute for 64 KiB of ``<a ``).
 _LINK_TAG = re.compile(r"<(?:a|area|form)\b[^>]*", re.IGNORECASE)
 _LINK_ATTRIBUTE = re.compile(r"\b(?:href|action)\s*=", re.IGNORECASE)
+#: A link tag's ``href`` and the start of its value.
+_HREF = re.compile(r"""\bhref\s*=\s*["']?\s*([^"'\s>]*)""", re.IGNORECASE)
+#: A URL with a scheme (``https:``, ``mailto:``): the others are relative to the page.
+_ABSOLUTE_URL = re.compile(r"[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 TABLE_STYLE = f"font-size:85%;margin:4px 0;border-collapse:collapse;color:{TEXT}"
 #: Shown where JupyterLab's sanitiser has removed the frame (an untrusted notebook); in a trusted
 #: output the script after it removes it.
@@ -172,16 +182,44 @@ def raw_output_text(raw: bytes, media: str) -> tuple:
 
 
 def with_link_base(page: str, link_base: Optional[str]) -> str:
-    """The module's page with a ``<base>`` first, so its relative links reach the notebook's routes
-    (``link_base``: the running server's URL, or its proxy path) or go nowhere (None), never
-    Jupyter's own pages. Under a proxy path, links from the root (``/about``) get the path too,
-    which a ``<base>`` alone cannot do."""
-    base = f'<base href="{html.escape(link_base, quote=True)}">' if link_base else '<base href="about:invalid">'
+    """The module's page with a ``<base>`` first, so that its links open in a new tab (the frame keeps
+    showing the response its heading names) and its relative links reach the notebook's routes
+    (``link_base``: the running server's URL, or its proxy path), never Jupyter's own pages. Under a
+    proxy path, links from the root (``/about``) get the path too, which a ``<base>`` alone cannot do.
+    Without a ``link_base`` (no %wagi_serve), relative links are made inert: they lead nowhere yet."""
+    if link_base:
+        base = f'<base href="{html.escape(link_base, quote=True)}" target="_blank">'
+    else:
+        base = '<base href="about:invalid" target="_blank">'
+        page = inert_relative_links(page)
     if link_base and link_base.startswith("/"):
         prefix = link_base.rstrip("/")
         page = _ROOT_RELATIVE.sub(lambda match: match[1] + prefix + "/", page)
     doctype = _DOCTYPE.match(page)
     return page[:doctype.end()] + base + page[doctype.end():] if doctype else base + page
+
+
+def inert_relative_links(page: str) -> str:
+    """The page with each ``<a>``/``<area>`` whose ``href`` is relative (no ``scheme:``) given it as
+    ``data-href`` instead: a link without an ``href`` does nothing when clicked (one with it would open
+    a blank tab). Linear in the page, as :func:`has_links`."""
+    pieces, done = [], 0
+    for tag in _LINK_TAG.finditer(page):
+        if tag.group().lower().startswith("<form"):
+            continue  # (a form cannot be submitted without allow-forms, which the frame has not then)
+        href = _HREF.search(page, tag.start(), tag.end())
+        if href and not _ABSOLUTE_URL.match(href.group(1)):
+            pieces += [page[done:href.start()], "data-href"]
+            done = href.start() + len("href")
+    return "".join(pieces) + page[done:]
+
+
+def frame_sandbox(link_base: Optional[str]) -> str:
+    """What a page's frame may do: never run script; open links in a new tab, outside the sandbox (a
+    page of the notebook's server, or another site); submit forms once they lead somewhere (else a
+    form's submission would blank the frame)."""
+    allowed = "allow-same-origin allow-popups allow-popups-to-escape-sandbox"
+    return allowed + " allow-forms" if link_base else allowed
 
 
 def has_links(page: str) -> bool:
@@ -378,11 +416,11 @@ class ResponseView:
         # fallback after it (the note and the page as text) is what remains; trusted, the script
         # removes the fallback.
         srcdoc = html.escape(with_link_base(page, self.link_base), quote=True)
-        frame = (f'<iframe sandbox="allow-same-origin" srcdoc="{srcdoc}" style="{IFRAME_STYLE}" '
+        frame = (f'<iframe sandbox="{frame_sandbox(self.link_base)}" srcdoc="{srcdoc}" style="{IFRAME_STYLE}" '
                  f'onload="{html.escape(FIT_FRAME, quote=True)}"></iframe>')
         links = "" if self.link_base or not has_links(page) else _note(
-            "Links in this page go nowhere until %wagi_serve runs; re-run the cell then, and they "
-            "lead to the notebook's routes.")
+            "Links and forms in this page that lead to the notebook's own routes do nothing until "
+            "%wagi_serve runs: start it and re-run this cell, and they open the route in a new tab.")
         if self.in_widget:
             return frame + links
         fallback = (f"<div class='wagi-nb-untrusted'>{pre(UNTRUSTED_NOTE, ERROR_BOX)}"

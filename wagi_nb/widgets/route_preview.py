@@ -3,6 +3,11 @@
 A thin shell over :class:`~wagi_nb.wagi.preview.RequestPreview`: the widget
 copies its fields into the preview, and shows whatever the preview last got,
 including after a re-run of the route's cell re-sends it.
+
+Its output in the notebook also holds the last response without the widget (as HTML and as text),
+refreshed after every response, for when the widget cannot be drawn: a notebook reopened on
+another kernel (wagi_nb's JupyterLab extension shows it instead of "model not found"), untrusted,
+or read elsewhere (GitHub, nbviewer).
 """
 from __future__ import annotations
 
@@ -11,12 +16,15 @@ import time
 from typing import Callable, Optional
 
 import ipywidgets as widgets
+from IPython.display import display
 
 from ..display import ResponseView
 from ..wagi.preview import RequestPreview
 
 #: A click this soon after the path box's own send (its blur) is that same send.
 CLICK_AFTER_ENTER = 0.5
+#: The bundle's key for wagi_nb's JupyterLab extension: draw the widget, or the last response.
+PREVIEW_MIME = "application/vnd.wagi-nb.route-preview+json"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 
 
@@ -42,6 +50,7 @@ class RoutePreviewWidget(widgets.VBox):
         self.output = widgets.HTML()
         self.send_button.on_click(self._clicked)
         self._entered: tuple = (0.0, None)
+        self._shown = None  # the display handle of its output, once displayed
         self.target.observe(self._target_entered, names="value")
         preview.on_response.append(self._show)
         preview.watch()
@@ -86,24 +95,45 @@ class RoutePreviewWidget(widgets.VBox):
         response = preview.response
         self.status.value = (f"{response.status} {response.reason} · send #{preview.sends} · "
                              f"{response.duration * 1000:.2f} ms")
-        self.output.value = ResponseView(response, routes=preview.app.routes(), link_base=self.link_base(),
+        self.output.value = ResponseView(response, routes=preview.app.module_routes(), link_base=self.link_base(),
                                          in_widget=True)._repr_html_()
+        if self._shown is not None:  # the saved output holds the last response, not the first
+            self._shown.update(self._repr_mimebundle_(), raw=True)
+
+    def _ipython_display_(self):
+        # Displayed with an id (a cell's result cannot be updated), so each response refreshes it.
+        bundle = self._repr_mimebundle_()
+        if bundle is not None:
+            self._shown = display(bundle, raw=True, display_id=True)
 
     def _repr_mimebundle_(self, **kwargs):
-        # What a notebook shows where the widget cannot be drawn (saved, then reopened without the
-        # kernel, or untrusted): the response as text, not the widget's repr.
+        # What a notebook shows where the widget cannot be drawn (saved, then reopened on another
+        # kernel, or untrusted): the last response, not the widget's repr.
         bundle = super()._repr_mimebundle_(**kwargs)
         if bundle is not None:
             bundle["text/plain"] = self.text_fallback()
+            bundle["text/html"] = self.html_fallback()
+            bundle[PREVIEW_MIME] = {"model_id": self.model_id}
         return bundle
+
+    def _head(self) -> str:
+        preview = self.preview
+        return (f"Live preview of {preview.method} {preview.target} (route {preview.route}): re-run the cell "
+                "to use it again; it needs the kernel.")
+
+    def html_fallback(self) -> str:
+        preview = self.preview
+        if preview.response is None:
+            return f"<div>{html.escape(self._head())}</div><pre>{html.escape(preview.error)}</pre>"
+        return ResponseView(preview.response, routes=preview.app.module_routes(), title=self._head(),
+                            link_base=self.link_base())._repr_html_()
 
     def text_fallback(self) -> str:
         preview = self.preview
-        head = (f"Live preview of {preview.method} {preview.target} (route {preview.route}): re-run the cell "
-                "to use it again; it needs the kernel.")
+        head = self._head()
         if preview.response is None:
             return f"{head}\n{preview.error}"
-        return f"{head}\n{ResponseView(preview.response, routes=preview.app.routes())!r}"
+        return f"{head}\n{ResponseView(preview.response, routes=preview.app.module_routes())!r}"
 
     def close(self):
         self.preview.unwatch()
