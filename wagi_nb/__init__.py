@@ -13,7 +13,7 @@ Python API (no Jupyter needed)::
 In IPython/Jupyter: ``%load_ext wagi_nb``, then ``%%wasm_rust`` and friends.
 """
 from ._version import __version__
-from .artifacts import Artifact, build, load, modules
+from .artifacts import Artifact, build, build_crate, load, modules
 from .errors import (CompileError, ModuleLoadError, NotACommand, ToolchainNotFound,
                      WagiNbError)
 from .runtime import RunResult, get_runtime
@@ -34,7 +34,7 @@ def load_ipython_extension(ipython):
     register(ipython)
 
 
-__all__ = ["__version__", "build", "load", "run", "modules", "Artifact", "RunResult",
+__all__ = ["__version__", "build", "build_crate", "load", "run", "modules", "Artifact", "RunResult",
            "discover", "all_toolchains", "set_compiler", "get_runtime", "WagiNbError",
            "CompileError", "ToolchainNotFound", "NotACommand", "ModuleLoadError",
            "WagiApp", "Request", "Response", "app", "Exports", "Instance", "ExportError", "ArgumentError",

@@ -25,7 +25,7 @@ import shlex
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import tomli_w
 
@@ -37,6 +37,7 @@ else:  # pragma: no cover
 from ..cache import atomic_write, cache_root
 from ..defaults import usable_cpus
 from ..errors import CompileError, WagiNbError
+from . import crate_sources
 from .base import Progress, capture, run_compiler
 
 SOURCE_ENV = "WAGI_NB_CARGO_SOURCE"
@@ -44,6 +45,25 @@ DEBIAN_REGISTRY = "/usr/share/cargo/registry"
 PACKAGE = "cell"
 #: Release builds as the single-file rustc call makes them: optimised, no debug info.
 PROFILES = {"release": {"opt-level": 3, "strip": "debuginfo"}}
+#: ``%wasm_cargo --new NAME``'s src/main.rs: a working Wagi handler, as a cell's hello world.
+HANDLER = """\
+// A Wagi handler: Wagi runs this program once per request, as CGI. It prints the response's
+// headers, an empty line, then the body. The request comes in environment variables (PATH_INFO,
+// QUERY_STRING, REQUEST_METHOD, ...) and its body on standard input.
+fn main() {
+    println!("Content-Type: text/plain");
+    println!();
+    println!("Hello, world!");
+}
+"""
+#: Added to its Cargo.toml: release builds as a cell's (PROFILES), so a plain `cargo build --release`
+#: (an export's) makes the module %wasm_cargo made. (%wasm_cargo builds any crate so: crate_sources.py.)
+RELEASE_PROFILE = """
+# Release builds as wagi_nb builds a cell: optimised, without the standard library's debug info
+# (about 100 KB for this hello world instead of about 6 MB).
+[profile.release]
+strip = "debuginfo"
+"""
 _FRONTMATTER_OPEN = re.compile(r"^---[A-Za-z0-9_-]*\s*$")
 _COMPILING = re.compile(r"^\s*Compiling (\S+) v?(\S+)")
 
@@ -205,17 +225,18 @@ class Cargo:
         return shlex.join(build) + f" && mkdir -p {shlex.quote(os.path.dirname(output) or '.')} && " \
             f"cp {shlex.quote(built)} {shlex.quote(output)}"
 
-    def environment(self) -> dict:
+    def environment(self, **extra: str) -> dict:
         env = dict(os.environ)
-        env.update(RUSTC=self.rustc, CARGO_TERM_COLOR="never", CARGO_TERM_PROGRESS_WHEN="never")
+        env.update(RUSTC=self.rustc, CARGO_TERM_COLOR="never", CARGO_TERM_PROGRESS_WHEN="never", **extra)
         return env
 
     def argv(self, command: str, *extra: str) -> list:
         return [self.path, command, *self.config, *(["--offline"] if self.offline else []), *extra]
 
     def run(self, command: str, cwd: Path, *extra: str, progress: Optional[Progress] = None,
-            status=None) -> tuple:
-        return run_compiler(self.argv(command, *extra), cwd, progress, env=self.environment(), status=status)
+            status=None, env: Optional[dict] = None) -> tuple:
+        return run_compiler(self.argv(command, *extra), cwd, progress, env=self.environment(**(env or {})),
+                            status=status)
 
     # -- a dependency set: its lock and its target folder ------------------------------------------------
     def dependency_folder(self, dependencies: dict, rustc_identity: dict) -> Path:
@@ -224,21 +245,33 @@ class Cargo:
         return cache_root() / "cargo" / hashlib.sha256(record.encode()).hexdigest()[:24]
 
     def new_crate(self, path: Path) -> str:
-        """``cargo new --bin PATH``: a crate like the seed's ``cargo new hello-rust``; returns cargo's words."""
+        """``cargo new --bin --vcs none PATH`` (the seed's ``cargo new hello-rust``), its src/main.rs a
+        Wagi handler and its release profile a cell's; returns cargo's words. Refuses a path that exists."""
+        if path.exists() or path.is_symlink():
+            crate = (path / "Cargo.toml").is_file()
+            what = "a Cargo crate" if crate else "a folder" if path.is_dir() else "a file"
+            then = f"build it with %wasm_cargo {path}, or give" if crate else "give"
+            raise WagiNbError(f"{path} is already {what}, so --new made nothing and changed nothing there: "
+                              f"{then} --new a name that is not taken.")
         code, text = self.run("new", path.parent if path.parent != Path("") else Path.cwd(), "--bin",
                               "--vcs", "none", path.name)
         if code != 0:
             raise WagiNbError(f"cargo new {path} failed: {text.strip()}")
+        (path / "src" / "main.rs").write_text(HANDLER)
+        with open(path / "Cargo.toml", "a") as manifest:
+            manifest.write(RELEASE_PROFILE)
         return text.strip()
 
     def build_crate(self, crate: Path, release: bool, binary: Optional[str] = None,
-                    progress: Optional[Progress] = None) -> Tuple[str, bytes, str]:
-        """Build an existing crate for wasm: (its binary's name, the module's bytes, the warnings)."""
+                    progress: Optional[Progress] = None) -> "BuiltCrate":
+        """Build an existing crate for wasm (a release build without debug info unless the crate says
+        otherwise: crate_sources.release_environment)."""
         profile = ["--release"] if release else []
         choose = ["--bin", binary] if binary else []
         code, text = self.run("build", crate, *profile, *choose, "--target", self.target,
                               "--message-format=json-render-diagnostics", progress=progress,
-                              status=lambda line: _compiling_status(line))
+                              status=lambda line: _compiling_status(line),
+                              env=crate_sources.release_environment(crate) if release else None)
         messages, other = [], []
         for line in text.splitlines():
             if line.startswith("{"):
@@ -261,8 +294,9 @@ class Cargo:
         if len(binaries) > 1:
             names = ", ".join(m["target"]["name"] for m in binaries)
             raise WagiNbError(f"{crate} has several binaries ({names}): pick one with --bin NAME.")
-        built = binaries[0]
-        return built["target"]["name"], Path(built["executable"]).read_bytes(), diagnostics
+        built, executable = binaries[0], Path(binaries[0]["executable"])
+        return BuiltCrate(built["target"]["name"], executable.read_bytes(), diagnostics,
+                          crate_sources.dep_info(executable, crate))
 
     def lock(self, folder: Path, dependencies: dict, update: bool = False) -> str:
         """The dependency set's resolved Cargo.lock, resolving it first if needed (or ``update``)."""
@@ -310,6 +344,15 @@ class Cargo:
             built = folder / "target" / self.target / ("release" if release else "debug") / f"{PACKAGE}.wasm"
             wasm = built.read_bytes() if code == 0 and built.is_file() else b""
         return code, text, wasm
+
+
+class BuiltCrate(NamedTuple):
+    """What :meth:`Cargo.build_crate` made: the binary's name, the module, Cargo's warnings, and the
+    files its dep-info says the build read (None without one)."""
+    binary: str
+    wasm: bytes
+    warnings: str
+    sources: Optional[List[str]]
 
 
 def paired_with(info) -> Cargo:
