@@ -26,7 +26,7 @@ from .runtime.exports import Exports, ExportError, Instance, fresh_exports
 from .runtime.limits import RunLimits
 from .runtime.outbound_http import OutboundPolicy
 from .toolchains.base import SCRIPT_DIR, CompileJob, Progress
-from .toolchains import wasi_libc
+from .toolchains import crate_sources, wasi_libc
 from .toolchains.cargo import paired_with, parse_dependency
 
 #: Modules kept under a name (``build(..., name=...)``, the magics' ``-n/--name``).
@@ -79,7 +79,12 @@ class Artifact:
 
     def load(self) -> LoadedModule:
         """The module compiled to native code and linked (cached on disk and in memory)."""
-        return get_runtime().load(self.wasm_path)
+        return get_runtime().load(self.wasm_path, title=self._title)
+
+    @property
+    def _title(self) -> Optional[str]:
+        """What the module is, for the runtime's report of a slow compile: an interpreter's name."""
+        return interpreter_title(self.language) if self.script_dir is not None else None
 
     def run(self, args: Union[str, Sequence[str]] = (), *, env: Optional[Mapping] = None,
             stdin: Union[bytes, str] = b"", timeout: Optional[float] = defaults.CELL_TIMEOUT,
@@ -261,26 +266,47 @@ def build_crate(path: Union[str, os.PathLike], *, release: bool = True, binary: 
                 name: Optional[str] = None, progress: Optional[Progress] = None,
                 cache: Optional[BuildCache] = None) -> Artifact:
     """Build an existing Cargo crate (``cargo new hello-rust``) for wasm with the Rust toolchain's
-    paired cargo; Cargo decides what to rebuild, and the module lands in the build cache."""
+    paired cargo, a release build without debug info as a cell's unless the crate says otherwise.
+    An unchanged crate is a cache hit that starts no Cargo: the key covers the files its build
+    depends on (``toolchains/crate_sources.py``); otherwise Cargo decides what to rebuild."""
     crate = Path(path).expanduser()
     if not (crate / "Cargo.toml").is_file():
         raise WagiNbError(f"{str(crate)!r} is not a Cargo crate (no Cargo.toml there). Give the crate's folder, "
                           "or make one with %wasm_cargo --new NAME.")
+    crate = crate.resolve()
     info = toolchains.require("rust")
     setup = paired_with(info)
-    start = time.perf_counter()
-    binary, wasm, warnings = setup.build_crate(crate, release, binary, progress)
-    wasm, unfixable = wasi_libc.linked(info, wasm)
-    warnings = "\n".join(filter(None, [warnings, unfixable]))
-    seconds = time.perf_counter() - start
-    key = hashlib.sha256(wasm).hexdigest()
-    flags = {"release": release, "crate": str(crate.resolve()), "bin": binary}
-    record = CachedBuild(key=key, language="rust", toolchain={**info.identity, **setup.identity}, flags=flags,
-                         build_seconds=seconds, warnings=warnings)
     cache = cache or BuildCache()
-    artifact = Artifact(language="rust", wasm_path=cache.put(record, wasm), key=key, toolchain=record.toolchain,
-                        build_seconds=seconds, warnings=warnings, name=name, flags=flags,
-                        crate=crate.resolve())
+    toolchain = {**info.identity, **setup.identity}
+    wanted = {"release": release, "crate": str(crate), "bin": binary,
+              "profile": crate_sources.release_environment(crate) if release else {},
+              "environment": crate_sources.environment()}
+
+    def input_key(inputs: dict) -> str:
+        return build_key("", "rust", {**wanted, "inputs": inputs}, toolchain)
+
+    before = crate_sources.crate_inputs(crate, crate_sources.remembered(cache.root, crate, release, binary))
+    hit = cache.get(input_key(before)) if before is not None else None
+    if hit:
+        wasm_path, record = hit
+    else:
+        start = time.perf_counter()
+        built = setup.build_crate(crate, release, binary, progress)
+        wasm, unfixable = wasi_libc.linked(info, built.wasm)
+        after = crate_sources.after_build(crate, before, built.sources) if before is not None else None
+        if after is not None:
+            key = input_key(after)
+            crate_sources.remember(cache.root, crate, release, binary, built.sources or [])
+        else:  # (a build script, or sources that changed while Cargo ran: the module's own hash)
+            key = hashlib.sha256(wasm).hexdigest()
+        record = CachedBuild(key=key, language="rust", toolchain=toolchain,
+                             flags={"release": release, "crate": str(crate), "bin": built.binary},
+                             build_seconds=time.perf_counter() - start,
+                             warnings="\n".join(filter(None, [built.warnings, unfixable])))
+        wasm_path = cache.put(record, wasm)
+    artifact = Artifact(language="rust", wasm_path=wasm_path, key=record.key, toolchain=record.toolchain,
+                        build_seconds=record.build_seconds, cached=bool(hit), warnings=record.warnings,
+                        name=name, flags=record.flags, crate=crate)
     if name:
         modules[name] = artifact
     return artifact
@@ -293,12 +319,18 @@ def _check_script(toolchain, info, text: str) -> str:
         return ""
     with tempfile.TemporaryDirectory(prefix="wagi_nb-check-") as folder:
         (Path(folder) / toolchain.source_name).write_text(text, encoding="utf-8")
-        result = get_runtime().run(get_runtime().load(info.path), argv[1:], program=argv[0],
+        interpreter = get_runtime().load(info.path, title=interpreter_title(toolchain.language))
+        result = get_runtime().run(interpreter, argv[1:], program=argv[0],
                                    dirs=[(folder, SCRIPT_DIR, True)], limits=RunLimits(timeout=60))
     report = toolchain.diagnostics(result.stderr_text + result.text, Path(SCRIPT_DIR)).strip("\n")
     if not result.ok:
         raise CompileError(toolchain.title, report.rstrip() or result.status, toolchain=info.label)
     return report.rstrip()
+
+
+def interpreter_title(language: str) -> str:
+    """An interpreted language's module as a status line names it: "the Python interpreter"."""
+    return f"the {toolchains.get_toolchain(language).title} interpreter"
 
 
 def load(path: Union[str, os.PathLike], name: Optional[str] = None) -> Artifact:

@@ -112,7 +112,8 @@ def check_cell_options(args) -> None:
 CARGO = (
     (("path",), dict(nargs="?", default=None, metavar="PATH",
                      help="The crate's folder (holding its Cargo.toml).")),
-    (("--new",), dict(default=None, metavar="NAME", help="Make a new crate NAME, as `cargo new NAME`.")),
+    (("--new",), dict(default=None, metavar="NAME",
+                      help="Make a new crate NAME, as `cargo new NAME`, its src/main.rs a Wagi handler.")),
     (("--bin",), dict(default=None, metavar="NAME",
                       help="Which binary of the crate to build (when it has several).")),
 ) + BUILD[:1] + PROFILES + BUILD[2:] + RUN + ROUTE

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import queue
+import time
+from typing import Optional
 
 import pytest
 from nbclient import NotebookClient
@@ -43,3 +46,35 @@ def text_of(cell) -> str:
         elif output.output_type == "error":
             parts.append(f"{output.ename}: {output.evalue}\n" + "\n".join(output.traceback))
     return "\n".join(parts)
+
+
+def iopub_of(client, source: str, after_idle: float = 0.0, metadata: Optional[dict] = None) -> list:
+    """Run ``source`` on the client's kernel as a front end does (an ``execute_request``, with
+    JupyterLab's ``metadata`` if given: ``{"cellId": ...}``) and return the iopub messages it
+    caused, in order, up to the kernel's idle; then, for ``after_idle`` seconds more, any that still
+    come for it (nothing should)."""
+    from jupyter_core.utils import run_sync  # the event loop nbclient runs the kernel client on
+    kc = client.kc
+    request = kc.session.msg("execute_request", {"code": source, "silent": False, "store_history": True,
+                                                 "user_expressions": {}, "allow_stdin": False,
+                                                 "stop_on_error": True}, metadata=metadata or {})
+    kc.shell_channel.send(request)
+    msg_id = request["header"]["msg_id"]
+    messages, idle_at = [], None
+    while True:
+        wait = 120 if idle_at is None else idle_at + after_idle - time.monotonic()
+        if idle_at is not None and wait <= 0:
+            break
+        try:
+            message = run_sync(kc.get_iopub_msg)(timeout=wait)
+        except queue.Empty:
+            if idle_at is None:
+                raise
+            break
+        if message["parent_header"].get("msg_id") != msg_id:
+            continue
+        messages.append(message)
+        if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+            idle_at = time.monotonic()
+    run_sync(kc.get_shell_msg)(timeout=60)  # the execute_reply
+    return messages

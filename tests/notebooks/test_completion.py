@@ -152,3 +152,26 @@ def test_a_live_kernel_completes_the_magic_line_but_not_the_body(kernel):
     on_second = kernel_complete(kernel, cell, 2 * len(line) + 1)
     assert "--timeout" not in on_second["matches"]
     assert kernel_complete(kernel, "%wagi_serve --p", len("%wagi_serve --p"))["matches"] == ["--port"]
+
+
+def test_a_live_kernel_completes_a_request_s_path_from_the_notebook_s_routes(kernel, wat):
+    page = wat.program((1, b"Content-Type: text/plain\n\nhi\n"))
+    run_cell(kernel, "%%wasm_wat --route /greeting\n" + page)
+    run_cell(kernel, "%%wasm_wat --route /files/...\n" + page)
+
+    def offered(code: str) -> list:
+        reply = kernel_complete(kernel, code, len(code))
+        assert reply["cursor_end"] == len(code)
+        return sorted(reply["matches"])
+
+    # Tab inside --request's quotes: the paths the routes answer (a prefix route's base), not files.
+    line = '%%wasm_wat --route /greeting --request "GET /'
+    assert offered(line) == ["/files/", "/greeting"]
+    assert offered(line + "g") == ["/greeting"]
+    assert offered("%%wasm_wat --route /x --request 'POST /fi") == ["/files/"]
+    assert offered("%wagi_request GET /gr") == ["/greeting"]
+    assert offered("%wagi_request /f") == ["/files/"]
+    assert offered('%wagi_preview /files/... --request "GET /f') == ["/files/"]
+    # %wagi_preview takes a route: a prefix route as it is written.
+    assert offered("%wagi_preview /") == ["/files/...", "/greeting"]
+    assert "/healthz" not in offered("%wagi_request GET /")

@@ -19,7 +19,7 @@ from wagi_nb.wagi import app
 from wagi_nb.wagi.response import parse_cgi_output
 
 from helpers import REPO
-from helpers.kernels import live_kernel, run_cell, text_of
+from helpers.kernels import iopub_of, live_kernel, run_cell, text_of
 from helpers.subprocesses import serving
 from helpers.unavailable import need_module
 
@@ -99,14 +99,36 @@ def test_run_all_stops_at_a_failing_module_with_no_python_traceback(kernelspec_d
 # -- 2. cell numbers under IPython 9 ------------------------------------------------------------------
 def test_messages_name_the_cells_by_their_own_numbers(kernelspec_dir, python_env, tmp_path, wat):
     hello = wat.program((1, b"Content-Type: text/plain\n\nhi\n"))
+    other = wat.program((1, b"Content-Type: text/plain\n\nho\n"))  # (the same text would be a re-run)
     with live_kernel(kernelspec_dir, python_env(JUPYTER_PATH=kernelspec_dir), tmp_path) as client:
         run_cell(client, "%load_ext wagi_nb")
         first = run_cell(client, "%%wasm_wat --route /n\n" + hello)
-        second = run_cell(client, "%%wasm_wat --route /n\n" + hello)
+        second = run_cell(client, "%%wasm_wat --route /n\n" + other)
         routes = run_cell(client, "%wagi_routes")
     one, two = first.execution_count, second.execution_count
     assert f"Route /n now served by cell [{two}] (replacing cell [{one}])." in text_of(second)
     assert f"cell [{two}]" in text_of(routes)
+
+
+# -- issue 25, 7: re-running a route cell does not say it replaces itself ------------------------------
+def test_re_running_a_route_cell_does_not_say_it_replaces_itself(shell, wat):
+    def route_cell(body: bytes, cell_id=None) -> str:
+        """What the cell printed above its result."""
+        source = "%%wasm_wat --route /again\n" + wat.program((1, b"Content-Type: text/plain\n\n" + body))
+        with capture_output() as shown:
+            result = shell.run_cell(source, store_history=True, cell_id=cell_id)
+        assert result.error_in_exec is None
+        return shown.stdout.partition("Out[")[0]
+
+    # JupyterLab sends the cell's id: an edited and re-run cell is the same cell, another cell is not.
+    route_cell(b"one\n", cell_id="cell-a")
+    assert route_cell(b"one, edited\n", cell_id="cell-a") == ""
+    other = route_cell(b"two\n", cell_id="cell-b")
+    assert re.fullmatch(r"Route /again now served by cell \[\d+\] \(replacing cell \[\d+\]\)\.\n", other), other
+    # A front end that sends no id (nbclient, the classic Notebook): the same text is a re-run.
+    route_cell(b"three\n")
+    assert route_cell(b"three\n") == ""
+    assert "(replacing cell [" in route_cell(b"four\n")
 
 
 # -- 4. compiler warnings ----------------------------------------------------------------------------
@@ -213,6 +235,18 @@ def test_the_no_route_404_says_it_once():
     assert page.count("No route matches /nowhere") == 1
 
 
+def test_the_404_lists_the_notebook_s_routes_without_the_server_s_healthz(shell, wat):
+    hello = wat.program((1, b"Content-Type: text/plain\n\nhi\n"))
+    run(shell, "%%wasm_wat --route /mine\n" + hello)
+    result, _ = run(shell, "%wagi_request GET /nowhere")
+    view = result.result
+    assert "No route matches /nowhere. Routes: /mine" in repr(view)
+    assert "/healthz" not in repr(view) and "/healthz" not in view._repr_html_()
+    routed, _ = run(shell, "%%wasm_wat --route /mine --request 'GET /elsewhere'\n" + hello)
+    assert "Routes: /mine" in repr(routed.result) and "/healthz" not in repr(routed.result)
+    assert app.request("GET", "/healthz").status == 200  # it still answers
+
+
 # -- 10. a slow build still gives Out[n] and _ ---------------------------------------------------------
 def test_a_build_slow_enough_for_the_status_line_still_returns_its_result(shell, logging_rustc, monkeypatch):
     wrapper, _ = logging_rustc
@@ -222,6 +256,77 @@ def test_a_build_slow_enough_for_the_status_line_still_returns_its_result(shell,
     assert isinstance(result.result, RunView) and shell.user_ns["_"] is result.result
     assert any("Compiling with" in output.data.get("text/plain", "") for output in captured.outputs), \
         [output.data for output in captured.outputs]
+
+
+# -- issue 25, 1: the first use of a language says what it does, and for how long ---------------------
+def status_messages(messages: list) -> tuple:
+    """(the status line's messages, in order: its display and its updates; the message index of the
+    result): the status line is the first display with an id; the result the execute_result."""
+    shown = [m for m in messages if m["msg_type"] == "display_data" and m["content"]["transient"].get("display_id")]
+    assert shown, [(m["msg_type"], m["content"]) for m in messages]
+    display_id = shown[0]["content"]["transient"]["display_id"]
+    status = [m for m in messages if m["msg_type"] in ("display_data", "update_display_data")
+              and m["content"].get("transient", {}).get("display_id") == display_id]
+    result = next(index for index, m in enumerate(messages) if m["msg_type"] == "execute_result")
+    return status, result
+
+
+def texts_of(status: list) -> list:
+    return [m["content"]["data"].get("text/plain", "") for m in status]
+
+
+def test_a_first_python_cell_shows_the_interpreter_s_compile_until_its_result(kernelspec_dir, python_env,
+                                                                              tmp_path, need_toolchain):
+    need_toolchain("python")
+    cell = "%%wasm_python\nprint('compiled at last')\n"
+    # In the first kernel the cell's build (its syntax check) compiles the interpreter; in the second,
+    # with the build cached, its run does.
+    for native in ("native-1", "native-2"):
+        env = python_env(JUPYTER_PATH=kernelspec_dir, WAGI_NB_CACHE_DIR=tmp_path / "cache",
+                         WAGI_NB_NATIVE_CACHE_DIR=tmp_path / native)  # empty: the first use
+        with live_kernel(kernelspec_dir, env, tmp_path) as client:
+            run_cell(client, "%load_ext wagi_nb")
+            messages = iopub_of(client, cell, after_idle=1.0)
+        status, result = status_messages(messages)
+        texts = texts_of(status)
+        assert texts[0].startswith("Compiling the Python interpreter (") and \
+            "MB) to native code (first use; later runs take a moment) … " in texts[0], texts
+        # It kept counting while the compile held the cell's thread inside wasmtime.
+        counted = [text for text in texts if text.startswith("Compiling the Python interpreter")]
+        assert len(set(counted)) > 1 and all(re.search(r" … \d+\.\d s$", text) for text in counted), texts
+        # Gone before the result, and nothing after it (the idle, and a second more).
+        assert status[-1]["msg_type"] == "update_display_data" and texts[-1] == "", texts
+        assert messages.index(status[-1]) < result
+        assert messages.index(status[-1]) == max(messages.index(m) for m in status)
+        outputs = "".join(m["content"].get("text", "") for m in messages if m["msg_type"] == "stream")
+        assert "compiled at last" in outputs
+
+
+def test_first_go_and_zig_builds_say_what_they_build_first(kernelspec_dir, python_env, tmp_path, need_toolchain):
+    from helpers.language_samples import HELLO
+    need_toolchain("go")
+    need_toolchain("zig")
+    env = python_env(JUPYTER_PATH=kernelspec_dir, WAGI_NB_CACHE_DIR=tmp_path / "cache",
+                     GOCACHE=tmp_path / "go-build", ZIG_GLOBAL_CACHE_DIR=tmp_path / "zig-cache")
+    with live_kernel(kernelspec_dir, env, tmp_path) as client:
+        run_cell(client, "%load_ext wagi_nb")
+        go = iopub_of(client, "%%wasm_go\n" + HELLO["go"], after_idle=1.0)
+        zig = iopub_of(client, "%%wasm_zig\n" + HELLO["zig"], after_idle=1.0)
+        again = iopub_of(client, "%%wasm_zig\n" + HELLO["zig"].replace("Hello", "Hi"))
+    go_status, go_result = status_messages(go)
+    go_texts = texts_of(go_status)
+    assert any(re.fullmatch(r"Compiling with go\S+ … \d+\.\d s · building Go's standard library for wasip1 "
+                            r"\(first build only\): [\w/]+", text) for text in go_texts), go_texts
+    zig_status, zig_result = status_messages(zig)
+    zig_texts = texts_of(zig_status)
+    assert any(re.fullmatch(r"Compiling with zig \S+ … \d+\.\d s · building Zig's compiler_rt for wasm32-wasi "
+                            r"\(first build only\)", text) for text in zig_texts), zig_texts
+    for status, result, texts in ((go_status, go_result, go_texts), (zig_status, zig_result, zig_texts)):
+        assert texts[-1] == "" and status[-1]["msg_type"] == "update_display_data"
+        messages = go if status is go_status else zig
+        assert messages.index(status[-1]) == max(messages.index(m) for m in status) < result
+    # A later build finds them in Zig's cache and says nothing of them.
+    assert not any("first build" in str(m["content"]) for m in again)
 
 
 # -- 10. usage lines, messages, the tutorials' metadata -----------------------------------------------

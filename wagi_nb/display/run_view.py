@@ -79,10 +79,15 @@ class RunView:
 
 
 class BuildStatus:
-    """The live one-line status shown while a slow build runs."""
+    """The live one-line status shown while a slow build runs ("Compiling with zig 0.17.1 … 3.2 s · what
+    the compiler does"), or while a slow step of the runtime does (``activity``: "Compiling the Python
+    interpreter (26.3 MB) to native code (first use; later runs take a moment) … 3.2 s")."""
 
-    def __init__(self, toolchain: str, elapsed: float, detail: str = ""):
-        self.text = f"Compiling with {toolchain} … {elapsed:.1f} s" + (f" · {detail}" if detail else "")
+    def __init__(self, toolchain: str, elapsed: float, detail: str = "", *, activity: str = ""):
+        if activity:
+            self.text = f"{activity} … {elapsed:.1f} s"
+        else:
+            self.text = f"Compiling with {toolchain} … {elapsed:.1f} s" + (f" · {detail}" if detail else "")
 
     def __repr__(self) -> str:
         return self.text

@@ -22,7 +22,7 @@ class ServerView:
         if self.proxy_url:
             lines.append(f"In any browser showing this notebook (through jupyter-server-proxy): {self.proxy_url}")
         lines.append(f"Try: !curl -s {self.url}")
-        lines.append("Routes: " + ", ".join(self.routes))
+        lines.append("Routes: " + (", ".join(self.routes) or "none yet"))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -31,7 +31,7 @@ class ServerView:
         through = " (through Jupyter, from any browser showing this notebook), or " if self.proxy_url else ""
         parts = [f"<div>{escape(self._headline())} — open {through.join(links)}</div>",
                  f"<div style='{NOTE}'>From a cell: <code>!curl -s {escape(self.url)}"
-                 f"</code> · routes: {escape(', '.join(self.routes))}</div>"]
+                 f"</code> · routes: {escape(', '.join(self.routes) or 'none yet')}</div>"]
         return "".join(parts)
 
 

@@ -15,14 +15,19 @@ class RunningCell:
     def pre_run_cell(self, info) -> None:
         self.cell_id = getattr(info, "cell_id", None) or None
 
+    def post_run_cell(self, result) -> None:
+        # Between cells no cell runs (a magic called from elsewhere is not the last cell).
+        self.cell_id = None
+
 
 running_cell = RunningCell()
 
 
 def install(ipython) -> None:
     """Follow ``ipython``'s executions (again after ``%reload_ext``: the hook is registered once)."""
-    try:
-        ipython.events.unregister("pre_run_cell", running_cell.pre_run_cell)
-    except ValueError:
-        pass  # not registered yet
-    ipython.events.register("pre_run_cell", running_cell.pre_run_cell)
+    for event, hook in (("pre_run_cell", running_cell.pre_run_cell), ("post_run_cell", running_cell.post_run_cell)):
+        try:
+            ipython.events.unregister(event, hook)
+        except ValueError:
+            pass  # not registered yet
+        ipython.events.register(event, hook)

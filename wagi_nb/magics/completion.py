@@ -9,8 +9,10 @@ IPython's own matchers answer as usual. When it has completions it suppresses th
 no Python names are mixed in.
 
 Besides option names it completes the values of options that have a fixed set of them
-(``choices``, e.g. ``%wagi_export --format``) and, for ``--route``, the routes the notebook's
-app already serves.
+(``choices``, e.g. ``%wagi_export --format``); for ``--route`` (and ``%wagi_preview ROUTE``), the
+routes the notebook's app already serves; and for a request's path (``--request "GET /``,
+``%wagi_request GET /``), the paths those routes answer: an exact route as it is, a prefix route
+``/x/...`` as ``/x/``.
 """
 from __future__ import annotations
 
@@ -29,6 +31,9 @@ IDENTIFIER = "wagi_nb.magic_options"
 _PACKAGE = __name__.split(".")[0]
 _MAGIC = re.compile(r"\s*(%%?)(\w+)")
 #: Actions that may be given more than once (so they are offered again).
+#: Positional arguments that take a route (``%wagi_preview ROUTE``) or a request's path
+#: (``%wagi_request METHOD PATH``): completed from the app's routes when the word starts with ``/``.
+_PATH_ARGUMENTS = ("route", "words")
 _REPEATABLE = (argparse._AppendAction, argparse._AppendConstAction, argparse._CountAction,
                argparse._ExtendAction)
 
@@ -106,15 +111,15 @@ def _parser_of(shell, kind: str, name: str) -> Optional[argparse.ArgumentParser]
 
 def _complete_line(parser: argparse.ArgumentParser, typed: str) -> SimpleMatcherResult:
     """Complete the last word of ``typed`` (the magic line after the name, up to the cursor)."""
+    options = [action for action in parser._actions if action.option_strings and action.help != argparse.SUPPRESS]
+    by_string = {string: action for action in options for string in action.option_strings}
     word = "" if typed[-1:].isspace() else typed.split()[-1]
     if any(quote in word for quote in "\"'\\"):
-        return _nothing()
+        return _in_quotes(typed, by_string)
     try:
         before = shlex.split(typed[:len(typed) - len(word)])
     except ValueError:  # inside an open quote
-        return _nothing()
-    options = [action for action in parser._actions if action.option_strings and action.help != argparse.SUPPRESS]
-    by_string = {string: action for action in options for string in action.option_strings}
+        return _in_quotes(typed, by_string)
 
     if word.startswith("--") and "=" in word:  # --format=wa
         option, _, value = word.partition("=")
@@ -130,6 +135,30 @@ def _complete_line(parser: argparse.ArgumentParser, typed: str) -> SimpleMatcher
                    for string in action.option_strings
                    if string.startswith(word) and (word.startswith("-") or string.startswith("--"))]
         return _result(strings, word, "param")
+    positional = next((a for a in parser._actions if not a.option_strings and a.dest in _PATH_ARGUMENTS), None)
+    if positional is not None and word.startswith("/"):  # %wagi_request GET /, %wagi_preview /
+        return _result(_values(positional, word), word, "value")
+    return _nothing()
+
+
+def _in_quotes(typed: str, by_string: dict) -> SimpleMatcherResult:
+    """In an open quote: the path of ``--request "METHOD /pa`` (or ``--request="METHOD /pa``),
+    completed from the app's routes."""
+    if "\\" in typed:
+        return _nothing()
+    for quote in "\"'":
+        try:
+            words = shlex.split(typed + quote)
+        except ValueError:
+            continue  # not the quote left open
+        option, value = (words[-2] if len(words) > 1 else ""), (words[-1] if words else "")
+        if value.startswith("--") and "=" in value:
+            option, _, value = value.partition("=")
+        action = by_string.get(option)
+        path = value.rpartition(" ")[2]
+        if action is None or action.dest != "request" or not path.startswith("/") or not typed.endswith(path):
+            return _nothing()
+        return _result(_values(action, path), path, "value")
     return _nothing()
 
 
@@ -140,6 +169,10 @@ def _values(action: argparse.Action, prefix: str) -> list:
     elif action.dest == "route":
         from ..wagi import app
         values = list(dict.fromkeys(handler.route.text for handler in app.handlers))
+    elif action.dest in ("request", "words"):  # a request's path: a prefix route's base, /x/
+        from ..wagi import app
+        values = list(dict.fromkeys(route[:-3] if route.endswith("/...") else route
+                                    for route in app.module_routes()))
     else:
         values = []
     return [value for value in values if value.startswith(prefix)]

@@ -7,9 +7,14 @@ settings (``WasmMagics.rustc`` …) are made from ``wagi_nb.toolchains.TOOLCHAIN
 from __future__ import annotations
 
 import codecs
+import contextlib
+import contextvars
 import shlex
 import sys
+import threading
+import time
 from pathlib import Path
+from typing import Optional, Tuple
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
@@ -24,13 +29,19 @@ from ..display.text import SHOW_LIMIT
 from ..envvars import parse_env_pairs
 from ..errors import ModuleFailed, WagiNbError
 from ..cell_options import CARGO, RUN, cell_options, check_cell_options, fill_defaults, split_flags
+from ..runtime import activity
 from ..runtime.limits import RunLimits
 from ..toolchains.cargo import paired_with
 from ..wagi import app
 from .routes import serve_cell
 
-#: Builds slower than this show a live status line.
+#: Builds (and a module's compile to native code) slower than this show a live status line.
 STATUS_AFTER = 0.5
+#: How often the status line is redrawn while nothing else redraws it (a compile inside wasmtime).
+TICK = 0.25
+#: The compiler's progress (reported every 0.1 s, and every new status text) redraws it at most
+#: this often.
+PROGRESS_EVERY = 0.08
 
 
 def declare(options):
@@ -150,12 +161,12 @@ class WasmMagics(Magics):
         except WagiNbError as error:
             raise UsageError(str(error)) from None
         env = parse_env(args.env)
-        status = LiveStatus(self._toolchain_label(language))
-        with status:
-            artifact = build(cell, language, name=args.name, release=args.release, flags=flags,
-                             dependencies=args.dep, update=args.update, force=args.force, line_offset=1,
-                             progress=status.progress)
-        return self._use(artifact, args, env, status, source=cell)
+        with LiveStatus(self._toolchain_label(language)) as status:
+            with status.building():
+                artifact = build(cell, language, name=args.name, release=args.release, flags=flags,
+                                 dependencies=args.dep, update=args.update, force=args.force, line_offset=1,
+                                 progress=status.progress)
+            return self._use(artifact, args, env, status, source=cell)
 
     def _use(self, artifact, args, env, status, source: str):
         """Route, keep or run a module the magic built."""
@@ -210,16 +221,19 @@ class WasmMagics(Magics):
         """Run a module built earlier (by name) or a .wasm/.wat file, once, on a fresh instance."""
         args = parse(self.wasm_run, line)
         artifact = modules.get(args.module) or load(args.module)
-        view = self._run(artifact, args, parse_env(args.env), stream=True)
-        return self._fail_if("" if view.result.ok else f"The module failed ({view.result.status}).", view, args)
+        with LiveStatus("") as status:  # (a module's first compile to native code)
+            view = status.show(self._run(artifact, args, parse_env(args.env), stream=True))
+            return self._fail_if("" if view.result.ok else f"The module failed ({view.result.status}).", view, args)
 
     @magic_arguments()
     @declare(CARGO)
     @line_magic
     def wasm_cargo(self, line):
         """Build an existing Cargo crate for wasm32-wasi (as `cargo new hello-rust` makes it), then run
-        it or serve it like a cell: %wasm_cargo hello-rust --route /. `%wasm_cargo --new NAME` makes
-        the crate first (as `cargo new NAME`)."""
+        it or serve it like a cell: %wasm_cargo hello-rust --route /. Release builds are a cell's
+        (without debug info), and an unchanged crate comes from the build cache without running Cargo.
+        `%wasm_cargo --new NAME` makes the crate first (as `cargo new NAME`), its src/main.rs a Wagi
+        handler that answers "Hello, world!"."""
         args = fill_defaults(parse(self.wasm_cargo, line))
         try:
             check_cell_options(args)
@@ -229,7 +243,9 @@ class WasmMagics(Magics):
                                       "%wasm_cargo NAME (give one of the two).")
                 info = toolchains.require("rust")
                 print(paired_with(info).new_crate(Path(args.new)))
-                print(f"Build and run it with: %wasm_cargo {args.new}")
+                print(f"Its src/main.rs is a Wagi handler (it prints a header, an empty line, a body). "
+                      f"Build and run it with: %wasm_cargo {args.new}; serve it with: "
+                      f"%wasm_cargo {args.new} --route /{Path(args.new).name}")
                 return None
             if not args.path:
                 raise WagiNbError("%wasm_cargo needs the crate's folder (%wasm_cargo hello-rust), or "
@@ -237,11 +253,11 @@ class WasmMagics(Magics):
         except WagiNbError as error:
             raise UsageError(str(error)) from None
         env = parse_env(args.env)
-        status = LiveStatus(self._toolchain_label("rust"))
-        with status:
-            artifact = build_crate(args.path, release=args.release, binary=args.bin, name=args.name,
-                                   progress=status.progress)
-        return self._use(artifact, args, env, status, source="")
+        with LiveStatus(self._toolchain_label("rust")) as status:
+            with status.building():
+                artifact = build_crate(args.path, release=args.release, binary=args.bin, name=args.name,
+                                       progress=status.progress)
+            return self._use(artifact, args, env, status, source="")
 
     @line_magic
     def wasm_toolchains(self, line):
@@ -318,32 +334,109 @@ class BuiltView:
 
 
 class LiveStatus:
-    """The status line of a slow build: shown after STATUS_AFTER seconds, updated with the compiler's
-    progress, and removed when the build ends (the cell's result follows as usual)."""
+    """The status line of a cell's slow steps: its build (``with status.building():``, with the
+    compiler's progress through :meth:`progress`) and what the runtime says it is doing, then or after
+    (a module's first compile to native code: :mod:`wagi_nb.runtime.activity`).
+
+    Shown once a step has taken STATUS_AFTER seconds; redrawn every TICK seconds by a thread of its
+    own, so that the time keeps counting while the cell's thread waits inside wasmtime; left as it
+    was between steps; and removed, its thread stopped first, before the cell's result
+    (:meth:`show`, or leaving the ``with`` block), so nothing is drawn after the cell ends.
+    """
 
     def __init__(self, label: str):
         self.label = label
         self.handle = None
-
-    def progress(self, elapsed: float, detail: str = "") -> None:
-        if elapsed < STATUS_AFTER:
-            return
-        view = BuildStatus(self.label, elapsed, detail)
-        if self.handle is None:
-            self.handle = display(view, display_id=True)
-        else:
-            self.handle.update(view)
+        self._lock = threading.Lock()
+        self._build: Optional[float] = None  # when the build under way started
+        self._detail = ""  # what its compiler said last
+        self._activity: Optional[Tuple[float, str]] = None  # (since when, what) the runtime is doing
+        self._drawn = 0.0  # when the line was last drawn
+        self._done = False
+        self._stop = threading.Event()
+        self._ticker: Optional[threading.Thread] = None
+        self._listening = contextlib.ExitStack()
 
     def __enter__(self):
+        self._listening.enter_context(activity.listening(self._runtime_activity))
         return self
 
     def __exit__(self, kind, error, traceback):
-        if kind is not None and self.handle is not None:
-            self.handle.update(_Empty())
+        self._listening.close()
+        self._remove()
         return False
+
+    @contextlib.contextmanager
+    def building(self):
+        """The build: its time counts from here."""
+        with self._lock:
+            self._build, self._detail = time.perf_counter(), ""
+        self._start_ticker()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._build = None
+
+    def progress(self, elapsed: float, detail: str = "") -> None:
+        """A toolchain's progress (``toolchains.base.Progress``): what the compiler does now, drawn at
+        once unless the line was drawn within the last PROGRESS_EVERY seconds (a burst of Go's
+        package names is one update; the next report draws the latest)."""
+        with self._lock:
+            self._detail = detail
+        self._draw(unless_drawn_within=PROGRESS_EVERY)
 
     def show(self, view):
         """Remove the status line; the view is the cell's result (``Out[n]``, ``_``) either way."""
-        if self.handle is not None:
-            self.handle.update(_Empty())
+        self._remove()
         return view
+
+    def _runtime_activity(self, what: Optional[str]) -> None:
+        with self._lock:
+            self._activity = (time.perf_counter(), what) if what else None
+        if what:
+            self._start_ticker()
+
+    def _start_ticker(self) -> None:
+        if self._ticker is not None or self._done:
+            return
+        # In a copy of the cell's context: ipykernel keeps there which cell an output belongs to.
+        context = contextvars.copy_context()
+        self._ticker = threading.Thread(target=context.run, args=(self._tick,), daemon=True,
+                                        name="wagi_nb status line")
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(TICK):
+            self._draw(unless_drawn_within=TICK / 2)  # (the compiler's progress drew it just now)
+
+    def _draw(self, unless_drawn_within: float = 0.0) -> None:
+        with self._lock:
+            now = time.perf_counter()
+            if self._done or now - self._drawn < unless_drawn_within:
+                return
+            if self._activity is not None:
+                started, what = self._activity
+                view = BuildStatus(self.label, now - started, activity=what)
+            elif self._build is not None:
+                started = self._build
+                view = BuildStatus(self.label, now - started, self._detail)
+            else:
+                return  # between steps: the line stays as it was
+            if self.handle is None and now - started < STATUS_AFTER:
+                return
+            self._drawn = now
+            if self.handle is None:
+                self.handle = display(view, display_id=True)
+            else:
+                self.handle.update(view)
+
+    def _remove(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+        with self._lock:
+            self._done = True
+            if self.handle is not None:
+                self.handle.update(_Empty())
+                self.handle = None

@@ -11,11 +11,13 @@ from ..wagi import Request, app, make_handler
 
 def serve_cell(artifact, args, env: dict, origin: str, source: str):
     """Register the built module at ``args.route`` and return the preview of a request to it."""
+    from .cells import running_cell
     try:
         volumes, read_only = parse_volumes(args.volume)
         handler = make_handler(args.route, artifact, entrypoint=args.entrypoint, argv=args.argv,
                                volumes=volumes, read_only=read_only, env=env, origin=origin,
-                               source=source, notice=app.notice, allowed_hosts=args.allowed_host,
+                               source=source, cell_id=running_cell.cell_id or "",
+                               notice=app.notice, allowed_hosts=args.allowed_host,
                                limits=app.limits.but(timeout=args.timeout, max_output_mib=args.max_output))
         # By default the preview requests the route itself (a prefix route: its base path).
         request = Request.parse_line(args.request or f"GET {handler.route.script_name}")
@@ -26,6 +28,8 @@ def serve_cell(artifact, args, env: dict, origin: str, source: str):
     if args.stdin is not None:
         request.body = args.stdin.encode()  # the module reads the request body on stdin
     replaced = app.add(handler)
+    if replaced is not None and re_run(replaced, handler):
+        replaced = None  # (the cell's own earlier run: nothing to say)
     if replaced is not None or args.no_run:
         print(f"Route {handler.route} now served by {origin or 'this cell'}"
               + (f" (replacing {replaced.origin or 'an earlier module'})" if replaced else "") + ".")
@@ -34,7 +38,16 @@ def serve_cell(artifact, args, env: dict, origin: str, source: str):
     if args.preview:
         return live_preview(handler.route.text, request)
     return ResponseView(app.handle(request, timeout=args.timeout, max_output_mib=args.max_output),
-                        routes=app.routes(), compiler_warnings=artifact.warnings, link_base=preview_link_base())
+                        routes=app.module_routes(), compiler_warnings=artifact.warnings, link_base=preview_link_base())
+
+
+def re_run(earlier, handler) -> bool:
+    """Whether ``handler`` comes from the cell that made ``earlier``, run again: the same cell id when
+    the front end sends ids (JupyterLab, Notebook 7), else the same source (the classic Notebook,
+    nbclient: an edited cell then reads as another one)."""
+    if earlier.cell_id and handler.cell_id:
+        return earlier.cell_id == handler.cell_id
+    return bool(handler.source) and earlier.source == handler.source
 
 
 def preview_link_base():

@@ -33,7 +33,7 @@ class ServeMagics(Magics):
         args = parse(self.wagi_serve, line)
         running, what = server.serve(app, port=args.port, host=args.host,
                                      allow_hosts=tuple(args.allow_host))
-        return ServerView(running.url, running.proxy_url(), what, app.routes())
+        return ServerView(running.url, running.proxy_url(), what, app.module_routes())
 
     @line_magic
     def wagi_stop(self, line):

@@ -58,7 +58,7 @@ class WagiMagics(Magics):
                 request.headers.add(*name_value)
             if args.data is not None:
                 request.body = args.data.encode()
-        return ResponseView(app.handle(request), routes=app.routes(), link_base=preview_link_base())
+        return ResponseView(app.handle(request), routes=app.module_routes(), link_base=preview_link_base())
 
     @magic_arguments()
     @argument("route", help="The route to preview, e.g. / or /hello/...")

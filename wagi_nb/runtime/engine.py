@@ -20,7 +20,7 @@ from ..cache import atomic_write
 from ..cache.native import WASMTIME_VERSION as WASMTIME_VERSION  # where it used to be defined
 from ..cache.native import native_code_path
 from ..errors import ModuleInterrupted, ModuleLoadError, ModuleNotLinkable, NotACommand
-from . import outbound_http, poll_oneoff, stdio
+from . import activity, outbound_http, poll_oneoff, stdio
 from .deadlines import Deadline, start_ticker, watch
 from .imports import check_linkable, linker_provides, wasm_binary
 from .interrupts import cancels_on_sigint
@@ -94,16 +94,19 @@ class Runtime:
         start_ticker(self.engine)
 
     # -- loading -----------------------------------------------------------------------------
-    def load(self, wasm: Union[bytes, str, os.PathLike]) -> LoadedModule:
+    def load(self, wasm: Union[bytes, str, os.PathLike], *, title: Optional[str] = None) -> LoadedModule:
         """Compile (or fetch from the native-code cache) and link a module; memoised by content
         (:mod:`~wagi_nb.runtime.module_memo`: the ones used last, and any still held elsewhere).
 
         A file already loaded is not read and hashed again while its device, inode, size,
         modification and change times are the same (a cell's module is loaded on every run);
-        any write to the file, or a new file in its place, changes them.
+        any write to the file, or a new file in its place, changes them. A compile (the module is
+        not in the native-code cache) is told to the context's listener
+        (:mod:`~wagi_nb.runtime.activity`), naming the module as ``title`` ("the Python
+        interpreter"; default "the module").
         """
         if isinstance(wasm, (bytes, bytearray)):
-            return self._load_data(wasm)
+            return self._load_data(wasm, title=title)
         path = os.fspath(wasm)
         stat = os.stat(path)
         signature = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
@@ -111,25 +114,26 @@ class Runtime:
         if known is not None:
             return known
         # stat before reading: a change made in between leaves a signature that no longer matches
-        loaded = self._load_data(Path(path).read_bytes(), name=Path(path).name)
+        loaded = self._load_data(Path(path).read_bytes(), name=Path(path).name, title=title)
         self.loaded_modules.file_loaded(path, signature, loaded.sha256)
         return loaded
 
-    def _load_data(self, data: Union[bytes, bytearray], name: str = "The module") -> LoadedModule:
+    def _load_data(self, data: Union[bytes, bytearray], name: str = "The module",
+                   title: Optional[str] = None) -> LoadedModule:
         sha = hashlib.sha256(data).hexdigest()
         loaded = self.loaded_modules.get(sha)
         if loaded is None:
             with self._lock:
-                loaded = self.loaded_modules.get(sha) or self._load(bytes(data), sha, name)
+                loaded = self.loaded_modules.get(sha) or self._load(bytes(data), sha, name, title)
                 self.loaded_modules.add(sha, loaded)
         return loaded
 
-    def _load(self, data: bytes, sha: str, name: str = "The module") -> LoadedModule:
+    def _load(self, data: bytes, sha: str, name: str = "The module", title: Optional[str] = None) -> LoadedModule:
         # What can be told from the bytes is told before compiling, the slow part, and before
         # anything is written to the native-code cache.
         binary = wasm_binary(data, name)
         check_linkable(binary, self.provides(), name)
-        module = self._native_module(binary, sha)
+        module = self._native_module(binary, sha, title or "the module")
         try:
             pre = self.linker.instantiate_pre(module)
         except wasmtime.WasmtimeError as error:
@@ -145,7 +149,7 @@ class Runtime:
         """``(module, name) → kind or None``: what this runtime's linker defines, asked of the linker."""
         return linker_provides(self.linker, self.engine)
 
-    def _native_module(self, data: bytes, sha: str) -> wasmtime.Module:
+    def _native_module(self, data: bytes, sha: str, title: str = "the module") -> wasmtime.Module:
         """wasmtime's compiled code for ``data``, cached on disk so a re-run does not re-JIT."""
         path = native_code_path(sha)
         if path.is_file():
@@ -154,7 +158,9 @@ class Runtime:
             except wasmtime.WasmtimeError:
                 pass  # written by an incompatible engine configuration: compile again
         try:
-            module = wasmtime.Module(self.engine, data)
+            # (wasmtime-py calls through ctypes, which lets other Python threads run meanwhile.)
+            with activity.doing(compiling_message(title, len(data))):
+                module = wasmtime.Module(self.engine, data)
         except wasmtime.WasmtimeError as error:
             raise ModuleLoadError(f"wasmtime cannot compile this module: {str(error).strip()}. "
                                   "The file starts as a WebAssembly module does but is not a valid one "
@@ -467,6 +473,12 @@ def _write_all(fd: int, data: bytes) -> None:
     view, offset = memoryview(data), 0
     while offset < len(data):
         offset += os.pwrite(fd, view[offset:], offset)
+
+
+def compiling_message(title: str, size: int) -> str:
+    """What a compile to native code tells the listener: "Compiling the Python interpreter (26.3 MB) to
+    native code (first use; later runs take a moment)". Later runs read the native-code cache."""
+    return f"Compiling {title} ({size / 1e6:.1f} MB) to native code (first use; later runs take a moment)"
 
 
 def _missing_entrypoint(module: LoadedModule, entrypoint: str) -> str:

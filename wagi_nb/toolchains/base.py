@@ -184,12 +184,25 @@ class Toolchain:
         """
         self.prepare(info, workdir, job)
         argv = self.command(info, job)
-        code, text = run_compiler(argv, workdir, progress, env=self.environment(info))
+        if progress is not None:
+            argv, progress = self.watched(info, job, argv, progress)
+        code, text = run_compiler(argv, workdir, progress, env=self.environment(info), status=self.status)
         text = self.diagnostics(text, workdir)
         if code != 0 or not (workdir / job.output).exists():
             raise CompileError(self.title, text.strip() or f"{argv[0]} exited with status {code}",
                                toolchain=info.label)
         return text.strip()
+
+    def watched(self, info: ToolchainInfo, job: CompileJob, argv: list, progress: Progress) -> Tuple[list, Progress]:
+        """The argv and progress of a build whose progress is shown (a notebook's status line): where a
+        compiler can say more of what it does (Go's ``-v``), or a first build does more (Zig's runtime
+        libraries), they say so. The build's result is the same; :meth:`diagnostics` drops what
+        the argv added to the output."""
+        return argv, progress
+
+    def status(self, line: str) -> Optional[str]:
+        """A line of the compiler's output as a status text ("Compiling serde v1.0.152"), None for the others."""
+        return None
 
     def project_files(self, workdir: Path) -> Dict[str, str]:
         """Files of a build, besides the source, that an export needs to rebuild it the same way
@@ -260,6 +273,11 @@ def file_digest(path: str) -> str:
         for chunk in iter(lambda: file.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def saying(progress: Progress, detail: str) -> Progress:
+    """``progress`` told ``detail`` whenever the compiler itself says nothing more."""
+    return lambda elapsed, said: progress(elapsed, said or detail)
 
 
 def missing_message(info: ToolchainInfo, title: str) -> str:

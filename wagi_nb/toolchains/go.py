@@ -22,6 +22,8 @@ GO_MOD = "module cell\n\ngo 1.21\n"
 _IMPORT_BLOCK = re.compile(r"^import\s*\(([^)]*)\)", re.M)
 _IMPORT_LINE = re.compile(r'^import\s+(?:[\w.]+\s+)?"([^"]+)"', re.M)
 _QUOTED = re.compile(r'"([^"]+)"')
+#: A line of `go build -v`: the import path of a package it compiles (an error line has a colon or a space).
+_PACKAGE_LINE = re.compile(r"[\w.~+-]+(?:/[\w.~+-]+)*")
 #: What `go mod tidy` says when it cannot reach a module proxy.
 _OFFLINE = re.compile(r"dial tcp|no such host|connection refused|i/o timeout|GOPROXY=off|"
                       r"module lookup disabled|proxy\.golang\.org", re.I)
@@ -114,6 +116,22 @@ class Go(Toolchain):
         profile = ["-ldflags=-s -w"] if job.release else ["-gcflags=all=-N -l"]
         return [info.path, "build", "-trimpath", *profile, *job.flags, "-o", job.output, "."]
 
+    def watched(self, info, job, argv, progress):
+        # `go build -v` names each package as Go compiles it, and only those it compiles: on a first
+        # build (or a first with other flags) the standard library's, which Go then keeps in its
+        # build cache (GOCACHE). (Not part of command(): the cache key and exports stay as they were.)
+        return [*argv[:2], "-v", *argv[2:]], progress
+
+    def status(self, line: str) -> Optional[str]:
+        package = line.strip()
+        if not _PACKAGE_LINE.fullmatch(package):
+            return None
+        if package in ("cell", "command-line-arguments"):
+            return "compiling the cell"
+        if outside_std(package):
+            return f"compiling {package}"
+        return f"building Go's standard library for wasip1 (first build only): {package}"
+
     def project_files(self, workdir: Path) -> Dict[str, str]:
         return {name: (workdir / name).read_text() for name in ("go.mod", "go.sum")
                 if (workdir / name).is_file()}
@@ -122,7 +140,9 @@ class Go(Toolchain):
         return ["env", "GOOS=wasip1", "GOARCH=wasm", "GOTOOLCHAIN=local", *self.command(info, job)]
 
     def diagnostics(self, text: str, workdir: Path) -> str:
-        lines = [line for line in super().diagnostics(text, workdir).splitlines() if line != "# cell"]
+        # (without the package names `go build -v` prints: see watched())
+        lines = [line for line in super().diagnostics(text, workdir).splitlines()
+                 if line != "# cell" and not _PACKAGE_LINE.fullmatch(line)]
         return "\n".join(line.replace("./cell.go:", "cell.go:") for line in lines)
 
 

@@ -1,11 +1,16 @@
 """Zig: ``zig build-exe`` from the ``ziglang`` PyPI package or a ``zig`` on PATH."""
 from __future__ import annotations
 
+import functools
+import json
 import os
+import re
 import shlex
-from typing import Optional
+import subprocess
+from pathlib import Path
+from typing import Optional, Sequence
 
-from .base import Toolchain, ToolchainInfo, capture, executables, resolve_override
+from .base import Toolchain, ToolchainInfo, capture, executables, resolve_override, saying
 from .discovery_cache import observe_file, spec_location
 
 ZIG_INSTALL = "pip install 'wagi-nb[zig]'  (or: pip install ziglang)"
@@ -48,6 +53,67 @@ def stuck_zig() -> Optional[str]:
     return bundled if bundled and os.path.isfile(bundled) and not runnable(bundled) else None
 
 
+# -- what a first build for wasm32-wasi builds first -----------------------------------------------
+# Zig builds its compiler_rt for the target (and wasi-libc, with -lc) the first time a program needs
+# them, into its global cache: seconds to a minute, during which it prints nothing to a pipe. Whether
+# the cache already has them is told by its files: a wasm compiler_rt archive, wasi-libc's crt1.
+_GLOBAL_CACHE = re.compile(r'global_cache_dir"?\s*[=:]\s*("(?:[^"\\]|\\.)*")')
+_WASM_OBJECT = b"\x00asm\x01\x00\x00\x00"
+#: Global caches seen holding wasm32-wasi's compiler_rt (and wasi-libc): they keep them.
+_has_runtime: set = set()
+
+
+def links_libc(flags: Sequence[str]) -> bool:
+    """Whether a build's flags link libc (``-lc``, ``-l c``, ``--library c``)."""
+    return "-lc" in flags or any(flag in ("-l", "--library") and value == "c"
+                                 for flag, value in zip(flags, flags[1:], strict=False))
+
+
+def first_build_work(zig: str, libc: bool) -> str:
+    """What a build with ``zig`` will build before the cell, when its global cache lacks a wasm32
+    compiler_rt (or, ``libc``, wasi-libc) — "" when it has them or cannot be found."""
+    cache = global_cache_dir(zig, os.environ.get("ZIG_GLOBAL_CACHE_DIR"), os.environ.get("XDG_CACHE_HOME"),
+                             os.environ.get("HOME"))
+    if cache is None:
+        return ""
+    needs_rt = (cache, "compiler_rt") not in _has_runtime and not _holds(cache, "libcompiler_rt.a", _is_wasm)
+    needs_libc = libc and (cache, "libc") not in _has_runtime and not _holds(cache, "crt1-command.o")
+    parts = [name for name, needed in (("libc (wasi-libc)", needs_libc), ("compiler_rt", needs_rt)) if needed]
+    return f"building Zig's {' and '.join(parts)} for wasm32-wasi (first build only)" if parts else ""
+
+
+@functools.lru_cache(maxsize=8)
+def global_cache_dir(zig: str, *environment: Optional[str]) -> Optional[Path]:
+    """Zig's global cache folder, as ``zig env`` says (per zig and the variables it reads)."""
+    try:
+        done = subprocess.run([zig, "env"], capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
+        match = _GLOBAL_CACHE.search(done.stdout.decode("utf-8", "replace"))
+        return Path(json.loads(match.group(1))) if match else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
+def _holds(cache: Path, name: str, check=lambda path: True) -> bool:
+    """Whether one of the cache's artifact folders (``o/<hash>/``) holds ``name`` (that passes ``check``)."""
+    try:
+        folders = list(os.scandir(cache / "o"))
+    except OSError:
+        return False
+    found = any(os.path.isfile(path) and check(path) for path in (os.path.join(f.path, name) for f in folders))
+    if found:
+        _has_runtime.add((cache, "compiler_rt" if name == "libcompiler_rt.a" else "libc"))
+    return found
+
+
+def _is_wasm(path: str) -> bool:
+    """Whether an archive holds wasm objects (its first member follows the symbol table)."""
+    try:
+        with open(path, "rb") as file:
+            return _WASM_OBJECT in file.read(1 << 20)
+    except OSError:
+        return False
+
+
 class Zig(Toolchain):
     language = "zig"
     title = "Zig"
@@ -80,6 +146,10 @@ class Zig(Toolchain):
         if zig:
             return f"{zig} did not answer `zig version`"
         return "Neither the ziglang package nor a `zig` on PATH is installed"
+
+    def watched(self, info, job, argv, progress):
+        missing = first_build_work(info.path, links_libc(job.flags))
+        return argv, saying(progress, missing) if missing else progress
 
     def command(self, info, job):
         # -rdynamic keeps `export fn` functions (build-exe drops them otherwise), for .exports.

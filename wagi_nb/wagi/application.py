@@ -52,6 +52,9 @@ class Handler(RouteOptions):
     #: Where the handler came from ("cell [3]", "modules.toml"), and the source text if any.
     origin: str = ""
     source: str = ""
+    #: The notebook cell's id, where its front end sends one (JupyterLab, Notebook 7): a re-run of
+    #: the cell has a new number in ``origin`` but the same id.
+    cell_id: str = field(default="", compare=False)
     #: The module as loaded, which survives its file changing (None: load on each request).
     module: Optional[LiveModule] = field(default=None, compare=False, repr=False)
     #: Why the module cannot run as a Wagi module (a Spin HTTP component...): every request is a 500
@@ -83,7 +86,7 @@ def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: st
                  volumes: Optional[Mapping] = None, argv: Optional[str] = None,
                  env: Optional[Mapping] = None, allowed_hosts: Iterable[str] = (),
                  http_max_concurrency: Optional[int] = None, origin: str = "", source: str = "",
-                 read_only: Iterable[str] = (), watch: Optional[Path] = None,
+                 cell_id: str = "", read_only: Iterable[str] = (), watch: Optional[Path] = None,
                  notice=lambda message: None, limits: RunLimits = SERVE_LIMITS) -> Handler:
     """Check and link the module, and ask it for its ``_routes`` if it has them.
 
@@ -127,7 +130,7 @@ def make_handler(route: Union[str, Route], artifact: Artifact, *, entrypoint: st
     return Handler(route=route, artifact=artifact, entrypoint=entrypoint, volumes=volumes, argv=argv,
                    env=dict(env or {}), allowed_hosts=tuple(allowed_hosts),
                    http_max_concurrency=http_max_concurrency, origin=origin,
-                   source=source, module=module, read_only=frozenset(read_only))
+                   source=source, cell_id=cell_id, module=module, read_only=frozenset(read_only))
 
 
 class WagiApp:
@@ -227,8 +230,14 @@ class WagiApp:
             self._handlers = ()
 
     def routes(self) -> list:
-        """Every route that answers, in matching order (with ``_routes`` sub-routes)."""
-        return [HEALTHZ] + [r.text for h in self._handlers for r, _ in h.candidates()]
+        """Every route that answers, in matching order (with ``_routes`` sub-routes): the built-in
+        ``/healthz`` first, then :meth:`module_routes`."""
+        return [HEALTHZ] + self.module_routes()
+
+    def module_routes(self) -> list:
+        """The routes the app's modules answer, in matching order (with ``_routes`` sub-routes): what
+        a list of the user's routes shows (the server's own ``/healthz`` is not one of them)."""
+        return [r.text for h in self._handlers for r, _ in h.candidates()]
 
     def stale(self) -> bool:
         """A route's module file changed and :meth:`match` would load it (a ``stat`` per route): a
