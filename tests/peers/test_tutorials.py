@@ -107,7 +107,7 @@ def test_04_serve_and_share(run_notebook, peer_binaries):
             assert b"Live page, version 2" in same(peers.ask("GET", target_path)).body
         answers = peers.ask("GET", "/oops")  # a panic: a 500 everywhere, explained by wagi-nb alone
         assert {answer.status for answer in answers.values()} == {500}
-        assert b"The module trapped" in answers["wagi-nb"].body
+        assert b"The module panicked at cell line 7: index out of bounds" in answers["wagi-nb"].body
         relay = peers.ask("GET", "/relay", outbound=True)
         assert relay["wagi-nb"].compared() == relay["wagi"].compared()
         assert b"Live page, version 2" in relay["wagi"].body

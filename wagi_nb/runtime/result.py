@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from .panics import Panic, panic_in
+
 #: How a run ended.
 OK, EXIT, TRAP, TIMEOUT, INTERRUPTED, OUTPUT = "ok", "exit", "trap", "timeout", "interrupted", "output"
 
@@ -43,17 +45,23 @@ class RunResult:
         return self.stderr.decode("utf-8", errors="replace")
 
     @property
+    def panic(self) -> Optional[Panic]:
+        """For a run that exited non-zero or trapped: the panic (or exception, failed assert...)
+        its language's runtime reported on stderr, if it reported one."""
+        return panic_in(self.stderr) if self.outcome in (EXIT, TRAP) else None
+
+    @property
     def status(self) -> str:
-        """One line: how the run ended."""
+        """One line: how the run ended, a panic's message first."""
         if self.outcome == OK:
             return f"exit status 0 ({self.duration * 1000:.2f} ms)"
-        if self.outcome == EXIT:
-            return f"exit status {self.exit_code}"
         if self.outcome in (TIMEOUT, OUTPUT):
             return f"stopped: {self.trap}"
         if self.outcome == INTERRUPTED:
             return "stopped: interrupted"
-        return f"trap: {self.trap}"
+        ending = f"exit status {self.exit_code}" if self.outcome == EXIT else f"trap: {self.trap}"
+        panic = self.panic
+        return f"{panic} · {ending}" if panic else ending
 
     def __repr__(self) -> str:
         return (f"RunResult(outcome={self.outcome!r}, exit_code={self.exit_code!r}, "

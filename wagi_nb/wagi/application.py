@@ -429,9 +429,14 @@ class WagiApp:
             return error_response(500, f"The module was stopped: it {result.trap} "
                                        "(max_output_mib / --max-output); the first part of what it "
                                        "printed is the raw output.", **fields)
-        if result.outcome == EXIT:
-            return error_response(500, f"The module exited with code {result.exit_code}.", **fields)
         if result.outcome == INTERRUPTED:
             return error_response(500, "The module was interrupted.", **fields)
-        trace = "".join(f"\n    {frame}" for frame in result.backtrace)
-        return error_response(500, f"The module trapped: {result.trap}{trace}", **fields)
+        return error_response(500, _failure(result), result.backtrace, **fields)
+
+
+def _failure(result) -> str:
+    """Why a module that exited non-zero or trapped failed: its panic first, at the cell's line."""
+    ending = (f"exited with code {result.exit_code}" if result.outcome == EXIT
+              else f"trapped: {result.trap}")
+    panic = result.panic
+    return f"The module {panic}.\nIt {ending}." if panic else f"The module {ending}."

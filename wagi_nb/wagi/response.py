@@ -6,7 +6,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Optional
+from typing import Optional, Sequence
 
 from tornado.httputil import HTTPHeaders
 
@@ -80,6 +80,8 @@ class Response:
     duration: float = 0.0
     #: The request, for display.
     request: object = None
+    #: For a module that trapped: the wasm backtrace, innermost frame first (also in the body).
+    backtrace: list = field(default_factory=list)
 
     @property
     def reason(self) -> str:
@@ -108,10 +110,12 @@ class Response:
         return f"<Response {self.status} {self.reason} {kind}, {len(self.body)} bytes>"
 
 
-def error_response(status: int, message: str, **fields) -> Response:
-    """A response wagi_nb makes itself; the message is also the plain-text body."""
+def error_response(status: int, message: str, backtrace: Sequence[str] = (), **fields) -> Response:
+    """A response wagi_nb makes itself; the message, then any wasm backtrace, is the plain-text body."""
     headers = HTTPHeaders({"Content-Type": "text/plain; charset=utf-8"})
-    return Response(status=status, headers=headers, body=message.encode(), error=message, **fields)
+    body = message + "".join(f"\n    {frame}" for frame in backtrace)
+    return Response(status=status, headers=headers, body=body.encode(), error=message,
+                    backtrace=list(backtrace), **fields)
 
 
 def parse_cgi_output(stdout: bytes, **fields) -> Response:
