@@ -1,9 +1,9 @@
 """A WebAssembly module's sections, read and written back (no instruction is decoded).
 
 Enough of the binary format for the rewrites wagi_nb makes of the modules it builds and exports:
-LEB128 numbers and names, the section list, the import section's entries, function names from
-the ``name`` section and the ``producers`` section. A rewrite changes whole sections and keeps
-every other byte as it was.
+LEB128 numbers and names, the section list, the import and export sections' entries, a function's
+type, function names from the ``name`` section and the ``producers`` section. A rewrite changes
+whole sections and keeps every other byte as it was.
 """
 from __future__ import annotations
 
@@ -200,6 +200,51 @@ def read_exports(data: Bytes) -> List[ExportEntry]:
         index, position = read_u32(data, position + 1)
         found.append(ExportEntry(field, kind, index))
     return found
+
+
+# -- function types -------------------------------------------------------------------------------
+FUNC_TYPE = 0x60
+Signature = Tuple[bytes, bytes]
+
+
+def function_signature(parts: Sequence[Section], index: int) -> Signature:
+    """(parameter types, result types) of function ``index`` (imported functions first), each
+    as its value types' bytes: ``(b"", b"")`` is a function that takes and returns nothing."""
+    types = read_types(first(parts, TYPE))
+    of_function = [read_u32(entry.description, 1)[0] for entry in imports(parts) if entry.kind == FUNC_KIND]
+    section = first(parts, FUNCTION)
+    if section is not None:
+        count, position = read_u32(section.body, 0)
+        for _ in range(count):
+            type_index, position = read_u32(section.body, position)
+            of_function.append(type_index)
+    if index >= len(of_function) or of_function[index] >= len(types):
+        raise Malformed(f"no function {index}, or no type for it")
+    return types[of_function[index]]
+
+
+def read_types(section: Optional[Section]) -> List[Signature]:
+    """The function types of a type section (a module of the GC proposal's types is Malformed here)."""
+    if section is None:
+        return []
+    data = section.body
+    count, position = read_u32(data, 0)
+    found = []
+    for _ in range(count):
+        if data[position] != FUNC_TYPE:
+            raise Malformed(f"type form {data[position]:#x}")
+        params, position = _value_types(data, position + 1)
+        results, position = _value_types(data, position)
+        found.append((params, results))
+    return found
+
+
+def _value_types(data: Bytes, position: int) -> Tuple[bytes, int]:
+    count, start = read_u32(data, position)
+    position = start
+    for _ in range(count):
+        position = skip_value_type(data, position)
+    return bytes(data[start:position]), position
 
 
 # -- names and producers ----------------------------------------------------------------------------
