@@ -81,6 +81,13 @@ if ! "$VENV/bin/wagi-nb" install assemblyscript js; then
     say "could not install AssemblyScript or JavaScript (see above); their cells will say how"
 fi
 
+# -- 3b. What `wagi-nb export --component` needs: wasm-tools 1.262.0 (built from crates.io with rustup's
+#        cargo: a few minutes the first time), the WASI 0.2.0 WIT files (a crate on crates.io) and the
+#        bridge's adapters (built with clang). Quick when done.
+if ! "$VENV/bin/wagi-nb" install component; then
+    say "could not set up the component bridge (see above); wagi-nb export --component will say how"
+fi
+
 # -- 4. A Jupyter kernel that runs this environment ----------------------------------------------
 if [ ! -f "$VENV/share/jupyter/kernels/python3/kernel.json" ]; then
     "$VENV/bin/python" -m ipykernel install --sys-prefix >/dev/null

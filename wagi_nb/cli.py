@@ -22,11 +22,16 @@ def cmd_toolchains(args) -> int:
     return 0 if all(info.found for info in infos) else 1
 
 
+#: `wagi-nb install component`: what `export --component` needs (wasm-tools, the WASI 0.2.0 WIT files).
+COMPONENT = "component"
+
+
 def cmd_install(args) -> int:
     from . import toolchains
-    names = args.languages or [name for name, tc in toolchains.TOOLCHAINS.items() if tc.installable]
-    chosen = [toolchains.get_toolchain(name) for name in names]
-    can = ", ".join(name for name, tc in toolchains.TOOLCHAINS.items() if tc.installable)
+    everything = [name for name, tc in toolchains.TOOLCHAINS.items() if tc.installable] + [COMPONENT]
+    names = args.languages or everything
+    chosen = [toolchains.get_toolchain(name) for name in names if name != COMPONENT]
+    can = ", ".join(everything)
     for toolchain in chosen:
         if not toolchain.installable:
             info = toolchains.discover(toolchain.language)
@@ -35,11 +40,23 @@ def cmd_install(args) -> int:
                               f"wagi-nb install fetches: {can}.")
     for toolchain in chosen:
         toolchain.install(log=lambda line: print(line, flush=True))
-    toolchains.refresh()
+    if chosen:
+        toolchains.refresh()
     missing = [toolchain.title for toolchain in chosen if not toolchains.discover(toolchain.language).found]
+    if COMPONENT in names:
+        install_component()
     if missing:
         raise WagiNbError(f"Installed, but still not usable: {', '.join(missing)} (see wagi-nb toolchains).")
     return 0
+
+
+def install_component() -> None:
+    """Fetch what the component bridge needs, then build its adapters (clang), so that the first
+    export is quick; raises BridgeUnavailable saying what is missing."""
+    from .bridge import tools
+    from .bridge.adapters import adapters
+    tools.install(log=lambda line: print(line, flush=True))
+    print(f"component: adapters ready in {adapters().plain.parent}", flush=True)
 
 
 def cmd_run(args) -> int:
@@ -343,9 +360,11 @@ def parser() -> argparse.ArgumentParser:
                                                 "install a missing one.")
     tc.set_defaults(func=cmd_toolchains)
     install = commands.add_parser("install", help="Fetch what a language needs that wagi-nb can fetch "
-                                                  "itself (AssemblyScript, JavaScript, Python), pinned.")
+                                                  "itself (AssemblyScript, JavaScript, Python), and what "
+                                                  "`export --component` needs (component), pinned.")
     install.add_argument("languages", nargs="*", metavar="LANGUAGE",
-                         help="e.g. js python assemblyscript (default: every one wagi-nb can install)")
+                         help="e.g. js python assemblyscript, or component (wasm-tools, built from crates.io, "
+                              "and the WASI 0.2.0 WIT files); default: all of them")
     install.set_defaults(func=cmd_install)
 
     run = commands.add_parser("run", help="Run a .wasm (or .wat) module: stdout/stderr passed "

@@ -213,5 +213,5 @@ def test_wagi_nb_install_reports_what_it_cannot_install(wagi_nb_cli):
     done = wagi_nb_cli("install", "rust")
     assert done.returncode == 2
     assert b"does not install Rust itself; it uses " in done.stderr
-    assert b"wagi-nb install fetches: assemblyscript, python, js." in done.stderr
+    assert b"wagi-nb install fetches: assemblyscript, python, js, component." in done.stderr
     assert b"Traceback" not in done.stderr
