@@ -242,3 +242,27 @@ def test_title_and_attribute_fall_through():
     view = ResponseView(parse_cgi_output(b'Content-Type: application/json\n\n{"a": 1}'), title="GET /api")
     assert repr(view).startswith("GET /api\n") and "GET /api" in view._repr_html_()
     assert view.status == 200 and view.json() == {"a": 1}
+
+
+def test_a_panic_comes_first_and_the_backtrace_is_folded():
+    message = ("The module panicked at cell line 7: index out of bounds: the len is 3 but the index is 6.\n"
+               "It trapped: wasm trap: wasm `unreachable` instruction executed.")
+    frames = ["0x72dc __rust_start_panic", "0x6ab cell::main", "0x3b7 _start"]
+    response = error_response(500, message, frames, stderr=b"thread 'main' panicked at ...\n")
+    assert response.text == message + "".join(f"\n    {frame}" for frame in frames)  # what curl shows
+    page = ResponseView(response)._repr_html_()
+    assert page.index("The module panicked at cell line 7") < page.index("It trapped") < page.index("Module stderr")
+    folded = re.search(r"<details><summary[^>]*>wasm backtrace</summary>(.*?)</details>", page, re.S)
+    assert folded and "cell::main" in folded.group(1)
+    assert page.count("cell::main") == 1  # in the fold only, not also as a body below the message
+
+
+def test_the_note_on_a_cut_body_is_above_it_too():
+    response = parse_cgi_output(b"Content-Type: text/plain\n\n" + b"line of output\n" * 10_000)
+    view = ResponseView(response)
+    page, text = view._repr_html_(), repr(view)
+    note = "showing the first 65,536 of 150,000 bytes"
+    assert page.count(note) == 2 and page.index(note) < page.index("line of output")
+    assert text.count(note) == 2 and text.index(note) < text.index("line of output")
+    short = ResponseView(parse_cgi_output(b"Content-Type: text/plain\n\nshort\n"))
+    assert "showing the first" not in short._repr_html_()

@@ -226,6 +226,8 @@ def test_non_utf8_and_huge_output_are_displayed(ip, wat):
     assert "\ufffd\ufffd bad bytes" in text
     assert "not valid UTF-8" in text
     assert f"showing the first 65,536 of {len(raw):,} bytes" in text
+    # ... said before the 64 KiB too, not only at the end of them
+    assert text.index("showing the first 65,536") < text.index("x" * 100)
     assert result.result.stdout == raw
 
 

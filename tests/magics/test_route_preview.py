@@ -68,6 +68,9 @@ def test_send_button_uses_the_form(ip):
     widget.headers.value = "X-One: 1\nnot a header"
     widget.send_button.click()
     assert widget.status.value == "Request not sent" and "not a header" in widget.output.value
+    # The error wraps at spaces, not mid-word as JupyterLab's <pre> would (word-break:break-all).
+    assert "word-break:normal;overflow-wrap:anywhere" in widget.output.value
+    assert "word-break:normal;overflow-wrap:anywhere" in widget.html_fallback()
     widget.headers.value = "X-One: 1"
     widget.send_button.click()
     assert widget.status.value.startswith("200") and widget.preview.response.request.method == "POST"

@@ -8,6 +8,9 @@ import socket
 
 import nbformat
 
+from wagi_nb.display import ResponseView
+from wagi_nb.wagi.response import parse_cgi_output
+
 from helpers.tutorials import NEEDS, NOTEBOOKS
 
 
@@ -46,6 +49,20 @@ def test_each_tutorial_text_and_its_notebook_are_in_sync():
                 assert cell.outputs == [] and cell.execution_count is None, (stored.name, cell.source)
                 tags += cell.metadata.get("tags", [])
         assert len(tags) == len(set(tags)), f"{stored.name}: a tag is used twice: {tags}"
+
+
+def test_the_tutorials_say_what_their_outputs_show():
+    """Prose about an output uses the output's own words and scale."""
+    # 01: the response view (the HTML JupyterLab shows) names the header as the module printed it.
+    page = ResponseView(parse_cgi_output(b"Content-Type: text/plain\n\nHello, world!\n"))._repr_html_()
+    assert ">Content-Type<" in page and ">content-type<" not in page
+    hello = (NOTEBOOKS / "01-hello-wasm.md").read_text()
+    assert "Status `200 OK`, a real `Content-Type: text/plain` header" in hello
+    # 03: CPython starts a whole interpreter per request; its row of the table reads 100 ms or so
+    # (test_03_any_language checks the table), not "tens of milliseconds".
+    languages = (NOTEBOOKS / "03-any-language.md").read_text()
+    assert "so each of its requests takes on the order of a hundred milliseconds" in languages
+    assert "tens of milliseconds" not in languages
 
 
 def test_files_the_notebooks_write_are_git_ignored():
@@ -174,6 +191,11 @@ def test_03_any_language(run_notebook):
     assert all(size > 0 for size in sizes.values())
     assert sizes["WAT"] == min(sizes.values())  # the hand-written module is the smallest
     assert all(float(row[2]) > 0 for row in rows)
+    # As the text under the table says: CPython's requests take on the order of a hundred
+    # milliseconds, far longer than any compiled module's.
+    medians = {row[0]: float(row[2]) for row in rows}
+    compiled = [medians[label] for label in ("Rust", "C", "C++", "Zig", "Go", "AssemblyScript", "WAT")]
+    assert medians["Python"] >= 30 and medians["Python"] >= 10 * max(compiled), medians
 
 
 # -- 04: serve, watch, share ----------------------------------------------------------------------------

@@ -7,6 +7,7 @@ caller can act on (wrong arguments, traps, timeouts).
 from __future__ import annotations
 
 import pytest
+from IPython.core.completer import provisionalcompleter
 
 import wagi_nb
 from wagi_nb.runtime.exports import ArgumentError, CallError, ExportError, NoSuchExport
@@ -371,3 +372,35 @@ def test_a_named_magic_cell_is_callable_from_python(ipython_shell, need_toolchai
               'int main(void) { return 0; }\n')
     ipython_shell.run_cell_magic("wasm_c", "-n exports_magic --no-run", source)
     assert wagi_nb.modules["exports_magic"].exports.add(20, 22) == 42
+
+
+RUST_COMMAND = r'''
+#[no_mangle]
+pub extern "C" fn add(a: i32, b: i32) -> i32 { a + b }
+
+fn main() { println!("main ran"); }
+'''
+
+
+def test_a_command_s_main_is_not_listed_but_stays_callable_by_name(ipython_shell, need_toolchain, capsys):
+    """A Rust command exports `main(i32, i32)` beside `_start`: the runtime's, not a function the user
+    wrote, so --no-run's listing, dir() and Tab completion leave it out."""
+    need_toolchain("rust")
+    built = ipython_shell.run_cell_magic("wasm_rust", "-n exports_command --no-run", RUST_COMMAND)
+    exports = wagi_nb.modules["exports_command"].exports
+    assert {"_start", "main", "add"} <= set(wagi_nb.modules["exports_command"].load().functions)
+    listing = repr(built)
+    assert "    add(i32, i32) -> i32" in listing
+    assert "main" not in listing.split("Exported functions", 1)[1], listing
+    assert list(exports) == ["add"] and dir(exports) == ["add"] and len(exports) == 1
+    assert "main(" not in repr(exports)
+    with pytest.raises(NoSuchExport) as missing:
+        exports.nothing()
+    assert "It exports: add(i32, i32) -> i32." in str(missing.value)
+    ipython_shell.user_ns["listed_exports"] = exports
+    with provisionalcompleter():
+        offered = {c.text for c in ipython_shell.Completer.completions("listed_exports.", len("listed_exports."))}
+    assert "add" in offered and not offered & {"main", "__main_argc_argv", "__main_void", "_start"}, offered
+    capsys.readouterr()
+    assert exports.main(0, 0) == 0  # asked for by name, it runs as before
+    assert capsys.readouterr().out == "main ran\n"

@@ -9,7 +9,8 @@ from wagi_nb.wagi.application import WagiApp
 
 #: language → (a cell whose line 4 fails, counting the magic's line as 1, what the panic must say).
 FAILING = {
-    "rust": ('fn main() {\n    let v: Vec<u32> = Vec::new();\n    println!("{}", v[std::env::args().count() + 6]);\n}\n',
+    "rust": ('fn main() {\n    let v: Vec<u32> = Vec::new();\n'
+             '    println!("{}", v[std::env::args().count() + 6]);\n}\n',
              "panicked at cell line 4: index out of bounds: the len is 0 but the index is 7"),
     "go": ('package main\nimport "os"\nfunc main() { v := []int{}; println(v[len(os.Args)+6]) }\n',
            "panicked at cell line 4: runtime error: index out of range [7] with length 0"),

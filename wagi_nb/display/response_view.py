@@ -10,7 +10,8 @@ from typing import Optional, Sequence
 from ..wagi.response import charset, header_text
 from .json_tree import json_tree
 from .style import BORDER, ERROR_BOX, NOTE, STDERR, TEXT, status_colour
-from .text import SHOW_LIMIT, compiler_warnings_html, count_warnings, decode_for_display, escape, pre
+from .text import (CUT, SHOW_LIMIT, compiler_warnings_html, count_warnings, decode_for_display, escape, pre,
+                   pre_noted)
 
 #: How many leading bytes of a binary body the hex preview shows.
 HEX_PREVIEW = 256
@@ -101,7 +102,7 @@ def decode_body(body: bytes, content_type: str) -> tuple:
         text = None
     if text is None:
         return decode_for_display(body)
-    note = (f"showing the first {SHOW_LIMIT:,} of {len(body):,} bytes; the full body is on the "
+    note = (f"{CUT} {SHOW_LIMIT:,} of {len(body):,} bytes; the full body is on the "
             "result object") if len(body) > SHOW_LIMIT else ""
     return text, note
 
@@ -305,7 +306,9 @@ class ResponseView:
         return ""
 
     def _error_is_body(self) -> bool:
-        return self.response.error.strip() == self.response.text.strip()
+        response = self.response
+        trace = "".join(f"\n    {frame}" for frame in response.backtrace)
+        return (response.error + trace).strip() == response.text.strip()
 
     def body_text(self) -> tuple:
         """(text, note) for the text form and the textual HTML renderings."""
@@ -352,7 +355,8 @@ class ResponseView:
         if kind in ("image", "binary"):
             return [f"<{size_label(body, self.media)}>", hex_preview(body)]
         text, note = self.body_text()
-        return [text.rstrip("\n")] + ([f"[body: {note}]"] if note else [])
+        noted = [f"[body: {note}]"] if note else []
+        return (noted if CUT in note else []) + [text.rstrip("\n")] + noted
 
     # -- HTML form -------------------------------------------------------------------------------
 
@@ -408,7 +412,7 @@ class ResponseView:
         text, note = self.body_text()
         if kind == "html":
             return self._html_frame(text) + _note(note)
-        return pre(text) + _note(note)
+        return pre_noted(text, note)
 
     def _html_frame(self, page: str) -> str:
         # The module's HTML only ever reaches the notebook as an escaped attribute of a sandboxed
@@ -434,10 +438,12 @@ class ResponseView:
         if response.raw:
             raw, raw_note = raw_output_text(response.raw, self.media)
             # When wagi_nb replaced the response, what the module printed is what needs fixing.
-            parts.append(_details("Raw CGI output", pre(raw) + _note(raw_note), bool(response.error)))
+            parts.append(_details("Raw CGI output", pre_noted(raw, raw_note), bool(response.error)))
         if response.stderr:
             stderr, stderr_note = decode_for_display(response.stderr)
-            parts.append(_details("Module stderr", pre(stderr, STDERR) + _note(stderr_note), True))
+            parts.append(_details("Module stderr", pre_noted(stderr, stderr_note, STDERR), True))
+        if response.backtrace:
+            parts.append(_details("wasm backtrace", pre("\n".join(response.backtrace))))
         if response.warnings:
             items = "".join(f"<li>{escape(warning)}</li>" for warning in response.warnings)
             parts.append(_details(f"Header warnings ({len(response.warnings)})",

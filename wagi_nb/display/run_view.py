@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .style import ERROR, NOTE, STDERR, SUCCESS
-from .text import compiler_warnings_html, count_warnings, decode_for_display, escape, pre
+from .text import CUT, compiler_warnings_html, count_warnings, decode_for_display, escape, pre, pre_noted
 
 
 class RunView:
@@ -50,6 +50,8 @@ class RunView:
         for label, text, note in self._streams():
             if label == "stderr":
                 lines.append("--- stderr ---")
+            if CUT in note:
+                lines.append(f"[{label}: {note}]")
             lines.append(text.rstrip("\n"))
             if note:
                 lines.append(f"[{label}: {note}]")
@@ -65,9 +67,7 @@ class RunView:
         for label, text, note in self._streams():
             if label == "stderr":
                 parts.append(f'<div style="font-size:85%;color:{ERROR}">stderr</div>')
-            parts.append(pre(text, STDERR if label == "stderr" else ""))
-            if note:
-                parts.append(f'<div style="{NOTE}">{escape(note)}</div>')
+            parts.append(pre_noted(text, note, STDERR if label == "stderr" else ""))
         colour = SUCCESS if self.result.ok else ERROR
         parts.append(f'<div style="font-size:85%;color:{colour};margin-top:2px">'
                      f'{escape(self.status_line())}</div>')

@@ -16,6 +16,10 @@ ERROR = "var(--jp-error-color1, #b52a2a)"
 BORDER = "var(--jp-border-color2, #ddd)"
 
 NOTE = f"font-size:85%;color:{NOTE_COLOUR}"
+#: Preformatted text (output, errors, logs): lines wrap at spaces, and only a word too long for the line
+#: is broken. JupyterLab's output area sets ``word-break:break-all`` on every <pre>, which cut
+#: "Internal Server Error" and every other word at the edge mid-word.
+PRE = "margin:0;padding:4px 6px;white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;"
 #: A box of module stderr or of an error: the theme's error background, its text colour.
 STDERR = (f"background:var(--jp-rendermime-error-background, #fdf2f2);border-left:3px solid {ERROR};"
           f"color:{TEXT};")

@@ -4,9 +4,12 @@ from __future__ import annotations
 import html
 
 from .ansi import ansi_to_html, has_ansi
+from .style import NOTE, PRE
 
 #: How much of a stream a view shows; the full bytes stay on the result object.
 SHOW_LIMIT = 64 * 1024
+#: How every note on text cut to SHOW_LIMIT begins.
+CUT = "showing the first"
 
 
 def decode_for_display(data: bytes, limit: int = SHOW_LIMIT) -> tuple:
@@ -20,7 +23,7 @@ def decode_for_display(data: bytes, limit: int = SHOW_LIMIT) -> tuple:
         if not (len(data) > limit and error.start >= len(shown) - 3):
             notes.append("not valid UTF-8: undecodable bytes are shown as \ufffd")
     if len(data) > limit:
-        notes.append(f"showing the first {limit:,} of {len(data):,} bytes; the full output is on "
+        notes.append(f"{CUT} {limit:,} of {len(data):,} bytes; the full output is on "
                      "the result object")
     return text, "; ".join(notes)
 
@@ -28,7 +31,15 @@ def decode_for_display(data: bytes, limit: int = SHOW_LIMIT) -> tuple:
 def pre(text: str, style: str = "") -> str:
     """``text`` preformatted, its ANSI colour codes (a module's coloured output) drawn as colours."""
     body = ansi_to_html(text) if has_ansi(text) else html.escape(text)
-    return f'<pre style="margin:0;padding:4px 6px;white-space:pre-wrap;{style}">{body}</pre>'
+    return f'<pre style="{PRE}{style}">{body}</pre>'
+
+
+def pre_noted(text: str, note: str, style: str = "") -> str:
+    """``text`` preformatted with ``note`` below it; a note that the text was cut short is also put
+    above, where a reader sees it before scrolling through 64 KiB."""
+    below = f'<div style="{NOTE}">{html.escape(note)}</div>' if note else ""
+    above = below if CUT in note else ""
+    return above + pre(text, style) + below
 
 
 def count_warnings(text: str) -> int:

@@ -61,6 +61,10 @@ DEALLOCATORS: Tuple[Tuple[str, Tuple[str, ...]], ...] = (
 #: Exports that belong to the module's life cycle, not to the functions one calls.
 LIFECYCLE = {"_start": "the command's entry point (it runs `main`): run it with .run()",
              "_initialize": "the reactor's initialiser, called once when an instance is made"}
+#: What the C and Rust runtimes export beside a command's ``_start`` (which calls it): ``main`` itself,
+#: not a function the user wrote to call. Left out of a command's listing and completion; still
+#: callable by name, as before.
+COMMAND_MAIN = frozenset({"main", "__main_argc_argv", "__main_void", "__original_main"})
 
 _INT_BITS = {"i32": 32, "i64": 64}
 _FLOATS = ("f32", "f64")
@@ -445,16 +449,18 @@ class Exports:
     """A module's exported functions as attributes: ``exports.add(2, 3)``, ``exports["my-func"]``.
 
     ``dir()`` and iteration give the names (``_start``/``_initialize`` left out: they are the
-    module's life cycle); a name the module does not export raises :class:`NoSuchExport` (an
+    module's life cycle; so is a command's ``main``, which its ``_start`` calls, though it can still be
+    called by name); a name the module does not export raises :class:`NoSuchExport` (an
     :class:`AttributeError`) listing those it does. It has no other public attributes, so no
     exported name is hidden by one.
     """
 
     def __init__(self, functions: Dict[str, Signature], call: Callable[[Signature, list], Any], label: str):
         self._functions, self._caller, self._label = functions, call, label
+        self._unlisted = LIFECYCLE.keys() | (COMMAND_MAIN if "_start" in functions else set())
 
     def __getattr__(self, name: str) -> ExportedFunction:
-        if name in ("_functions", "_caller", "_label") or (
+        if name in ("_functions", "_caller", "_label", "_unlisted") or (
                 name.startswith("__") and name.endswith("__") and name not in self._functions):
             raise AttributeError(name)  # Python's own protocols (copy, pickle, IPython's display)
         return self[name]
@@ -473,7 +479,7 @@ class Exports:
         return list(self)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(name for name in self._functions if name not in LIFECYCLE))
+        return iter(sorted(name for name in self._functions if name not in self._unlisted))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)

@@ -19,6 +19,7 @@ import ipywidgets as widgets
 from IPython.display import display
 
 from ..display import ResponseView
+from ..display.text import pre
 from ..wagi.preview import RequestPreview
 
 #: A click this soon after the path box's own send (its blur) is that same send.
@@ -90,7 +91,7 @@ class RoutePreviewWidget(widgets.VBox):
             return
         if preview.response is None:
             self.status.value = "Request not sent"
-            self.output.value = f"<pre>{html.escape(preview.error)}</pre>"
+            self.output.value = pre(preview.error)
             return
         response = preview.response
         self.status.value = (f"{response.status} {response.reason} · send #{preview.sends} · "
@@ -124,7 +125,7 @@ class RoutePreviewWidget(widgets.VBox):
     def html_fallback(self) -> str:
         preview = self.preview
         if preview.response is None:
-            return f"<div>{html.escape(self._head())}</div><pre>{html.escape(preview.error)}</pre>"
+            return f"<div>{html.escape(self._head())}</div>{pre(preview.error)}"
         return ResponseView(preview.response, routes=preview.app.module_routes(), title=self._head(),
                             link_base=self.link_base())._repr_html_()
 
