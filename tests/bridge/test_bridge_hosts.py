@@ -198,6 +198,16 @@ def test_every_language(deployment):
     check("Zig", answer.status == 200 and b"arg: /zig" in answer.body, answer)
     answer = ask("wat", "GET", "/wat")
     check("WAT", answer.status == 200 and b"Hello from WAT" in answer.body, answer)
+    answer = ask("cpp", "GET", "/cpp?a")
+    check("C++", answer.status == 200 and answer.header("x-lang") == "cpp" and b"argv[0]=/cpp\n" in answer.body,
+          answer)
+    answer = ask("as", "GET", "/as")
+    check("AssemblyScript", answer.status == 200 and b"hello from AssemblyScript" in answer.body, answer)
+    for app, route, language in [("py-cgi", "/py", "python"), ("js-cgi", "/js", "js")]:
+        answer = ask(app, "POST", f"{route}?a&b", body=b"")
+        check(f"{language}: the interpreter runs the script from its volume with the argv template",
+              answer.status == 200 and answer.header("x-lang") == language
+              and b"args: a b\nmethod: POST\n" in answer.body, answer)
     check.done()
 
 
