@@ -250,3 +250,15 @@ def run_notebook(tmp_path_factory, need_toolchain):
     from helpers import tutorials
     need_toolchain("rust")  # every tutorial compiles Rust; the runner checks each one's other languages
     return tutorials.notebook_runner(tmp_path_factory, tutorials.kernel_dirs(tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
+def bridge():
+    """The component bridge's built adapters (``wagi_nb.bridge.adapters.Adapters``); skip (CI: fail)
+    when its tools are missing, with the message that says ``wagi-nb install component``."""
+    from wagi_nb.bridge import BridgeUnavailable
+    from wagi_nb.bridge.adapters import adapters
+    try:
+        return adapters()
+    except BridgeUnavailable as error:
+        unavailable(str(error))

@@ -134,7 +134,8 @@ def cmd_export(args) -> int:
     from .wagi import WagiApp
     app = WagiApp()
     load_notebook_routes(app, args.notebook)
-    print(export_app(app, args.folder, format=args.format, name=args.name, force=args.force))
+    print(export_app(app, args.folder, format=args.format, name=args.name, force=args.force,
+                     component=args.component))
     return 0
 
 
@@ -214,6 +215,20 @@ def serve_app(options):
         load_notebook_routes(app, notebook)
     app.set_env(flags)  # a flag beats the notebooks' %wagi_env lines too
     return app
+
+
+def cmd_component(args) -> int:
+    """Make a Wagi module a wasi:http component (what an exported app's build commands run)."""
+    from pathlib import Path
+
+    from .bridge import componentize
+    path = Path(args.module)
+    try:
+        wasm = path.read_bytes()
+    except OSError as error:
+        raise WagiNbError(f"Cannot read {path}: {error.strerror}.") from None
+    Path(args.output).write_bytes(componentize(wasm, entrypoints=args.entrypoint))
+    return 0
 
 
 def cmd_rewrite(args) -> int:
@@ -407,6 +422,14 @@ def parser() -> argparse.ArgumentParser:
                          help="Import a function imported twice (Go) the second time from `wasi_unstable`, "
                               "which Wagi 0.8.1 needs.")
     rewrite.set_defaults(func=cmd_rewrite)
+    component = commands.add_parser("component", help="Make a Wagi module a wasi:http component with wagi_nb's "
+                                                      "adapter (what `export --component` writes).")
+    component.add_argument("module", metavar="MODULE.wasm")
+    component.add_argument("-o", "--output", metavar="OUT.wasm", required=True, help="Write the component here.")
+    component.add_argument("--entrypoint", action="append", default=[], metavar="EXPORT",
+                           help="A function besides _start the component calls (an entrypoint or a `_routes` "
+                                "sub-route's), in slot order; repeatable.")
+    component.set_defaults(func=cmd_component)
     return top
 
 

@@ -45,18 +45,6 @@ ROUTES_ENTRYPOINTS = ("hello", "wild", "other")
 
 
 @pytest.fixture(scope="session")
-def bridge():
-    """The built adapters (``wagi_nb.bridge.adapters.Adapters``); skip (CI: fail) when the bridge's
-    tools are missing, with the message that says ``wagi-nb install component``."""
-    from wagi_nb.bridge import BridgeUnavailable
-    from wagi_nb.bridge.adapters import adapters
-    try:
-        return adapters()
-    except BridgeUnavailable as error:
-        unavailable(str(error))
-
-
-@pytest.fixture(scope="session")
 def wasm_tools(bridge) -> Path:
     from wagi_nb.bridge.tools import wasm_tools
     return wasm_tools()

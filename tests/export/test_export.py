@@ -604,12 +604,13 @@ DELETE = object()
 def test_the_validator_accepts_a_good_manifest():
     assert check_manifest(_manifest()) == []
     assert check_manifest(_manifest("api-v2")) == []
+    # no executor: a wasi:http component (export --component)
+    assert check_manifest(_manifest(trigger__http__0__executor=DELETE)) == []
 
 
 @pytest.mark.parametrize("manifest, complaint", [
     (_manifest("api-2"), "kebab-case"),
     (_manifest("Api"), "kebab-case"),
-    (_manifest(trigger__http__0__executor=DELETE), "executor must be"),
     (_manifest(trigger__http__0__executor={}), "executor must be"),
     (_manifest(trigger__http__0__executor={"type": "spin"}), "executor must be"),
     (_manifest(trigger__http__0__executor={"type": "wagi", "memory": 1}), "only takes type, argv"),

@@ -20,6 +20,8 @@ from ..errors import WagiNbError
 from ..wagi.cgi import CGI_VARIABLES
 from ..wagi.config import dump_config
 from .app_env import app_env
+from .errors import ExportError
+from .component_routes import COMPONENT_LIMITS, component_entry, wasmtime_command
 from .spin import check_manifest, component_id, manifest_text, outbound_host
 from .spin_differences import SpinDifferences, spin_differences
 from ..runtime.outbound_http import MODULE as OUTBOUND_MODULE
@@ -37,12 +39,12 @@ OPTIONS = (
                          help="modules.toml for Wagi, spin.toml for Spin, or both (default).")),
     (("--name",), dict(default=None, help="The app's name (default: the folder's name).")),
     (("--force",), dict(action="store_true", help="Overwrite what an earlier export wrote in the folder.")),
+    (("--component",), dict(action="store_true",
+                            help="spin.toml runs every route as a wasi:http component made by wagi_nb's own "
+                                 "adapter (components/), with no wagi executor: for Spin 4 and later, "
+                                 "`wasmtime serve` and any wasi:http host.")),
 )
-GENERATED = ("modules", "src", "files", "modules.toml", "spin.toml", "app.env", "README.md")
-
-
-class ExportError(WagiNbError):
-    """An export that cannot be written as asked."""
+GENERATED = ("modules", "src", "files", "components", "modules.toml", "spin.toml", "app.env", "README.md")
 
 
 @dataclass(kw_only=True)
@@ -76,6 +78,12 @@ class ExportReport:
     wagi_warnings: list = field(default_factory=list)
     #: Global variables app.env cannot hold (``app_env.LeftOut``; empty for a Spin-only export).
     env_left_out: list = field(default_factory=list)
+    #: spin.toml's components as written, when every route is a wasi:http component (``--component``).
+    components: list = field(default_factory=list)
+
+    @property
+    def component(self) -> bool:
+        return bool(self.components)
 
     @property
     def env_flags(self) -> str:
@@ -108,7 +116,7 @@ class ExportReport:
             lines += [f"  {route}: {note}" for route, note in self.notes]
         lines.append(run_hint(self))
         if self.format in ("spin", "both"):
-            lines.append(SPIN_VERSIONS)
+            lines.append(COMPONENT_HOSTS if self.component else SPIN_VERSIONS)
         return "\n".join(lines)
 
 
@@ -119,7 +127,12 @@ SPIN_VERSIONS = ("spin.toml runs Wagi modules with Spin's wagi executor: Spin 2 
                  "(checked with Spin 3.6.3). Spin is retiring that executor (spinframework/spin#3520, "
                  "#3652): Spin 4.1 and later show a deprecation alert, 5.0 is planned to refuse it unless "
                  "you opt in, 6.0 to remove it. For those, run the app with wagi-nb serve (or Wagi), or "
-                 "pin Spin 3.")
+                 "pin Spin 3, or export with --component.")
+#: Where an export's components run (``--component``).
+COMPONENT_HOSTS = ("spin.toml runs every route as a wasi:http component (components/, made by wagi_nb's own "
+                   "adapter from the unchanged Wagi module), with no wagi executor: any Spin from 2.0 on "
+                   "(checked with Spin 3.6.3), and `wasmtime serve -S cli`, one component per address "
+                   "(README.md gives each route's command).")
 
 
 def run_hint(report: ExportReport) -> str:
@@ -188,8 +201,9 @@ def save_config(app, path: Union[str, Path]) -> Path:
 
 
 def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Optional[str] = None,
-               force: bool = False) -> ExportReport:
-    """Write ``app``'s routes to ``folder``: modules/, src/, modules.toml, spin.toml, README.md."""
+               force: bool = False, component: bool = False) -> ExportReport:
+    """Write ``app``'s routes to ``folder``: modules/, src/, modules.toml, spin.toml, README.md;
+    with ``component``, spin.toml's routes are wasi:http components (components/)."""
     if format not in FORMATS:
         raise ExportError(f"Unknown export format {format!r}: use wagi, spin or both.")
     if not app.handlers:
@@ -209,8 +223,10 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
     entries: list = []
     env_left_out: list = []
     components: list = []
+    as_components = component and format in ("spin", "both")
     for handler, cid in route_ids(app):
-        routes.append(_write_route(folder, cid, handler, app.global_env, entries, components))
+        routes.append(_write_route(folder, cid, handler, app.global_env, entries, components,
+                                   hostname=app.hostname if as_components else None))
     if format in ("wagi", "both"):
         text, env_left_out = app_env(app.global_env)
         (folder / "app.env").write_text(text)
@@ -226,20 +242,23 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
         if problems:  # a bug in the exporter, not the user's input
             raise ExportError("The generated spin.toml breaks Spin's manifest rules: " + "; ".join(problems))
         (folder / "spin.toml").write_text(text)
-        in_spin = {c["route"] for c in components}
-        spin = spin_differences([h for h in app.handlers if h.route.text in in_spin])
+        in_spin = {c["id"] for c in components}
+        if not as_components:  # (a component answers as wagi-nb serve does: no wagi executor)
+            spin = spin_differences([h for h, cid in route_ids(app) if cid in in_spin])
     left_out = [r for r in routes if r.spin_left_out] if format in ("spin", "both") else []
     report = ExportReport(folder=folder, name=name, format=format, routes=routes,
                           spin_warnings=[SPIN_LEFT_OUT.format(route=r.route) for r in left_out]
                           + (list(spin.warnings) if spin else []),
                           wagi_warnings=wagi_warnings(routes) if format in ("wagi", "both") else [],
-                          env_left_out=env_left_out)
+                          env_left_out=env_left_out, components=components if as_components else [])
     (folder / "README.md").write_text(readme(report, app, spin))
     return report
 
 
 def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: list,
-                 components: list) -> ExportedRoute:
+                 components: list, hostname: Optional[str] = None) -> ExportedRoute:
+    """Write one route: its module, source, volumes; its modules.toml entry and its spin.toml component
+    (a wasi:http component when ``hostname`` is given, else a Wagi module for the wagi executor)."""
     module = _copy_module(handler, cid, folder)
     source, build, workdir = _write_source(folder, cid, handler, module)
     artifact = handler.artifact
@@ -248,10 +267,15 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
     exported = ExportedRoute(route=handler.route.text, id=cid, module=module, source=source, build=build,
                              workdir=workdir, language=artifact.language if artifact.key else "")
     files, volumes = _write_volumes(folder, cid, handler, exported.notes)
-    _route_notes(handler, module, folder, exported)
+    _route_notes(handler, module, folder, exported, component=hostname is not None)
     wagi_module = _wagi_module(folder, module, exported)
     if wagi_module is not None:
         entries.append(dataclasses.replace(handler.entry(), module=folder / wagi_module, volumes=volumes))
+    if hostname is not None:
+        components.append(component_entry(folder, cid, handler, module, build=build, workdir=workdir,
+                                          source=source, files=files, global_env=global_env,
+                                          hostname=hostname))
+        return exported
     if exported.spin_left_out:
         return exported
     spin_source, spin_build = _spin_module(folder, handler, module, build, workdir, exported)
@@ -295,24 +319,28 @@ def _write_volumes(folder: Path, cid: str, handler, notes: list) -> tuple:
     return files, volumes
 
 
-def _route_notes(handler, module: str, folder: Path, exported: ExportedRoute) -> None:
-    """What Spin or modules.toml cannot express for this route."""
+def _route_notes(handler, module: str, folder: Path, exported: ExportedRoute, component: bool = False) -> None:
+    """What Spin or modules.toml cannot express for this route (a component, made by wagi_nb's adapter,
+    has none of the wagi executor's gaps: sub-routes, outbound HTTP and the heap are the adapter's)."""
     notes = exported.notes
+    if handler.env:
+        notes.append("wagi: this route's own env (" + ", ".join(handler.env) + ") cannot be written "
+                     "in modules.toml; it is in spin.toml, and must be passed with -e for wagi")
+    if handler.http_max_concurrency is not None:
+        notes.append("spin: http_max_concurrency has no Spin equivalent and is left out")
+    if component:
+        return
     if handler.subroutes:
         subs = ", ".join(f"{r.text} -> {e}" for r, e in handler.subroutes)
         notes.append(f"spin: `_routes` sub-routes are not called by Spin ({subs}); only {handler.route} "
                      "is served there")
-    if handler.http_max_concurrency is not None:
-        notes.append("spin: http_max_concurrency has no Spin equivalent and is left out")
     if not handler.problem and any(item.module == OUTBOUND_MODULE for item in handler.loaded().module.imports):
         exported.spin_left_out = True
         notes.append("spin: LEFT OUT of spin.toml: the module makes HTTP requests with Wagi's "
                      "`wasi_experimental_http`, which Spin's wagi executor does not offer (Spin's outbound HTTP "
                      "is its SDK's, `wasi:http` underneath), and Spin refuses to start an app with such a "
-                     "module; rebuild it against the Spin SDK to run it there")
-    if handler.env:
-        notes.append("wagi: this route's own env (" + ", ".join(handler.env) + ") cannot be written "
-                     "in modules.toml; it is in spin.toml, and must be passed with -e for wagi")
+                     "module; export with --component (the adapter carries it onto wasi:http), or rebuild it "
+                     "against the Spin SDK")
     old = unfixed_old_libc((folder / module).read_bytes())
     if old:
         notes.append(f"spin: the module was linked by {old} against a wasi-libc from before its PR 377, "
@@ -433,7 +461,16 @@ def readme(report: ExportReport, app, spin: Optional[SpinDifferences] = None) ->
     if report.format in ("wagi", "both"):
         lines += ["```sh", wagi_command(report, "wagi-nb serve"), "# or, with Wagi itself:",
                   wagi_command(report, "wagi"), "```", ""]
-    if report.format in ("spin", "both"):
+    if report.component:
+        lines += ["```sh", "spin build   # rebuilds modules/ and components/ from src/ with the commands in "
+                  "spin.toml", "spin up", "```", "", COMPONENT_HOSTS, "",
+                  "With `wasmtime serve` (wasmtime 20 or later; one component per address, so one command per "
+                  "route; run them from this folder):", "", "```sh"]
+        lines += [f"{wasmtime_command(entry, 3001 + n)} &" for n, entry in enumerate(report.components)]
+        lines += ["```", "", "How a component differs from the Wagi module it was made from:", ""]
+        lines += [f"- {text}" for text in COMPONENT_LIMITS]
+        lines += [""]
+    elif report.format in ("spin", "both"):
         lines += ["```sh", "spin build   # rebuilds modules/ from src/ with the commands in spin.toml",
                   "spin up", "```", "", SPIN_VERSIONS, ""]
     lines += ["## Routes", "", "| route | module | source | build command |", "|---|---|---|---|"]

@@ -47,12 +47,15 @@ def outbound_host(host: str) -> str:
 
 
 def manifest_text(name: str, components: list) -> str:
-    """``components``: dicts with id, route, source, executor, files, environment, hosts, build."""
+    """``components``: dicts with id, route, source, executor (None for a wasi:http component), files,
+    environment, hosts, build."""
     manifest: dict = {
         "spin_manifest_version": 2,
         "application": {"name": name, "version": "0.1.0",
                         "description": "Exported from a notebook by wagi_nb"},
-        "trigger": {"http": [{"route": c["route"], "component": c["id"], "executor": c["executor"]}
+        # (no executor: a wasi:http component, as ``export --component`` writes them)
+        "trigger": {"http": [{"route": c["route"], "component": c["id"],
+                              **({"executor": c["executor"]} if c["executor"] else {})}
                              for c in components]},
         "component": {},
     }
@@ -131,8 +134,10 @@ def check_manifest(data: dict) -> list:
         if not isinstance(trigger.get("component"), str) or trigger["component"] not in components:
             problems.append(f"{where}: component {trigger.get('component')!r} is not defined")
         executor = trigger.get("executor")
+        if executor is None:  # a wasi:http component
+            continue
         if not isinstance(executor, dict) or executor.get("type") != "wagi":
-            problems.append(f"{where}: executor must be {{ type = \"wagi\" }}")
+            problems.append(f"{where}: executor must be {{ type = \"wagi\" }} or absent")
         elif set(executor) - {"type", "argv", "entrypoint"}:
             problems.append(f"{where}: the wagi executor only takes type, argv and entrypoint")
     return problems

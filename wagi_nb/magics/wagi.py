@@ -113,7 +113,8 @@ class WagiMagics(Magics):
         cannot express."""
         from ..export import export_app
         args = parse(self.wagi_export, line)
-        report = export_app(app, args.folder, format=args.format, name=args.name, force=args.force)
+        report = export_app(app, args.folder, format=args.format, name=args.name, force=args.force,
+                            component=args.component)
         print(report)
         return None
 
