@@ -18,7 +18,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 import wagi_nb
 from wagi_nb.notebook import load_notebook_routes
-from wagi_nb.toolchains.cargo import Cargo, compiled_crates, paired_cargo
+from wagi_nb.toolchains.cargo import RELEASE_PROFILE, Cargo, compiled_crates, paired_cargo
 from wagi_nb.wagi import WagiApp, app
 
 from helpers.subprocesses import child_env, serving
@@ -369,6 +369,9 @@ def cargo_notebook(need_toolchain, tmp_path_factory):
     folder = tmp_path_factory.mktemp("cargo-export")
     Cargo(info.path, info.target).new_crate(folder / "hello-rust")
     (folder / "hello-rust" / "src" / "main.rs").write_text(HELLO_HANDLER)
+    # as a plain `cargo new` leaves it: no release profile of its own (the notebook's build strips it)
+    manifest = folder / "hello-rust" / "Cargo.toml"
+    manifest.write_text(manifest.read_text().replace(RELEASE_PROFILE, ""))
     cells = [new_code_cell("%wasm_cargo hello-rust --route /hello/..."),
              new_code_cell(f"%%wasm_rust --route /api\n{FRONTMATTER}{JSON_HANDLER}")]
     notebook = folder / "cargo.ipynb"
@@ -418,11 +421,13 @@ def test_the_export_writes_crates_that_cargo_rebuilds(cargo_notebook, tmp_path):
     assert 'name = "serde_json"' in (cell_crate / "Cargo.lock").read_text()  # the lock the cell built with
     for cid, build in builds.items():
         module = copy / manifest["component"][cid]["source"]
+        exported = module.stat().st_size
         module.unlink()
         rebuilt = subprocess.run(["bash", "-c", build["command"]], cwd=copy / build["workdir"],
                                  env=child_env(), capture_output=True, text=True, timeout=600)
         assert rebuilt.returncode == 0, (cid, build, rebuilt.stdout[-2000:], rebuilt.stderr[-2000:])
-        assert module.is_file()
+        # built with the notebook's release profile (stripped), not Cargo's default (5.8 MB for 95 KB)
+        assert module.stat().st_size < 2 * exported, (cid, exported, module.stat().st_size)
     with serving("-c", copy / "modules.toml", cwd=copy, log=tmp_path / "serve.log",
                  env=child_env(WAGI_NB_CACHE_DIR=str(tmp_path / "fresh-cache"))) as port:
         served = answers(port)

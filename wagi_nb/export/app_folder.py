@@ -438,7 +438,8 @@ def _write_crate(folder: Path, cid: str, artifact, module: str) -> tuple:
         config.parent.mkdir(exist_ok=True)
         config.write_text(setup.config_file())
     command = setup.export_command(artifact.flags.get("release", True), artifact.flags.get("bin", "main"),
-                                   os.path.relpath(module, workdir), configured=configured)
+                                   os.path.relpath(module, workdir), configured=configured,
+                                   profile=artifact.flags.get("profile"))
     main = f"{workdir}/src/main.rs"
     return (main if (folder / main).is_file() else f"{workdir}/Cargo.toml"), command, workdir
 

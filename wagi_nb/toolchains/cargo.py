@@ -214,13 +214,17 @@ class Cargo:
             config["net"] = {"offline": True}
         return tomli_w.dumps(config)
 
-    def export_command(self, release: bool, binary: str, output: str, configured: bool = True) -> str:
+    def export_command(self, release: bool, binary: str, output: str, configured: bool = True,
+                       profile: Optional[dict] = None) -> str:
         """The shell command that rebuilds a crate and copies its module to ``output``, run in the
         crate's folder. ``configured``: the crate's ``.cargo/config.toml`` is :meth:`config_file`'s,
-        so a plain ``cargo build`` picks this rustc and these crates; otherwise the command says so."""
+        so a plain ``cargo build`` picks this rustc and these crates; otherwise the command says so.
+        ``profile``: the variables the notebook's build set (the release profile's strip)."""
         build = [self.path, "build", *(["--release"] if release else []), "--target", self.target]
         if not configured:
-            build = ["env", f"RUSTC={self.rustc}", *self.argv("build", *build[2:])]
+            build = [f"RUSTC={self.rustc}", *self.argv("build", *build[2:])]
+        if profile or not configured:
+            build = ["env", *(f"{name}={value}" for name, value in (profile or {}).items()), *build]
         built = f"target/{self.target}/{'release' if release else 'debug'}/{binary}.wasm"
         return shlex.join(build) + f" && mkdir -p {shlex.quote(os.path.dirname(output) or '.')} && " \
             f"cp {shlex.quote(built)} {shlex.quote(output)}"
