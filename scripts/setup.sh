@@ -2,11 +2,11 @@
 # Set up wagi_nb on this machine: system toolchains (apt, when we are root), a virtual
 # environment at .venv/ with the package and its extras. Idempotent and quick when nothing changed.
 #
-#   scripts/setup.sh [EXTRAS]     EXTRAS defaults to "zig,go,python,test,bench"
+#   scripts/setup.sh [EXTRAS]     EXTRAS defaults to "zig,go,python,component,test,bench"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXTRAS="${1:-zig,go,python,test,bench}"
+EXTRAS="${1:-zig,go,python,component,test,bench}"
 PYTHON="${PYTHON:-python3}"
 VENV=.venv
 
@@ -65,7 +65,8 @@ else
     say "$VENV up to date"
 fi
 
-# The wasmtime CLI wheel (benchmark peer) has been seen without its executable bit.
+# The wasmtime CLI wheel (component extra: `wasmtime serve`; benchmark peer) has been seen without its
+# executable bit.
 "$VENV/bin/python" - <<'PY' || true
 import importlib.util, os, pathlib
 spec = importlib.util.find_spec("wasmtime_cli")

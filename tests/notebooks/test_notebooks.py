@@ -67,7 +67,7 @@ def test_the_tutorials_say_what_their_outputs_show():
 
 def test_files_the_notebooks_write_are_git_ignored():
     ignored = (NOTEBOOKS / ".gitignore").read_text().split()
-    for pattern in ("/modules.toml", "/hello.wasm", "/public/", "/deploy/"):
+    for pattern in ("/modules.toml", "/hello.wasm", "/public/", "/deploy/", "/component-app/"):
         assert pattern in ignored
 
 
@@ -243,6 +243,35 @@ def test_04_serve_and_share(run_notebook):
     saved = cells.text("save")
     assert "Wrote deploy/modules.toml" in saved and 'route = "/live"' in saved
     assert (work / "deploy" / "modules.toml").is_file() and (work / "deploy" / "modules" / "live.wasm").is_file()
+
+    # Past Wagi: the seed's hello exported as a wasi:http component, served by `wasmtime serve`.
+    assert "Hello, world!" in cells.text("component-hello")
+    exported = cells.text("component-export")
+    assert "/hello                   -> modules/hello.wasm" in exported and "with no wagi executor" in exported
+    spin_toml = (work / "component-app" / "spin.toml").read_text()
+    assert "executor" not in spin_toml and 'source = "components/hello.wasm"' in spin_toml
+    manifest = cells.text("component-manifest")
+    assert '{ route = "/hello", component = "hello" },' in manifest and "[component.hello]" in manifest
+    assert 'WAGI_NB_ROUTE = "/hello"' in manifest and "[component.hello.build]" not in manifest
+    assert "an executor anywhere in spin.toml: False" in manifest
+    module = (work / "component-app" / "modules" / "hello.wasm").stat().st_size
+    component = (work / "component-app" / "components" / "hello.wasm").stat().st_size
+    assert f"{module:>8,} bytes" in cells.text("component-sizes")
+    assert f"{component:>8,} bytes  (+{component - module:,}: the adapter)" in cells.text("component-sizes")
+    assert 20_000 < component - module < 45_000  # the adapter (docs/component-bridge.md: 33-43 KB written)
+    served = re.fullmatch(r"Serving HTTP on http://127\.0\.0\.1:(\d+)/", cells.text("component-serve").strip())
+    assert served, cells.text("component-serve")
+    component_port = int(served.group(1))
+    assert component_port != port
+    # (curl -i over a terminal: header names in bold, lines ending in CR CR LF)
+    curl = re.sub(r"\x1b\[[0-9;]*m", "", cells.text("component-curl")).replace("\r", "")
+    answered, notebook = curl.split("--- the notebook's server:")
+    assert answered.startswith("HTTP/1.1 200 OK\n") and "content-type: text/plain\n" in answered
+    assert answered.rstrip().endswith("\n\nHello, world!")
+    assert notebook.strip() == "Hello, world!"
+    assert cells.text("component-stop") == f"Stopped wasmtime serve on http://127.0.0.1:{component_port}/\n"
+    with socket.socket() as sock:  # wasmtime serve is gone
+        sock.bind(("127.0.0.1", component_port))
 
     assert f"Stopped the server on http://127.0.0.1:{port}/" in cells.text("stop")
     with socket.socket() as sock:  # the port is free again
