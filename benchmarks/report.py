@@ -1,6 +1,7 @@
 """The one place results are turned into text: the console table and docs/benchmarks.md."""
 from __future__ import annotations
 
+import re
 from typing import List, Sequence
 
 from .common import Row, Section
@@ -27,6 +28,54 @@ def _row_cells(row: Row) -> list:
     return [name, row.figure_text, row.spread_text, str(row.n), row.target_text, _result(row)]
 
 
+HEADING = re.compile(r"^## (\d+)\. (.+)$")
+#: The first line of a section measured after the rest of the file (``run.py --merge``).
+MERGED = "Measured in a run of its own and merged into this file:"
+#: The header's paragraph listing those sections.
+MERGED_LIST = "Sections measured later, in runs of their own"
+
+
+def _summary_rows(number: int, section: Section) -> List[list]:
+    rows = []
+    for row in section.rows:
+        if row.target is not None or section.error:
+            rows.append([f"{number}. {section.title}", row.name, row.figure_text, row.target_text, _result(row)])
+    if section.error:
+        rows.append([f"{number}. {section.title}", "—", "—", "—", "error"])
+    return rows
+
+
+def _section(number: int, section: Section, provenance: str = "") -> List[str]:
+    """One numbered section of docs/benchmarks.md; ``provenance`` (merged sections) under its heading."""
+    out = ["", f"## {number}. {section.title}", ""]
+    if provenance:
+        out += [f"*{MERGED} {provenance}*", ""]
+    out += [section.method, ""]
+    if section.error:
+        out += ["**The benchmark failed:**", "", "```", section.error.rstrip(), "```", ""]
+    if section.rows:
+        out += _table(["Measured", "Median", "Spread", "N", "Target", "Result"],
+                      [_row_cells(row) for row in section.rows])
+        out.append("")
+    out += [f"- {note}" for note in section.notes]
+    if section.notes:
+        out.append("")
+    return out
+
+
+ADDING = [
+    "## Adding a benchmark",
+    "",
+    "Write a function `bench(ctx: Context) -> Section` in a module under `benchmarks/` "
+    "(see `benchmarks/common.py`), list it in that module's `BENCHMARKS`, and add the module "
+    "to `MODULES` in `benchmarks/run.py`. Give a `Row` a `target` to have it judged pass/miss "
+    "here: an upper bound, or a lower bound with `higher_is_better=True`. `run.py --only NAME --merge` "
+    "measures some sections again (or a new one) and puts them into this file in place, the others "
+    "kept as they were.",
+    "",
+]
+
+
 def markdown(sections: List[Section], machine: List[tuple], command: str, date: str,
              wall_seconds: float, quick: bool) -> str:
     """The whole of docs/benchmarks.md."""
@@ -47,36 +96,58 @@ def markdown(sections: List[Section], machine: List[tuple], command: str, date: 
     ]
     out += _table(["", ""], [[k, v] for k, v in machine])
     out += ["", "## Summary", ""]
-    summary = []
-    for number, section in enumerate(sections, 1):
-        for row in section.rows:
-            if row.target is not None or section.error:
-                summary.append([f"{number}. {section.title}", row.name, row.figure_text,
-                                row.target_text, _result(row)])
-        if section.error:
-            summary.append([f"{number}. {section.title}", "—", "—", "—", "error"])
+    summary = [row for number, section in enumerate(sections, 1) for row in _summary_rows(number, section)]
     out += _table(["Benchmark", "Measure", "Figure", "Target", "Result"], summary)
     for number, section in enumerate(sections, 1):
-        out += ["", f"## {number}. {section.title}", "", section.method, ""]
-        if section.error:
-            out += ["**The benchmark failed:**", "", "```", section.error.rstrip(), "```", ""]
-        if section.rows:
-            out += _table(["Measured", "Median", "Spread", "N", "Target", "Result"],
-                          [_row_cells(row) for row in section.rows])
-            out.append("")
-        out += [f"- {note}" for note in section.notes]
-        if section.notes:
-            out.append("")
-    out += [
-        "## Adding a benchmark",
-        "",
-        "Write a function `bench(ctx: Context) -> Section` in a module under `benchmarks/` "
-        "(see `benchmarks/common.py`), list it in that module's `BENCHMARKS`, and add the module "
-        "to `MODULES` in `benchmarks/run.py`. Give a `Row` a `target` to have it judged pass/miss "
-        "here: an upper bound, or a lower bound with `higher_is_better=True`.",
-        "",
-    ]
+        out += _section(number, section)
+    out += ADDING
     return "\n".join(out)
+
+
+def merge(existing: str, sections: List[Section], machine: List[tuple], command: str, date: str,
+          wall_seconds: float, quick: bool, load_at_end: str) -> str:
+    """``existing`` (a docs/benchmarks.md) with ``sections`` put in: a section of the same title is
+    replaced where it stands, a new one appended; its summary rows likewise. Every merged section says
+    under its heading which run it comes from (command, date, machine, load), and the header lists
+    them; the rest of the file, its machine table included, is kept as it was."""
+    chunks = re.split(r"(?m)^(?=## )", existing)
+    head, machine_chunk, summary_chunk = chunks[0], chunks[1], chunks[2]
+    if not (machine_chunk.startswith("## Machine") and summary_chunk.startswith("## Summary")):
+        raise ValueError("not a docs/benchmarks.md written by benchmarks/run.py")
+    numbered = [(int(m.group(1)), m.group(2), chunk) for chunk in chunks[3:]
+                for m in [HEADING.match(chunk.splitlines()[0])] if m]
+    titles = {title: number for number, title, _ in numbered}
+    facts = dict(machine)
+    where = "; ".join(f"{key} {facts[key]}" for key in ("CPU", "Cores", "RAM", "OS", "wagi_nb") if key in facts)
+    provenance = (f"`{command}` on {date} (took {wall_seconds:.0f} s{'; --quick' if quick else ''}). Machine: "
+                  f"{where}. Load average (as `uptime` shows it, 1 / 5 / 15 min) at the start "
+                  f"{facts.get('Load average at start', '?').split(' (')[0]}, at the end {load_at_end}.")
+    blocks = {number: chunk for number, _, chunk in numbered}
+    fresh = {}
+    for section in sections:
+        number = titles.get(section.title) or max([0, *blocks, *fresh]) + 1
+        fresh[number] = section
+        blocks[number] = "\n".join(_section(number, section, provenance)[1:]) + "\n\n"
+    # the summary: the table's rows of every section not measured now, then the new rows, by number
+    lines = summary_chunk.rstrip("\n").splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    kept = [line for line in table[2:] if int(line[2:].split(".", 1)[0]) not in fresh]
+    rows = [(int(line[2:].split(".", 1)[0]), line) for line in kept]
+    for number, section in fresh.items():
+        rows += [(number, line) for line in _table(["", "", "", "", ""], _summary_rows(number, section))[2:]]
+    rows.sort(key=lambda item: item[0])
+    summary = "\n".join(["## Summary", "", *table[:2], *(line for _, line in rows)]) + "\n\n"
+    later = [f"{number}. {title}" for number, title, chunk in
+             [(n, HEADING.match(c.splitlines()[0]).group(2), c) for n, c in sorted(blocks.items())]
+             if MERGED in chunk]
+    head_lines = [line for line in head.rstrip("\n").split("\n\n") if not line.startswith(MERGED_LIST)]
+    if later:
+        head_lines.append(f"{MERGED_LIST} (each says which run, machine and load under its heading): "
+                          + "; ".join(later) + ".")
+    parts = ["\n\n".join(head_lines) + "\n\n", machine_chunk, summary]
+    parts += [blocks[number] for number in sorted(blocks)]
+    parts.append("\n".join(ADDING))
+    return "".join(parts)
 
 
 def console(sections: List[Section]) -> str:

@@ -4,6 +4,7 @@
     python benchmarks/run.py --quick    # fewer repetitions
     python benchmarks/run.py --only per_run --only rerun   # some; docs are not rewritten
     python benchmarks/run.py server     # one module's benchmarks (same as --only server)
+    python benchmarks/run.py --only components --merge   # some, put into docs/benchmarks.md in place
 
 Benchmarks run against a private, initially empty wagi_nb cache (WAGI_NB_CACHE_DIR) and
 IPython folder (IPYTHONDIR) in a temporary folder that is removed afterwards. Missing a
@@ -26,13 +27,13 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks import cargo, compile_and_run, languages, scale, server  # noqa: E402
+from benchmarks import cargo, compile_and_run, components, languages, scale, server  # noqa: E402
 from benchmarks import notebook_latency  # noqa: E402
 from benchmarks.common import Context, Section, machine_info  # noqa: E402
-from benchmarks.report import console, markdown  # noqa: E402
+from benchmarks.report import console, markdown, merge  # noqa: E402
 
 #: Benchmark modules, in report order; each has BENCHMARKS, a list of (Context) -> Section.
-MODULES = [compile_and_run, notebook_latency, languages, cargo, server, scale]
+MODULES = [compile_and_run, notebook_latency, languages, cargo, server, scale, components]
 
 DOC = REPO / "docs" / "benchmarks.md"
 
@@ -57,12 +58,16 @@ def main(argv=None) -> int:
                         help=f"where to write the report (default {DOC.relative_to(REPO)}; "
                              "with --only, nothing is written unless this is given)")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 if a target is missed")
+    parser.add_argument("--merge", action="store_true",
+                        help="put the sections run into the report (default docs/benchmarks.md) in place: one of "
+                             "the same title is replaced, a new one appended, the rest kept; each says which "
+                             "run, machine and load it comes from")
     args = parser.parse_args(argv)
     for name in args.names:  # (choices= on a nargs="*" positional rejects an empty list)
         if name not in names:
             parser.error(f"unknown benchmark {name!r} (choose from {', '.join(names)})")
     args.only = (args.only or []) + args.names
-    output = args.output or (None if args.only else DOC)
+    output = args.output or (None if args.only and not args.merge else DOC)
 
     scratch = Path(tempfile.mkdtemp(prefix="wagi_nb-bench-"))
     os.environ["WAGI_NB_CACHE_DIR"] = str(scratch / "cache")
@@ -94,7 +99,13 @@ def main(argv=None) -> int:
     print(console(sections))
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(markdown(sections, machine, command, date, wall, args.quick), encoding="utf-8")
+        if args.merge and output.is_file():
+            load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
+            text = merge(output.read_text(encoding="utf-8"), sections, machine, command, date, wall, args.quick,
+                         load)
+        else:
+            text = markdown(sections, machine, command, date, wall, args.quick)
+        output.write_text(text, encoding="utf-8")
         print(f"\nwrote {output}")
     if any(section.error for section in sections):
         return 1

@@ -330,9 +330,10 @@ def parse_wrk(text: str) -> tuple:
 
 def run_wrk(url: str, seconds: float, server: Optional[Launched] = None, *,
             script: Optional[Path] = None, script_args: Sequence[str] = (),
-            until=None) -> WrkRun:
-    """One wrk run; ``until()``, polled while it runs, ends it early (SIGINT: wrk still reports)."""
-    argv = [wrk_binary(), f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--latency",
+            until=None, connections: int = CONNECTIONS) -> WrkRun:
+    """One wrk run; ``until()``, polled while it runs, ends it early (SIGINT: wrk still reports).
+    ``server`` is anything with ``cpu_ticks()`` (components.py's hosts too)."""
+    argv = [wrk_binary(), f"-t{THREADS}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
             "--timeout", "10s"]
     if script:
         argv += ["-s", str(script)]
