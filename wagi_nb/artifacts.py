@@ -300,7 +300,8 @@ def build_crate(path: Union[str, os.PathLike], *, release: bool = True, binary: 
         else:  # (a build script, or sources that changed while Cargo ran: the module's own hash)
             key = hashlib.sha256(wasm).hexdigest()
         record = CachedBuild(key=key, language="rust", toolchain=toolchain,
-                             flags={"release": release, "crate": str(crate), "bin": built.binary},
+                             flags={"release": release, "crate": str(crate), "bin": built.binary,
+                                    "profile": wanted["profile"]},
                              build_seconds=time.perf_counter() - start,
                              warnings="\n".join(filter(None, [built.warnings, unfixable])))
         wasm_path = cache.put(record, wasm)
