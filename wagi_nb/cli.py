@@ -217,16 +217,19 @@ def serve_app(options):
     return app
 
 
+def _read_module(path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise WagiNbError(f"Cannot read {path}: {error.strerror}.") from None
+
+
 def cmd_component(args) -> int:
     """Make a Wagi module a wasi:http component (what an exported app's build commands run)."""
     from pathlib import Path
 
     from .bridge import componentize
-    path = Path(args.module)
-    try:
-        wasm = path.read_bytes()
-    except OSError as error:
-        raise WagiNbError(f"Cannot read {path}: {error.strerror}.") from None
+    wasm = _read_module(Path(args.module))
     Path(args.output).write_bytes(componentize(wasm, entrypoints=args.entrypoint))
     return 0
 
@@ -239,10 +242,7 @@ def cmd_rewrite(args) -> int:
     from .export.module_copies import for_spin, for_wagi
     from .toolchains.wasi_libc import fix_heap
     path = Path(args.module)
-    try:
-        wasm = path.read_bytes()
-    except OSError as error:
-        raise WagiNbError(f"Cannot read {path}: {error.strerror}.") from None
+    wasm = _read_module(path)
     try:
         if args.fix_heap:
             fixed = fix_heap(wasm)
