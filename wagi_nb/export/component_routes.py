@@ -10,7 +10,9 @@ import shlex
 from pathlib import Path
 from typing import List, Optional
 
+from .. import binary
 from ..bridge import component_environment, componentize, refusal
+from ..bridge.components import EXPERIMENTAL_HTTP
 from ..wagi.cgi import CGI_VARIABLES
 from .errors import ExportError
 from .spin import outbound_host
@@ -20,12 +22,20 @@ FOLDER = "components"
 #: (measured under Spin 3.6.3 and wasmtime serve 49; docs/component-bridge.md has the details).
 COMPONENT_LIMITS = (
     "`REMOTE_ADDR` and `REMOTE_HOST` are the client's under Spin and empty under `wasmtime serve`, which does "
-    "not tell a component who is calling; `SERVER_PROTOCOL` is always `HTTP/1.1` (wasi:http does not say).",
+    "not tell a component who is calling, and adds `INSTANCE_ID` to the module's environment; "
+    "`SERVER_PROTOCOL` is always `HTTP/1.1` (wasi:http does not say).",
     "A module that ends with `proc_exit` (every Go and Zig module, and C's `exit()`) gets its whole response "
     "to the client, then the host logs a trap for it: only a trap can leave `_start` from inside the "
     "adapter.",
+    "A trap (a Rust panic, say) is answered by the host's own 500, with an empty body under Spin and an HTML "
+    "page under `wasmtime serve`, not wagi-nb's explanation; the panic message is in the host's log. The "
+    "adapter's own 500s (output that is no CGI response, a non-zero exit) have a one-line body of their own.",
     "The first 1 MiB of a body is held back, so a module that fails after printing it still answers 500; "
     "past 1 MiB the body is streamed, and a failure after that cuts the response short.",
+    "There is no built-in `/healthz`: Spin's own is `/.well-known/spin/health`, `wasmtime serve` has none.",
+    "Under Spin an outbound request must also pass the component's `allowed_outbound_hosts`, which compares "
+    "the scheme and any port an `allowed_hosts` entry names (an entry without a port is written as any "
+    "port); wagi-nb, Wagi and `wasmtime serve` compare the host only.",
     "Spin's `files` are read-only: a route whose volume is read-write under Wagi cannot write to it under "
     "Spin (`wasmtime serve --dir` gives write access).",
     "A module whose allocator takes all memory present at start (wasi-libc before 2023, Rust 1.63, Go) "
@@ -68,9 +78,16 @@ def write_component(folder: Path, cid: str, handler, module: str) -> str:
     return path
 
 
-def environment(handler, global_env: dict, hostname: Optional[str]) -> dict:
+def makes_requests(wasm: bytes) -> bool:
+    """Whether a module imports Wagi's outbound HTTP (``wasi_experimental_http``)."""
+    return any(entry.module == EXPERIMENTAL_HTTP for entry in binary.imports(binary.sections(wasm)))
+
+
+def environment(handler, global_env: dict, hostname: Optional[str], requests: bool = False) -> dict:
     """The component's environment: the module's variables (global, then the route's own; never one
-    named as a CGI variable, which wins under Wagi), then what the adapter reads."""
+    named as a CGI variable, which wins under Wagi), then what the adapter reads. ``requests``: the
+    module makes outbound requests, so its allowed hosts are written even when there are none (an
+    empty list allows nothing, as under Wagi; absent, `wasmtime serve` would allow every request)."""
     names = entrypoints(handler)
     slot = {"_start": 0, **{name: k + 1 for k, name in enumerate(names)}}
     module_env = {name: value for name, value in {**global_env, **handler.env}.items()
@@ -78,7 +95,8 @@ def environment(handler, global_env: dict, hostname: Optional[str]) -> dict:
     return {**module_env, **component_environment(
         route=handler.route.text, entry=slot[handler.entrypoint],
         subroutes=[(route.text, slot[entry]) for route, entry in handler.candidates()][:-1],
-        argv=handler.argv, hostname=hostname, allowed_hosts=list(handler.allowed_hosts) or None)}
+        argv=handler.argv, hostname=hostname,
+        allowed_hosts=list(handler.allowed_hosts) if handler.allowed_hosts or requests else None)}
 
 
 def build_command(build: Optional[str], module: str, path: str, handler, workdir: Optional[str]) -> Optional[str]:
@@ -101,7 +119,7 @@ def component_entry(folder: Path, cid: str, handler, module: str, *, build: Opti
     """Write the route's component; its spin.toml entry (as :func:`..spin.manifest_text` takes them)."""
     path = write_component(folder, cid, handler, module)
     return {"id": cid, "route": spin_route(handler), "source": path, "executor": None, "files": files,
-            "environment": environment(handler, global_env, hostname),
+            "environment": environment(handler, global_env, hostname, makes_requests((folder / module).read_bytes())),
             "hosts": [outbound_host(host) for host in handler.allowed_hosts],
             "build": build_command(build, module, path, handler, workdir), "workdir": workdir,
             "watch": [source] if source else []}

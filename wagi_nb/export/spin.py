@@ -37,13 +37,20 @@ def _letters(number: int) -> str:
 
 
 def outbound_host(host: str) -> str:
-    """Wagi's allowed_hosts entry (host compared, scheme and port ignored) in Spin's form."""
+    """Wagi's allowed_hosts entry (host compared, scheme and port ignored) in Spin's form. A URL keeps
+    its scheme and a port it names; without one it allows any port, as under Wagi (Spin reads
+    `http://127.0.0.1` as port 80 only: measured with Spin 3.6.3, tutorial 4's /relay)."""
     if host == "insecure:allow-all":
         return "*://*:*"
     if "://" in host:
         scheme, _, rest = host.partition("://")
-        return f"{scheme}://{rest.split('/', 1)[0]}"  # a URL's path (even a lone `/`) is not part of a host
+        authority = rest.split("/", 1)[0]  # a URL's path (even a lone `/`) is not part of a host
+        return f"{scheme}://{authority}" + ("" if PORT.search(authority) else ":*")
     return f"*://{host}" + ("" if ":" in host else ":*")
+
+
+#: The port of an authority (``host:81``, ``[::1]:81``, ``host:*``; ``[::1]`` has none).
+PORT = re.compile(r":(\d+|\*)$")
 
 
 def manifest_text(name: str, components: list) -> str:

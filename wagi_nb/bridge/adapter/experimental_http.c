@@ -32,7 +32,7 @@ enum {
 #define PAGE 65536u
 
 typedef struct {
-  u32 used, resp, headers, body, stream;
+  u32 used, handle, resp, headers, body, stream;
 } response;
 
 typedef struct {
@@ -45,6 +45,7 @@ typedef struct {
   u8 *allowed;         /* WAGI_NB_ALLOWED_HOSTS value */
   u32 allowed_len;
   response resp[MAX_RESP];
+  u32 next_handle;     /* handles count from 0, as Wagi's and wagi-nb's do */
   u8 name[256];        /* header name, lower-cased */
   u8 lit[32];          /* literals are written here to be compared (no stack) */
 } xstate;
@@ -234,6 +235,7 @@ u32 x_req(const u8 *url, u32 url_len, const u8 *method, u32 method_len, const u8
     if (!tchar(method[i])) return INVALID_METHOD;
 
   u32 fields = w_fields_new();
+  int accept = 0;
   while (hdrs_len) { /* "name:value\n" lines */
     u32 e = find(hdrs, hdrs_len, '\n');
     u32 ll = e;
@@ -243,11 +245,17 @@ u32 x_req(const u8 *url, u32 url_len, const u8 *method, u32 method_len, const u8
       if (c == ll) { w_fields_drop(fields); return INVALID_ENCODING; }
       u32 vb = c + 1;
       while (vb < ll && hdrs[vb] == ' ') vb++;
+      if (XEQ(hdrs, c, "accept", 1)) accept = 1;
       w_fields_append(fields, hdrs, c, hdrs + vb, ll - vb, s->ret);
     }
     if (e == hdrs_len) break;
     hdrs += e + 1;
     hdrs_len -= e + 1;
+  }
+  if (!accept) { /* an Accept of any type unless the module sends its own, as Wagi's client (reqwest) does */
+    PUT(s->name, "accept");
+    PUT(s->name + 32, "*/*");
+    w_fields_append(fields, s->name, 6, s->name + 32, 3, s->ret);
   }
   if (body_len) { /* a known length, as Wagi's client sends it (not chunked) */
     u8 *v = s->name + 32, *e = put_u64(v, body_len);
@@ -298,13 +306,15 @@ u32 x_req(const u8 *url, u32 url_len, const u8 *method, u32 method_len, const u8
     r->stream = (u8)s->ret[0] ? 0 : (u32)(s->ret[0] >> 32);
   }
   *status_out = (u16)w_iresp_status(resp);
-  *handle_out = slot + 1;
+  r->handle = s->next_handle++;
+  *handle_out = r->handle;
   return OK;
 }
 
 static response *lookup(xstate *s, u32 h) {
-  if (h < 1 || h > MAX_RESP || !s->resp[h - 1].used) return NULL;
-  return &s->resp[h - 1];
+  for (u32 i = 0; i < MAX_RESP; i++)
+    if (s->resp[i].used && s->resp[i].handle == h) return &s->resp[i];
+  return NULL;
 }
 
 EXPORT("close")
