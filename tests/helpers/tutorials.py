@@ -5,8 +5,10 @@ there) and run with nbclient on a kernel started from this interpreter (a kernel
 temporary folder points at ``sys.executable``, so the kernel sees the same wagi_nb). The kernel gets
 a free port in ``WAGI_NB_PORT``, a temporary build cache in ``WAGI_NB_CACHE_DIR`` and a temporary
 ``IPYTHONDIR``. Outputs are found by the ``tags`` of the code cells (in the MyST Markdown sources,
-``notebooks/0N-*.md``, that the ``.ipynb`` files are paired with). A last cell, ``%wagi_export app``,
-exports the notebook's routes as a user would, for the peer suite (``tests/peers``).
+``notebooks/0N-*.md``, that the ``.ipynb`` files are paired with). A last cell exports the notebook's
+routes as a user would, for the peer suite (``tests/peers``): ``%wagi_export app`` (Wagi modules, for
+``wagi-nb serve``, Wagi and Spin's wagi executor) and ``%wagi_export app-component --component`` (every
+route a wasi:http component, for Spin without the executor and ``wasmtime serve``).
 
 A notebook whose toolchain (or ``curl``) is missing is skipped locally and fails on CI (``CI=true``).
 """
@@ -54,8 +56,10 @@ def require(name: str) -> None:
 
 
 # -- running notebooks ---------------------------------------------------------------------------
-#: Where a run's last cell exports the notebook's routes, in its working folder.
+#: Where a run's last cell exports the notebook's routes, in its working folder: as Wagi modules, and
+#: as wasi:http components (``--component``; the second export builds only the components).
 EXPORT = "app"
+COMPONENT_EXPORT = "app-component"
 
 
 def kernel_dirs(tmp_path_factory) -> str:
@@ -83,7 +87,8 @@ def notebook_runner(tmp_path_factory, kernel_dirs):
             work = tmp_path_factory.mktemp(name.split("-")[0])
             shutil.copy(NOTEBOOKS / name, work / name)
             nb = nbformat.read(str(work / name), as_version=4)
-            nb.cells.append(nbformat.v4.new_code_cell(f"%wagi_export {EXPORT} --force"))
+            nb.cells.append(nbformat.v4.new_code_cell(f"%wagi_export {EXPORT} --force\n"
+                                                      f"%wagi_export {COMPONENT_EXPORT} --component --force"))
             port = free_port()
             env = dict(os.environ, WAGI_NB_PORT=str(port), WAGI_NB_CACHE_DIR=str(cache),
                        IPYTHONDIR=str(ipython_dir), PYDEVD_DISABLE_FILE_VALIDATION="1")

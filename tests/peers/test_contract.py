@@ -1,12 +1,15 @@
 """One exported app with a route for every part of the Wagi contract, served by the real Wagi 0.8.1,
-the real Spin 3.6.3 (wagi executor) and ``wagi-nb serve``: the same answers, or a difference that
-``docs/wagi.md`` and the export's README list, pinned here.
+the real Spin 3.6.3 (wagi executor) and ``wagi-nb serve``, and exported with ``--component`` too,
+served as wasi:http components by the real Spin 3.6.3 with no executor and by ``wasmtime serve``
+(:data:`COMPONENT_HOSTS`): the same answers, or a difference that ``docs/wagi.md`` and the export's
+README list (for a component, its ``COMPONENT_LIMITS``), pinned here.
 
 The app: a handler in each language of the registry; allocator stress routes in C, C++ and Rust
-(Spin runs every module through a WASI adapter that shares its memory); an environment dumper, on
-an exact and a prefix route; read-only and read-write volumes; global variables from an env file
-and ``-e``; `Status`, `Location`, repeated headers, binary and multi-MiB bodies; `_routes` and
-outbound HTTP (Wagi only: Spin has neither).
+(Spin runs every module through a WASI adapter that shares its memory, and so does a component,
+through wagi_nb's); an environment dumper, on an exact and a prefix route; read-only and read-write
+volumes; global variables from an env file and ``-e``; `Status`, `Location`, repeated headers,
+binary and multi-MiB bodies; `_routes` and outbound HTTP (Spin's wagi executor has neither; a
+component has both).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ from helpers.language_samples import HANDLER
 from helpers.servers import TOOL_C
 from helpers.wagi_modules import ROUTED_WAT, printed_argv, printed_env
 
-from .servers import Peers, same
+from .servers import COMPONENT_HOSTS, Peers, same
 
 #: Prints the header first (so the WASI adapter has taken its pages before the first malloc),
 #: then mallocs and reallocs 4,000 blocks and counts the ones that do not hold what was written.
@@ -130,6 +133,9 @@ int main(void) {
 """
 
 GLOBAL_ENV = {"GREETING": "hello from app.env", "SHARED": "file"}
+#: The CGI variables a component host gives differently (COMPONENT_LIMITS): `wasmtime serve` does not
+#: tell who is calling, and adds INSTANCE_ID.
+WASMTIME_ENV = {"REMOTE_ADDR": "", "REMOTE_HOST": ""}
 
 
 @pytest.fixture(scope="module")
@@ -171,11 +177,18 @@ def contract(tmp_path_factory, need_toolchain, peer_binaries, target):
     app.add_route("/write", files, volumes={"/rw": str(rw)})
     app.add_route("/out", wagi_nb.build(outbound.CLIENT_C, "c"), allowed_hosts=["http://127.0.0.1"])
     app.set_env(GLOBAL_ENV)
-    folder = tmp_path_factory.mktemp("contract") / "app"
-    export_app(app, folder)
-    env = ["-e", f"URL={target.url('/echo/from-module')}", "-e", "CGI=1", "-e", "SHARED=flag",
-           "-e", "PRINT_BODY=1", "-e", "NO_READ_AFTER_CLOSE=1"]
-    with Peers(peer_binaries, folder, wagi_args=["--env-file", "app.env", *env]) as peers:
+    folder = tmp_path_factory.mktemp("contract")
+    export_app(app, folder / "app")
+    export_app(app, folder / "app-component", component=True)
+    peers = Peers(peer_binaries, folder / "app", wagi_args=["--env-file", "app.env"],
+                  servers=("wagi-nb", "wagi", "spin", *COMPONENT_HOSTS), component_folder=folder / "app-component")
+    # -e for Wagi, wagi-nb and the component hosts (spin up -e, wasmtime serve --env); Spin's wagi
+    # executor is run as the README says, with spin.toml's environment alone.
+    for name, value in [("URL", target.url("/echo/from-module")), ("CGI", "1"), ("SHARED", "flag"),
+                        ("PRINT_BODY", "1"), ("NO_READ_AFTER_CLOSE", "1")]:
+        for server in ("wagi", "wagi-nb", *COMPONENT_HOSTS):
+            peers.servers[server].set_env(name, value)
+    with peers:
         yield peers
 
 
@@ -226,8 +239,8 @@ def test_status_location_and_repeated_headers(contract):
     assert answers["wagi"].status in (301, 302) and answers["wagi"].header("Location") == "/elsewhere"
     answers = contract.ask("GET", "/tool?cookies")
     # Wagi and Spin send a repeated response header once, the last; wagi-nb sends every one (better than
-    # Wagi: the contract's choice). The rest is the same.
-    assert answers["wagi-nb"].headers["set-cookie"] == ["a=1", "b=2"]
+    # Wagi: the contract's choice), and so does a component. The rest is the same.
+    assert same(answers, but=["wagi", "spin"]).headers["set-cookie"] == ["a=1", "b=2"]
     for peer in ("wagi", "spin"):
         assert answers[peer].headers["set-cookie"] == ["b=2"], peer
         assert answers[peer].header("X-Custom") == "yes" and answers[peer].body == b"cookies\n"
@@ -268,6 +281,9 @@ def test_the_cgi_environment(contract):
     for name in ("wagi", "spin"):
         theirs = {k: v for k, v in envs[name].items() if k not in skip | spin_only}
         assert theirs == {k: v for k, v in ours.items() if k not in skip}, name
+    # A component sees wagi-nb's environment, -e included, but for what `wasmtime serve` cannot tell.
+    assert envs["spin-component"] == ours
+    assert envs["wasmtime"].pop("INSTANCE_ID").isdigit() and envs["wasmtime"] == {**ours, **WASMTIME_ENV}
     assert ours["GREETING"] == "hello from app.env" and ours["X_FULL_URL"] == "http://localhost:3000/tool?a=1&b=2"
     assert {name: argv_of(answer) for name, answer in answers.items()} == {
         name: ["/tool", "a=1", "b=2"] for name in answers}
@@ -280,8 +296,8 @@ def test_path_info_on_a_prefix_route(contract):
         assert (env["SCRIPT_NAME"], env["X_RAW_PATH_INFO"], env["PATH_TRANSLATED"]) == \
             ("/prefix", "/a%20b/c", "/a b/c"), name
         assert env["X_MATCHED_ROUTE"] == "/prefix/...", name
-    # Spin leaves PATH_INFO raw (documented); Wagi and wagi-nb decode it.
-    assert envs["wagi-nb"]["PATH_INFO"] == envs["wagi"]["PATH_INFO"] == "/a b/c"
+    # Spin leaves PATH_INFO raw (documented); Wagi, wagi-nb and the components decode it.
+    assert {envs[name]["PATH_INFO"] for name in ("wagi-nb", "wagi", *COMPONENT_HOSTS)} == {"/a b/c"}
     assert envs["spin"]["PATH_INFO"] == "/a%20b/c"
 
 
@@ -289,14 +305,16 @@ def test_read_only_and_read_write_volumes(contract):
     assert same(contract.ask("GET", "/files/hello.txt")).body == b"a file from the volume\n"
     assert same(contract.ask("GET", "/files/logo.bin")).body == bytes(range(256)) * 4
     answers = contract.ask("GET", "/write")
-    assert answers["wagi-nb"].body == answers["wagi"].body == b"read back: written by the module\n"
-    # Spin's `files` are read-only (the export's README says so for this volume).
-    assert answers["spin"].status == 200 and answers["spin"].body.startswith(b"cannot write: ")
+    assert same(answers, but=["spin", "spin-component"]).body == b"read back: written by the module\n"
+    # Spin's `files` are read-only (the export's README says so for this volume; for a component,
+    # COMPONENT_LIMITS), with or without its wagi executor; `wasmtime serve --dir` can write.
+    for spin in ("spin", "spin-component"):
+        assert answers[spin].status == 200 and answers[spin].body.startswith(b"cannot write: "), spin
 
 
 def test_routes_sub_routes_under_wagi_and_not_under_spin(contract):
     answers = contract.ask("GET", "/lang/wat/sub")
-    assert same(answers, but=["spin"]).body == b"sub\n"
+    assert same(answers, but=["spin"]).body == b"sub\n"  # (a component: the adapter dispatches)
     assert answers["spin"].status == 404  # Spin never calls `_routes` (the export's README says so)
 
 
@@ -312,10 +330,18 @@ def test_outbound_http_under_wagi(contract, target):
     # Spin refuses a module that imports wasi_experimental_http (and then the whole app): the export
     # leaves the route out of spin.toml, so Spin has no such route.
     assert answers["spin"].status == 404
+    # A component's request goes through the adapter onto wasi:http: the same exchange, line for line
+    # (handles from 0, `accept: */*` sent, as wagi-nb's and Wagi's client do), but for the upstream's Date.
+    for host in COMPONENT_HOSTS:
+        assert answers[host].status == 200, host
+        theirs = answers[host].body.decode().splitlines()
+        assert [line for line in theirs if not line.startswith("date:")] == \
+            [line for line in ours if not line.startswith("date:")], host
 
 
 def test_healthz(contract):
     answers = contract.ask("GET", "/healthz")
     assert answers["wagi-nb"].compared() == answers["wagi"].compared()
     assert (answers["wagi"].status, answers["wagi"].body, answers["wagi"].header("Content-Type")) == (200, b"OK", None)
-    assert answers["spin"].status == 404  # Spin has no /healthz (its own is /.well-known/spin/health)
+    # Spin has no /healthz (its own is /.well-known/spin/health), nor has wasmtime serve (COMPONENT_LIMITS).
+    assert {answers[name].status for name in ("spin", *COMPONENT_HOSTS)} == {404}
