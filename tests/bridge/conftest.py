@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import http.server
 import os
+import re
 import threading
+import urllib.parse
 from pathlib import Path
 from typing import Dict, Sequence
 
@@ -102,10 +104,18 @@ def volume(tmp_path_factory) -> Path:
 
 
 class Echo(http.server.BaseHTTPRequestHandler):
-    """The outbound requests' target: answers with what it got."""
+    """The outbound requests' target: answers with what it got; a path with ``/redirect`` (or
+    ``/redirectNNN``) answers 302 (or NNN) with ``?to=`` as its Location."""
 
     def answer(self):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        redirect = re.search(r"/redirect(\d*)", urllib.parse.urlsplit(self.path).path)
+        if redirect:
+            self.send_response(int(redirect.group(1) or 302))
+            self.send_header("Location", urllib.parse.urlsplit(self.path).query.removeprefix("to="))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         text = (f"{self.command} {self.path} x-from={self.headers.get('x-from')} accept={self.headers.get('accept')} "
                 f"body={body.decode()}").encode()
         self.send_response(200)

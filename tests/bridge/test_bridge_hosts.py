@@ -172,6 +172,26 @@ def test_outbound_http_through_the_second_adapter(deployment, outbound_target):
     check("WAGI_NB_ALLOWED_HOSTS: another host -> destination_not_allowed (7)", b"req err=7" in body, body)
     body = ask("outbound-none", "GET", f"/on?http://{target}/x").body
     check("WAGI_NB_ALLOWED_HOSTS empty: nothing is allowed (7), as under Wagi", b"req err=7" in body, body)
+    # Redirects are followed as Wagi's client and wagi-nb follow them.
+    redirect = f"http://{target}/redirect?to="
+    for (method, url, sent), expected in [
+            (("GET", f"{redirect}/x?y", None), b"body: GET /x?y x-from=wagi"),  # an absolute path
+            (("GET", f"http://{target}/a/redirect?to=b?c", None), b"body: GET /a/b?c x-from=wagi"),  # relative
+            (("GET", f"{redirect}http://{target}/full", None), b"body: GET /full x-from=wagi"),  # a whole URL
+            (("POST", f"http://{target}/redirect303?to=/p", b"ping"), b"GET /p x-from=wagi accept=*/* body=\n"),
+            (("POST", f"http://{target}/redirect302?to=/p", b"ping"), b"GET /p x-from=wagi accept=*/* body=\n"),
+            (("POST", f"http://{target}/redirect307?to=/p", b"ping"), b"POST /p x-from=wagi accept=*/* body=ping"),
+            (("GET", f"{redirect}/redirect?to=/twice", None), b"body: GET /twice x-from=wagi"),
+            (("GET", f"{redirect}mailto:x", None), b"req err=0 status=302")]:  # not to an http(s) host
+        body = ask("outbound", method, f"/o?{url}", body=sent).body
+        check(f"redirect: {method} {url} -> {expected.decode().strip()}", expected in body, body)
+    loop = f"http://{target}/redirect?to=" + "/redirect?to=" * 11 + "/end"
+    body = ask("outbound", "GET", f"/o?{loop}").body  # (nested: each hop peels one)
+    check("more than 10 redirects: request_error (11)", b"req err=11" in body, body)
+    body = ask("outbound", "GET", f"/o?{redirect}" + "/redirect?to=" * 9 + "/end").body
+    check("10 redirects are followed", b"body: GET /end x-from=wagi" in body, body)
+    body = ask("outbound-allowed", "GET", f"/oa?http://{target}/redirect?to=http://localhost:{outbound_target}/x").body
+    check("a redirect to a host not allowed: request_error (11), as under wagi-nb", b"req err=11" in body, body)
     check.done()
 
 

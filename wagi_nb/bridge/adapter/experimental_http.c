@@ -8,6 +8,10 @@
  * first call): a stack would be given to it when the component is
  * instantiated, in the pages that an old allocator claims (see adapter.c).
  *
+ * Redirects are followed as Wagi's client and wagi-nb follow them (up to 10; a
+ * 301/302/303 turns a method other than GET or HEAD into a GET without a
+ * body; credentials dropped when the origin changes; every hop allowed).
+ *
  * Allowed hosts: with WAGI_NB_ALLOWED_HOSTS in the component environment
  * (comma-separated URLs, or insecure:allow-all), a URL whose host is not the
  * host of one of them is refused with destination_not_allowed, as Wagi does
@@ -30,6 +34,9 @@ enum {
 
 #define MAX_RESP 16
 #define PAGE 65536u
+#define MAX_REDIRECTS 10
+#define URL_CAP 8192u
+#define ORIGIN_CAP 512u
 
 typedef struct {
   u32 used, handle, resp, headers, body, stream;
@@ -46,9 +53,17 @@ typedef struct {
   u32 allowed_len;
   response resp[MAX_RESP];
   u32 next_handle;     /* handles count from 0, as Wagi's and wagi-nb's do */
+  u32 u_sep, u_al, u_pl; /* split(): the URL's parts */
+  u32 got;             /* exchange(): the response */
+  int strip_credentials, strip_content;
+  u8 get[8];           /* "GET", for a redirect that changes the method */
+  u8 origins[2 * ORIGIN_CAP]; /* two origins compared */
+  u8 *urls;            /* two URL_CAP buffers: a redirect's target, while the last one is read */
   u8 name[256];        /* header name, lower-cased */
   u8 lit[32];          /* literals are written here to be compared (no stack) */
 } xstate;
+
+_Static_assert(sizeof(xstate) <= 4096, "the state block is the first 4 KiB of the adapter's pages");
 
 static xstate *xs(void) {
   xstate *s = (xstate *)wagi_get_state();
@@ -58,7 +73,8 @@ static xstate *xs(void) {
     s = (xstate *)((usize)old * PAGE);
     wagi_set_state((int)s);
     s->scratch = (u8 *)s + 4096;
-    s->scratch_cap = 4 * PAGE - 4096;
+    s->scratch_cap = 4 * PAGE - 4096 - 2 * URL_CAP;
+    s->urls = s->scratch + s->scratch_cap;
   }
   return s;
 }
@@ -213,27 +229,30 @@ static int write_all(xstate *s, u32 stream, const u8 *p, u32 n) {
   return 0;
 }
 
-EXPORT("req")
-u32 x_req(const u8 *url, u32 url_len, const u8 *method, u32 method_len, const u8 *hdrs, u32 hdrs_len,
-          const u8 *body, u32 body_len, u16 *status_out, u32 *handle_out) {
-  xstate *s = xs();
-  s->scratch_len = 0;
-  u32 slot = 0;
-  while (slot < MAX_RESP && s->resp[slot].used) slot++;
-  if (slot == MAX_RESP) return TOO_MANY_SESSIONS;
-  /* URL: scheme://authority/path?query */
+/* Where a URL's parts are: scheme [0, sep), authority [auth, auth + al), path and query after it
+ * (up to a fragment). Zero if it is not scheme://authority... */
+static u32 split(xstate *s, const u8 *url, u32 n) {
   u32 sep = 0;
-  while (sep + 2 < url_len && !(url[sep] == ':' && url[sep + 1] == '/' && url[sep + 2] == '/')) sep++;
-  if (sep == 0 || sep + 2 >= url_len) return INVALID_URL;
+  while (sep + 2 < n && !(url[sep] == ':' && url[sep + 1] == '/' && url[sep + 2] == '/')) sep++;
+  if (sep == 0 || sep + 2 >= n) return 0;
+  u32 al = 0, rest = n - sep - 3;
   const u8 *auth = url + sep + 3;
-  u32 rest = url_len - sep - 3, al = 0;
-  while (al < rest && auth[al] != '/' && auth[al] != '?') al++;
-  if (!al) return INVALID_URL;
-  if (!allowed(s, url, url_len)) return DESTINATION_NOT_ALLOWED;
-  if (!method_len) return INVALID_METHOD;
-  for (u32 i = 0; i < method_len; i++)
-    if (!tchar(method[i])) return INVALID_METHOD;
+  while (al < rest && auth[al] != '/' && auth[al] != '?' && auth[al] != '#') al++;
+  if (!al) return 0;
+  u32 pl = 0;
+  while (al + pl < rest && auth[al + pl] != '#') pl++;
+  s->u_sep = sep;
+  s->u_al = al;
+  s->u_pl = pl;
+  return 1;
+}
 
+/* Send one request and wait for its response (in s->got); an error code, or OK. */
+static u32 exchange(xstate *s, const u8 *url, u32 url_len, const u8 *method, u32 method_len, const u8 *hdrs,
+                    u32 hdrs_len, const u8 *body, u32 body_len) {
+  if (!split(s, url, url_len)) return INVALID_URL;
+  u32 sep = s->u_sep, al = s->u_al, pl = s->u_pl;
+  const u8 *auth = url + sep + 3;
   u32 fields = w_fields_new();
   int accept = 0;
   while (hdrs_len) { /* "name:value\n" lines */
@@ -245,8 +264,13 @@ u32 x_req(const u8 *url, u32 url_len, const u8 *method, u32 method_len, const u8
       if (c == ll) { w_fields_drop(fields); return INVALID_ENCODING; }
       u32 vb = c + 1;
       while (vb < ll && hdrs[vb] == ' ') vb++;
+      int keep = 1;
+      if (s->strip_credentials && (XEQ(hdrs, c, "authorization", 1) || XEQ(hdrs, c, "cookie", 1) ||
+                                   XEQ(hdrs, c, "proxy-authorization", 1) || XEQ(hdrs, c, "www-authenticate", 1)))
+        keep = 0;
+      if (s->strip_content && (XEQ(hdrs, c, "content-type", 1) || XEQ(hdrs, c, "content-encoding", 1))) keep = 0;
       if (XEQ(hdrs, c, "accept", 1)) accept = 1;
-      w_fields_append(fields, hdrs, c, hdrs + vb, ll - vb, s->ret);
+      if (keep) w_fields_append(fields, hdrs, c, hdrs + vb, ll - vb, s->ret);
     }
     if (e == hdrs_len) break;
     hdrs += e + 1;
@@ -269,7 +293,7 @@ u32 x_req(const u8 *url, u32 url_len, const u8 *method, u32 method_len, const u8
   else if (XEQ(url, sep, "https", 1)) w_oreq_set_scheme(req, 1, 1, 0, 0);
   else w_oreq_set_scheme(req, 1, 2, url, sep);
   w_oreq_set_authority(req, 1, auth, al);
-  if (al < rest) w_oreq_set_path(req, 1, auth + al, rest - al);
+  if (pl) w_oreq_set_path(req, 1, auth + al, pl);
   else w_oreq_set_path(req, 1, url, 0);
   w_oreq_body(req, s->ret);
   u32 obody = (u32)(s->ret[0] >> 32);
@@ -294,7 +318,153 @@ u32 x_req(const u8 *url, u32 url_len, const u8 *method, u32 method_len, const u8
   /* option tag @0, outer result @8, inner result @16, response / error-code @24 */
   if (!(u8)s->ret[0] || (u8)s->ret[1]) return RUNTIME_ERROR;
   if ((u8)s->ret[2]) return map_error((u8)s->ret[3]);
-  u32 resp = (u32)s->ret[3];
+  s->got = (u32)s->ret[3];
+  return OK;
+}
+
+static int is_alpha(u8 c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+/* Scheme, host (lower-cased) and port of a URL, for comparing origins: written at out (ORIGIN_CAP
+ * bytes); 0 when it does not fit. */
+static u32 origin(xstate *s, const u8 *url, u32 n, u8 *out) {
+  if (!split(s, url, n)) return 0;
+  u32 sep = s->u_sep, al = s->u_al, k = 0;
+  if (sep + al + 8 > ORIGIN_CAP) return 0;
+  for (u32 i = 0; i < sep; i++) out[k++] = lower(url[i]);
+  out[k++] = ' ';
+  const u8 *h;
+  u32 hn;
+  host_of(url, n, &h, &hn);
+  for (u32 i = 0; i < hn; i++) out[k++] = lower(h[i]);
+  out[k++] = ' ';
+  const u8 *end = url + sep + 3 + al;
+  const u8 *port = h + hn;
+  if (port < end && *port == ':' && port + 1 < end) {
+    for (port++; port < end; port++) out[k++] = *port;
+  } else if (XEQ(url, sep, "https", 1)) {
+    k = (u32)(PUT(out + k, "443") - out);
+  } else if (XEQ(url, sep, "http", 1)) {
+    k = (u32)(PUT(out + k, "80") - out);
+  }
+  return k;
+}
+
+/* Where a redirect from url leads (its Location resolved as a relative reference), written at out;
+ * 0 when it has no Location or leads to no http(s) host (the answer is then the module's), more
+ * than cap when it does not fit. */
+static u32 redirect_target(xstate *s, u32 resp, const u8 *url, u32 n, u8 *out, u32 cap) {
+  u32 headers = w_iresp_headers(resp);
+  w_fields_entries(headers, s->ret);
+  w_fields_drop(headers);
+  u8 *list = (u8 *)(u32)s->ret[0];
+  u32 cnt = (u32)(s->ret[0] >> 32);
+  const u8 *loc = NULL;
+  u32 ln = 0;
+  for (u32 i = 0; i < cnt && !loc; i++) {
+    if (XEQ((const u8 *)LD32(list, i * 16), LD32(list, i * 16 + 4), "location", 1)) {
+      loc = (const u8 *)LD32(list, i * 16 + 8);
+      ln = LD32(list, i * 16 + 12);
+    }
+  }
+  if (!loc) return 0;
+  while (ln && (loc[0] == ' ' || loc[0] == '\t')) { loc++; ln--; }
+  while (ln && (loc[ln - 1] == ' ' || loc[ln - 1] == '\t')) ln--;
+  u32 c = 0; /* a scheme of its own? */
+  if (ln && is_alpha(loc[0])) {
+    c = 1;
+    while (c < ln && (is_alpha(loc[c]) || (loc[c] >= '0' && loc[c] <= '9') || loc[c] == '+' || loc[c] == '-' ||
+                      loc[c] == '.'))
+      c++;
+    if (c == ln || loc[c] != ':') c = 0;
+  }
+  if (!split(s, url, n)) return 0;
+  u32 sep = s->u_sep, al = s->u_al, pl = s->u_pl;
+  const u8 *path = url + sep + 3 + al;
+  u32 k = 0;
+  if (c) { /* absolute */
+    if (ln > cap) return cap + 1;
+    COPY(out, loc, ln);
+    k = ln;
+  } else if (ln >= 2 && loc[0] == '/' && loc[1] == '/') { /* scheme-relative */
+    if (sep + 1 + ln > cap) return cap + 1;
+    COPY(out, url, sep + 1);
+    COPY(out + sep + 1, loc, ln);
+    k = sep + 1 + ln;
+  } else {
+    u32 keep = sep + 3 + al; /* scheme://authority, then the path this Location keeps */
+    if (ln && loc[0] == '/') {
+    } else if (!ln || loc[0] == '#') {
+      keep += pl;
+    } else if (loc[0] == '?') {
+      u32 q = find(path, pl, '?');
+      keep += q;
+    } else { /* a relative path: the base's up to its last '/' */
+      u32 q = find(path, pl, '?'), slash = q;
+      while (slash && path[slash - 1] != '/') slash--;
+      keep += slash;
+      if (!slash) {
+        if (keep + 1 > cap) return cap + 1;
+        COPY(out, url, keep);
+        out[keep++] = '/';
+        if (keep + ln > cap) return cap + 1;
+        COPY(out + keep, loc, ln);
+        k = keep + ln;
+        goto resolved;
+      }
+    }
+    if (keep + ln > cap) return cap + 1;
+    COPY(out, url, keep);
+    COPY(out + keep, loc, ln);
+    k = keep + ln;
+  }
+resolved:
+  if (!split(s, out, k)) return 0;
+  if (!XEQ(out, s->u_sep, "http", 1) && !XEQ(out, s->u_sep, "https", 1)) return 0;
+  return k;
+}
+
+EXPORT("req")
+u32 x_req(const u8 *url, u32 url_len, const u8 *method, u32 method_len, const u8 *hdrs, u32 hdrs_len,
+          const u8 *body, u32 body_len, u16 *status_out, u32 *handle_out) {
+  xstate *s = xs();
+  s->scratch_len = 0;
+  u32 slot = 0;
+  while (slot < MAX_RESP && s->resp[slot].used) slot++;
+  if (slot == MAX_RESP) return TOO_MANY_SESSIONS;
+  if (!split(s, url, url_len)) return INVALID_URL;
+  if (!allowed(s, url, url_len)) return DESTINATION_NOT_ALLOWED;
+  if (!method_len) return INVALID_METHOD;
+  for (u32 i = 0; i < method_len; i++)
+    if (!tchar(method[i])) return INVALID_METHOD;
+  /* Redirects are followed as Wagi's client (reqwest) and wagi-nb follow them: up to 10, 301/302/303
+   * turning another method into a GET without a body, credentials dropped when the origin changes;
+   * every hop must be an allowed host, as under wagi-nb. */
+  s->strip_credentials = s->strip_content = 0;
+  u32 resp = 0;
+  for (u32 hop = 0;; hop++) {
+    s->scratch_len = 0;
+    u32 code = exchange(s, url, url_len, method, method_len, hdrs, hdrs_len, body, body_len);
+    if (code) return code;
+    resp = s->got;
+    u32 status = w_iresp_status(resp);
+    if (status != 301 && status != 302 && status != 303 && status != 307 && status != 308) break;
+    u8 *next = s->urls + (hop & 1) * URL_CAP;
+    u32 n = redirect_target(s, resp, url, url_len, next, URL_CAP);
+    if (!n) break;
+    w_iresp_drop(resp);
+    if (n > URL_CAP || hop == MAX_REDIRECTS || !allowed(s, next, n)) return REQUEST_ERROR;
+    if (status <= 303 && !XEQ(method, method_len, "GET", 0) && !XEQ(method, method_len, "HEAD", 0)) {
+      PUT(s->get, "GET");
+      method = s->get;
+      method_len = 3;
+      body_len = 0;
+      s->strip_content = 1;
+    }
+    u32 a = origin(s, url, url_len, s->origins), b = origin(s, next, n, s->origins + ORIGIN_CAP);
+    if (!a || a != b || !eq_n(s->origins, a, s->origins + ORIGIN_CAP, b, 0)) s->strip_credentials = 1;
+    url = next;
+    url_len = n;
+  }
   response *r = &s->resp[slot];
   r->used = 1;
   r->resp = resp;
