@@ -155,7 +155,7 @@ def test_what_wit_component_refuses_is_one_paragraph_too(bridge):
     assert message.startswith("wasm-tools could not make a wasi:http component of this module: ")
     assert "fd_write" in message and "\n" not in message
 
-def test_the_adapter_adds_at_most_45_kb(test_modules, wasm_tools, tmp_path, capsys):
+def test_the_adapter_adds_at_most_32_kb(test_modules, wasm_tools, tmp_path, capsys):
     """As ``component new`` writes it, for one adapter; measured (and printed) too with every custom
     section stripped from both, against the issue's goal of 32 KB."""
     rows = []
@@ -173,7 +173,7 @@ def test_the_adapter_adds_at_most_45_kb(test_modules, wasm_tools, tmp_path, caps
             print("{:<12} {:>8,} {:>10,} {:>6,} {:>15,}".format(*row))
     for name, _, _, added, _ in rows:
         if name != "outbound_c":  # (two adapters)
-            assert added <= 45_000, (name, added)
+            assert added <= 32 * 1024, (name, added)  # the issue's goal (32 KiB), as the component is written
 
 
 def strip(wasm_tools, folder, data: bytes) -> bytes:

@@ -140,7 +140,7 @@ def componentize(module: bytes, *, entrypoints: Sequence[str] = ()) -> bytes:
 
 def _component_key(module: bytes, entrypoints: Sequence[str], adapters_key: str) -> str:
     record = {"module": hashlib.sha256(module).hexdigest(), "entrypoints": list(entrypoints),
-              "adapters": adapters_key}
+              "adapters": adapters_key, "names": "the module's only"}
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
@@ -148,17 +148,25 @@ def _component_new(main: bytes, adapt: Sequence[Tuple[str, Path]]) -> bytes:
     with tempfile.TemporaryDirectory(prefix="wagi-nb-component-") as work:
         source, output = Path(work) / "module.wasm", Path(work) / "component.wasm"
         source.write_bytes(main)
-        argv = [str(tools.wasm_tools()), "component", "new", str(source), "-o", str(output)]
+        # The component's own debug names (wit-component's, ~9 KB) are left out; the module's name
+        # section, which names the functions of a trap's backtrace, is kept.
+        argv = [str(tools.wasm_tools()), "component", "new", str(source), "-o", str(output),
+                "--debug-names=false"]
         for name, adapter in adapt:
             argv += ["--adapt", f"{name}={adapter}"]
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-        except OSError as error:
-            raise BridgeUnavailable(f"Could not run {argv[0]}: {error}. Run `{tools.INSTALL}`.") from None
-        if done.returncode != 0:
-            raise CannotBridge("wasm-tools could not make a wasi:http component of this module: "
-                               f"{_one_paragraph(done.stderr or done.stdout)}.")
+        _wasm_tools(argv)
+        _wasm_tools([argv[0], "strip", "--delete", "^component-name$", str(output), "-o", str(output)])
         return output.read_bytes()
+
+
+def _wasm_tools(argv: Sequence[str]) -> None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    except OSError as error:
+        raise BridgeUnavailable(f"Could not run {argv[0]}: {error}. Run `{tools.INSTALL}`.") from None
+    if done.returncode != 0:
+        raise CannotBridge("wasm-tools could not make a wasi:http component of this module: "
+                           f"{_one_paragraph(done.stderr or done.stdout)}.")
 
 
 def _one_paragraph(report: str) -> str:
