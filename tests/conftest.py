@@ -262,3 +262,12 @@ def bridge():
         return adapters()
     except BridgeUnavailable as error:
         unavailable(str(error))
+
+
+@pytest.fixture(scope="module")
+def target():
+    """An upstream HTTP server on 127.0.0.1 for outbound requests (``helpers/outbound.py``)."""
+    from helpers import outbound
+    server = outbound.Target()
+    yield server
+    server.close()

@@ -139,13 +139,6 @@ WASMTIME_ENV = {"REMOTE_ADDR": "", "REMOTE_HOST": ""}
 
 
 @pytest.fixture(scope="module")
-def target():
-    server = outbound.Target()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def contract(tmp_path_factory, need_toolchain, peer_binaries, target):
     """The exported app, served by the three servers."""
     for language in TOOLCHAINS:

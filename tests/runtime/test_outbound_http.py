@@ -39,13 +39,6 @@ def client(need_toolchain):
 
 
 @pytest.fixture(scope="module")
-def target():
-    server = outbound.Target()
-    yield server
-    server.close()
-
-
-@pytest.fixture(scope="module")
 def both_schemes(tmp_path_factory):
     """HTTPS and HTTP on one port of 127.0.0.1, and the certificate to trust (``SSL_CERT_FILE``)."""
     cert, key = tls_upstream.self_signed(tmp_path_factory.mktemp("tls"))
