@@ -7,7 +7,7 @@ import json
 import re
 from typing import Optional, Sequence
 
-from ..wagi.response import charset, header_text
+from ..wagi.response import charset, error_text, header_text
 from .json_tree import json_tree
 from .style import BORDER, ERROR_BOX, NOTE, STDERR, TEXT, status_colour
 from .text import (CUT, SHOW_LIMIT, compiler_warnings_html, count_warnings, decode_for_display, escape, pre,
@@ -307,8 +307,7 @@ class ResponseView:
 
     def _error_is_body(self) -> bool:
         response = self.response
-        trace = "".join(f"\n    {frame}" for frame in response.backtrace)
-        return (response.error + trace).strip() == response.text.strip()
+        return error_text(response.error, response.backtrace).strip() == response.text.strip()
 
     def body_text(self) -> tuple:
         """(text, note) for the text form and the textual HTML renderings."""

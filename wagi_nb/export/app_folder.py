@@ -21,10 +21,9 @@ from ..wagi.cgi import CGI_VARIABLES
 from ..wagi.config import dump_config
 from .app_env import app_env
 from .errors import ExportError
-from .component_routes import COMPONENT_LIMITS, component_entry, wasmtime_command
+from .component_routes import COMPONENT_LIMITS, component_entry, makes_requests, wasmtime_command
 from .spin import check_manifest, component_id, manifest_text, outbound_host
 from .spin_differences import SpinDifferences, spin_differences
-from ..runtime.outbound_http import MODULE as OUTBOUND_MODULE
 from ..toolchains.base import CompileJob
 from ..toolchains.cargo import paired_with
 from ..toolchains.wasi_libc import unfixed_old_libc
@@ -242,9 +241,9 @@ def export_app(app, folder: Union[str, Path], *, format: str = "both", name: Opt
         if problems:  # a bug in the exporter, not the user's input
             raise ExportError("The generated spin.toml breaks Spin's manifest rules: " + "; ".join(problems))
         (folder / "spin.toml").write_text(text)
-        in_spin = {c["id"] for c in components}
         if not as_components:  # (a component answers as wagi-nb serve does: no wagi executor)
-            spin = spin_differences([h for h, cid in route_ids(app) if cid in in_spin])
+            in_spin = {c["route"] for c in components}
+            spin = spin_differences([h for h in app.handlers if h.route.text in in_spin])
     left_out = [r for r in routes if r.spin_left_out] if format in ("spin", "both") else []
     report = ExportReport(folder=folder, name=name, format=format, routes=routes,
                           spin_warnings=[SPIN_LEFT_OUT.format(route=r.route) for r in left_out]
@@ -334,7 +333,7 @@ def _route_notes(handler, module: str, folder: Path, exported: ExportedRoute, co
         subs = ", ".join(f"{r.text} -> {e}" for r, e in handler.subroutes)
         notes.append(f"spin: `_routes` sub-routes are not called by Spin ({subs}); only {handler.route} "
                      "is served there")
-    if not handler.problem and any(item.module == OUTBOUND_MODULE for item in handler.loaded().module.imports):
+    if makes_requests(handler):
         exported.spin_left_out = True
         notes.append("spin: LEFT OUT of spin.toml: the module makes HTTP requests with Wagi's "
                      "`wasi_experimental_http`, which Spin's wagi executor does not offer (Spin's outbound HTTP "

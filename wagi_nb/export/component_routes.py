@@ -10,9 +10,8 @@ import shlex
 from pathlib import Path
 from typing import List, Optional
 
-from .. import binary
 from ..bridge import component_environment, componentize, refusal
-from ..bridge.components import EXPERIMENTAL_HTTP
+from ..runtime.outbound_http import MODULE as OUTBOUND_MODULE
 from ..wagi.cgi import CGI_VARIABLES
 from .errors import ExportError
 from .spin import outbound_host
@@ -78,9 +77,10 @@ def write_component(folder: Path, cid: str, handler, module: str) -> str:
     return path
 
 
-def makes_requests(wasm: bytes) -> bool:
-    """Whether a module imports Wagi's outbound HTTP (``wasi_experimental_http``)."""
-    return any(entry.module == EXPERIMENTAL_HTTP for entry in binary.imports(binary.sections(wasm)))
+def makes_requests(handler) -> bool:
+    """Whether the route's module imports Wagi's outbound HTTP (``wasi_experimental_http``)."""
+    return not handler.problem and any(item.module == OUTBOUND_MODULE
+                                       for item in handler.loaded().module.imports)
 
 
 def environment(handler, global_env: dict, hostname: Optional[str], requests: bool = False) -> dict:
@@ -119,7 +119,7 @@ def component_entry(folder: Path, cid: str, handler, module: str, *, build: Opti
     """Write the route's component; its spin.toml entry (as :func:`..spin.manifest_text` takes them)."""
     path = write_component(folder, cid, handler, module)
     return {"id": cid, "route": spin_route(handler), "source": path, "executor": None, "files": files,
-            "environment": environment(handler, global_env, hostname, makes_requests((folder / module).read_bytes())),
+            "environment": environment(handler, global_env, hostname, makes_requests(handler)),
             "hosts": [outbound_host(host) for host in handler.allowed_hosts],
             "build": build_command(build, module, path, handler, workdir), "workdir": workdir,
             "watch": [source] if source else []}

@@ -64,8 +64,8 @@ def panic_in(stderr: bytes) -> Optional[Panic]:
     return None
 
 
-def _located(verb: str, match: re.Match, message: str, file_group: str = "file") -> Panic:
-    file, line = match.group(file_group), match.group("line")
+def _located(verb: str, match: re.Match, message: str) -> Panic:
+    file, line = match.group("file"), match.group("line")
     return Panic(verb, message.strip(), file, int(line) if line and line != "0" else None)
 
 
@@ -78,9 +78,8 @@ def _go_or_zig(text: str) -> Optional[Panic]:
     match = _PANIC.search(text)
     if match is None:
         return None
-    frames = [frame for frame in _GO_FRAME.finditer(text, match.end())]
     # The innermost frame of the program's own code (the runtime's frames come first).
-    frame = next((frame for frame in frames if "/go/src/" not in frame.group("file")
+    frame = next((frame for frame in _GO_FRAME.finditer(text, match.end()) if "/go/src/" not in frame.group("file")
                   and not frame.group("file").startswith("runtime/")), None)
     if frame is None:
         return Panic("panicked", match.group("message").strip())

@@ -113,9 +113,13 @@ class Response:
 def error_response(status: int, message: str, backtrace: Sequence[str] = (), **fields) -> Response:
     """A response wagi_nb makes itself; the message, then any wasm backtrace, is the plain-text body."""
     headers = HTTPHeaders({"Content-Type": "text/plain; charset=utf-8"})
-    body = message + "".join(f"\n    {frame}" for frame in backtrace)
-    return Response(status=status, headers=headers, body=body.encode(), error=message,
-                    backtrace=list(backtrace), **fields)
+    return Response(status=status, headers=headers, body=error_text(message, backtrace).encode(),
+                    error=message, backtrace=list(backtrace), **fields)
+
+
+def error_text(message: str, backtrace: Sequence[str] = ()) -> str:
+    """The plain-text body of a response wagi_nb makes: the message, then one indented line per frame."""
+    return message + "".join(f"\n    {frame}" for frame in backtrace)
 
 
 def parse_cgi_output(stdout: bytes, **fields) -> Response:
