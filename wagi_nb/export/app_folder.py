@@ -21,7 +21,8 @@ from ..wagi.cgi import CGI_VARIABLES
 from ..wagi.config import dump_config
 from .app_env import app_env
 from .errors import ExportError
-from .component_routes import COMPONENT_LIMITS, component_entry, makes_requests, wasmtime_command
+from .component_routes import (COMPONENT_LIMITS, component_entry, from_workdir, makes_requests,
+                               wasmtime_command)
 from .spin import check_manifest, component_id, manifest_text, outbound_host
 from .spin_differences import SpinDifferences, spin_differences
 from ..toolchains.base import CompileJob
@@ -262,7 +263,7 @@ def _write_route(folder: Path, cid: str, handler, global_env: dict, entries: lis
     source, build, workdir = _write_source(folder, cid, handler, module)
     artifact = handler.artifact
     if build and artifact.toolchain.get("old_libc"):
-        build += f" && wagi-nb rewrite {_from(workdir, module)} --fix-heap"
+        build += f" && wagi-nb rewrite {from_workdir(workdir, module)} --fix-heap"
     exported = ExportedRoute(route=handler.route.text, id=cid, module=module, source=source, build=build,
                              workdir=workdir, language=artifact.language if artifact.key else "")
     files, volumes = _write_volumes(folder, cid, handler, exported.notes)
@@ -295,11 +296,6 @@ def spin_environment(env: dict) -> dict:
     Wagi and wagi-nb let the CGI variable win; Spin would give the module both (measured: a global
     ``REQUEST_METHOD=DELETE`` came first in its environment, so ``getenv`` found it)."""
     return {name: value for name, value in env.items() if name not in CGI_VARIABLES}
-
-
-def _from(workdir: Optional[str], path: str) -> str:
-    """``path`` (relative to the app's folder) as a build command running in ``workdir`` names it."""
-    return os.path.relpath(path, workdir) if workdir else path
 
 
 def _write_volumes(folder: Path, cid: str, handler, notes: list) -> tuple:
@@ -380,8 +376,8 @@ def _spin_module(folder: Path, handler, module: str, build: Optional[str], workd
     exported.adapted.append(f"Spin 3 refuses an `entrypoint` key (and then starts no route of the app): "
                             f"spin.toml names `{path}`, a copy whose `_start` is `{handler.entrypoint}`.")
     if build:
-        build += (f" && wagi-nb rewrite {_from(workdir, module)} --start {handler.entrypoint} "
-                  f"-o {_from(workdir, path)}")
+        build += (f" && wagi-nb rewrite {from_workdir(workdir, module)} --start {handler.entrypoint} "
+                  f"-o {from_workdir(workdir, path)}")
     return path, build
 
 

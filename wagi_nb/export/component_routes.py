@@ -103,13 +103,14 @@ def build_command(build: Optional[str], module: str, path: str, handler, workdir
     """The route's build command, then the step that makes its component again."""
     if not build:
         return None
-    step = ["wagi-nb", "component", _from(workdir, module), "-o", _from(workdir, path)]
+    step = ["wagi-nb", "component", from_workdir(workdir, module), "-o", from_workdir(workdir, path)]
     for name in entrypoints(handler):
         step += ["--entrypoint", name]
     return f"{build} && {shlex.join(step)}"
 
 
-def _from(workdir: Optional[str], path: str) -> str:
+def from_workdir(workdir: Optional[str], path: str) -> str:
+    """``path`` (relative to the app's folder) as a build command running in ``workdir`` names it."""
     return os.path.relpath(path, workdir) if workdir else path
 
 
