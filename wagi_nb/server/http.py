@@ -22,7 +22,9 @@ outbound HTTP.
 from __future__ import annotations
 
 import asyncio
+import collections
 import re
+import statistics
 import sys
 import time
 from email.utils import formatdate
@@ -132,18 +134,28 @@ def wire_bytes(status: int, reason: str, headers: HTTPHeaders, body: bytes) -> b
 class InlinePolicy:
     """Which routes' modules are tried on the event loop's thread, with what budget.
 
-    A route starts there. Each run cut short at the budget (or that used more than ``slow``
-    seconds of CPU) sends the route's next ``penalty`` requests to the pool (16, then twice as
-    many each time again, up to 4,096); each short run halves the penalty.
+    A route starts there. A run cut short at the budget, or runs that are not short (the median
+    CPU time of the route's last ``RECENT`` runs over ``slow``: one run slowed by something else
+    on the machine does not count), send the route's next ``penalty`` requests to the pool (16,
+    then twice as many each time again, up to 4,096); each short run halves the penalty. A
+    route's first ``WARM_UP`` runs in a process are not judged: they pay once for what later
+    runs find ready (the module's code paged in, wasmtime's lazily made trampolines and caches:
+    the seed's hello takes 2.9, 1.1, 0.5, then 0.3 ms of CPU). Judged on them, or on one slow
+    run, a quick route would go to the pool and stay there under load: its runs on the pool's
+    threads make the next try on the loop slow too (they share the GIL and the process's
+    memory map, whose changes interrupt every core running it).
     """
 
     FIRST_PENALTY, MAX_PENALTY = 16, 4096
+    WARM_UP, RECENT = 4, 8
 
     def __init__(self, budget: Optional[float], slow: float = defaults.INLINE_SLOW):
         self.budget = budget or None
         self.slow = slow
         self._skip: dict = {}
         self._penalty: dict = {}
+        self._runs: dict = collections.Counter()
+        self._recent: dict = {}
 
     def eligible(self, handler, timeout: Optional[float]) -> bool:
         """A run of this route's module that is cut short changes nothing outside it, and the
@@ -161,14 +173,27 @@ class InlinePolicy:
 
     def finished(self, key, cpu: float) -> None:
         """A run that ended on the loop, having used ``cpu`` seconds of CPU time."""
-        if cpu > self.slow:
-            self.cut_short(key)
+        if self._warming(key):
+            return
+        recent = self._recent.setdefault(key, collections.deque(maxlen=self.RECENT))
+        recent.append(cpu)
+        if statistics.median(recent) > self.slow:
+            self._penalise(key)
             return
         penalty = self._penalty.get(key)
         if penalty:
             self._penalty[key] = penalty // 2
 
     def cut_short(self, key) -> None:
+        """A run stopped at the budget (it is run again on the pool)."""
+        if not self._warming(key):
+            self._penalise(key)
+
+    def _warming(self, key) -> bool:
+        self._runs[key] += 1
+        return self._runs[key] <= self.WARM_UP
+
+    def _penalise(self, key) -> None:
         penalty = min(self.MAX_PENALTY, max(self.FIRST_PENALTY, 2 * self._penalty.get(key, 0)))
         self._penalty[key] = self._skip[key] = penalty
 
@@ -219,15 +244,14 @@ class WagiServer(HTTPServerConnectionDelegate):
             return self.app.handle(request)
         handler, route, entrypoint = found
         key = (route.text, entrypoint)
-        slot = handler.route.text
-        if not (self.inline.eligible(handler, self.app.timeout) and self.inline.should_try(key)
-                and self.scheduler.try_acquire(slot)):
+        # No pool slot is taken: the run holds the loop's thread, so nothing else starts meanwhile, and
+        # the pool's queue (often this route's own requests, sent there while it was penalised) must
+        # not keep a short run off the loop for good.
+        if not (self.scheduler.accepting and self.inline.eligible(handler, self.app.timeout)
+                and self.inline.should_try(key)):
             return None
         started = time.thread_time()
-        try:
-            response = self.app.handle_within(request, found, self.inline.budget or 0.0)
-        finally:
-            self.scheduler.release(slot)
+        response = self.app.handle_within(request, found, self.inline.budget or 0.0)
         if response is None:
             self.inline.cut_short(key)
         else:

@@ -40,12 +40,10 @@ class RouteScheduler:
     def _may_start(self, route: Hashable) -> bool:
         return self.busy < self.slots and self.running[route] < self.per_route
 
-    def try_acquire(self, route: Hashable) -> bool:
-        """Take a slot for ``route`` if one is free now and none of its requests waits."""
-        if self.closed or self.draining or not self._may_start(route) or self._queues.get(route):
-            return False
-        self._take(route)
-        return True
+    @property
+    def accepting(self) -> bool:
+        """New requests may start (the server is not stopping)."""
+        return not (self.closed or self.draining)
 
     async def acquire(self, route: Hashable) -> None:
         """Wait for a slot for ``route``; raises :class:`QueueFull` when the queue is full."""
