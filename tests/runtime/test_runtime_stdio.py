@@ -176,3 +176,26 @@ def test_a_hostile_write_traps_as_wasmtime_does_never_a_crash(hostile_write, fd,
 @pytest.fixture(scope="module")
 def hostile_write():
     return wagi_nb.build(HOSTILE_WRITE, "wat")
+
+
+@pytest.fixture(scope="module")
+def hostile_read():
+    return wagi_nb.build(HOSTILE_WRITE.replace('"fd_write"', '"fd_read"'), "wat")
+
+
+@settings(max_examples=200, deadline=None)
+@given(fd=st.sampled_from([0, 7]), iovs=st.sampled_from([0, 65528, 65532, 65536, 2 ** 31, 2 ** 32 - 8]),
+       count=st.sampled_from([0, 1, 2, 8191, 2 ** 29]), nread=st.sampled_from([16, 65532, 65533, 2 ** 32 - 1]),
+       pointer=st.sampled_from([1024, 65535, 65536, 2 ** 32 - 1]), length=st.sampled_from([0, 7, 64512, 2 ** 31]))
+def test_a_hostile_read_of_stdin_traps_as_wasmtime_does_never_a_crash(hostile_read, fd, iovs, count, nread,
+                                                                        pointer, length):
+    """stdin is read from memory by wagi_nb (stdio.py): pointers outside the memory trap as for a
+    write; descriptor 7 is none of the run's, and wasmtime's own function answers."""
+    try:
+        errno = hostile_read.exports.attempt(fd, iovs, count, nread, pointer, length)
+    except CallError as error:
+        assert "out of bounds" in error.trap.lower(), error.trap
+        assert fd == 7 or iovs + 8 * count > 65536 or nread + 4 > 65536 or count > 1 or \
+            pointer + length > 65536, (fd, iovs, count, nread, pointer, length)
+    else:
+        assert errno == 0 if fd == 0 else 0 <= errno <= 76, errno

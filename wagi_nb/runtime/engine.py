@@ -260,6 +260,7 @@ class Runtime:
                 yield captured
         finally:
             self._outbound.end()
+            self._streams.end()
             if tail is not None:
                 tail.finish()
             captured.stdout, captured.stderr = _collect(spec)
@@ -271,9 +272,9 @@ class Runtime:
         ``inherit_stdio``, at this process's)."""
         self._wasi.reset()
         if spec.inherit_stdio:
-            self._streams.start(1, 2)
+            self._streams.start(1, 2, dirs=spec.dirs)
         else:
-            self._streams.start(spec.fds[1], spec.fds[2])
+            self._streams.start(spec.fds[1], spec.fds[2], spec.stdin, spec.dirs)
 
     def _thread_scratch(self) -> "_Scratch":
         scratch = getattr(self._local, "scratch", None)
