@@ -20,12 +20,13 @@ of tornado's internals is in :mod:`.tornado_internals`):
 """
 from __future__ import annotations
 
+import asyncio
 import errno
 import socket
 import time
 from typing import Callable, Optional
 
-from tornado.ioloop import IOLoop, PeriodicCallback
+from tornado.ioloop import PeriodicCallback
 
 from .tornado_internals import SweptHTTPServer
 
@@ -40,20 +41,20 @@ ACCEPT_BATCH = 64
 
 class Acceptor:
     """Accepts on one listening socket, ``batch`` connections at most per wake-up, backing off
-    when out of fds."""
+    when out of fds. On the running asyncio loop (tornado's IOLoop is one), for either edge."""
 
     def __init__(self, sock: socket.socket, on_connection: Callable, log: Callable[[str], None],
                  batch: int = 1):
         self.sock, self.on_connection, self.log = sock, on_connection, log
         self.batch = max(1, batch)
-        self.loop = IOLoop.current()
+        self.loop = asyncio.get_event_loop()
         self.delay = 0.0
         self._last_log = 0.0
         self._failures = 0
         self.stopped = False
-        self.loop.add_handler(sock, self._ready, IOLoop.READ)
+        self.loop.add_reader(sock.fileno(), self._ready)
 
-    def _ready(self, fd, events) -> None:
+    def _ready(self) -> None:
         for _ in range(self.batch):
             if self.stopped:
                 return
@@ -78,20 +79,17 @@ class Acceptor:
             hint = " (raise the limit with `ulimit -n`)" if error.errno in _EXHAUSTED else ""
             self.log(f"cannot accept a connection: {error.strerror or error}{hint}; retrying in "
                      f"{self.delay:g} s")
-        self.loop.remove_handler(self.sock)
+        self.loop.remove_reader(self.sock.fileno())
         self.loop.call_later(self.delay, self._resume)
 
     def _resume(self) -> None:
         if not self.stopped:
-            self.loop.add_handler(self.sock, self._ready, IOLoop.READ)
+            self.loop.add_reader(self.sock.fileno(), self._ready)
 
     def stop(self) -> None:
         if not self.stopped:
             self.stopped = True
-            try:
-                self.loop.remove_handler(self.sock)
-            except (KeyError, ValueError):
-                pass  # removed while backing off
+            self.loop.remove_reader(self.sock.fileno())
 
 
 class WagiHTTPServer(SweptHTTPServer):

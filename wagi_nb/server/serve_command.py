@@ -20,6 +20,7 @@ from ..runtime import cancel_all
 from ..runtime.engine import Pooling, use_pooling
 from ..wagi import WagiApp
 from .access_log import AccessLog
+from .edge import Edge
 from .http import Limits, WagiServer
 from .listen import http_url, listen, parse_listen
 from .workers import WorkerPool
@@ -152,8 +153,8 @@ def run_loop(app: WagiApp, options: ServeOptions, sockets, ready: Optional[str])
     gc.freeze()
 
     async def main():
-        http = server.http_server()
-        server.add_sockets(http, sockets, shared=options.worker_fd is not None)
+        http = Edge(server)
+        http.add_sockets(sockets, log=log.notice, shared=options.worker_fd is not None)
         if options.ready_fd is not None:
             _tell_ready(options.ready_fd)
         stop = asyncio.Event()
