@@ -336,9 +336,10 @@ class RunSpec:
 
 
 class _Scratch:
-    """One thread's scratch files (stdin, stdout, stderr): their paths, which wasmtime opens for
-    each run, and descriptors this process keeps open to fill and empty them without opening
-    them each run (closed with the thread's data, when the thread ends)."""
+    """One thread's scratch files for what its runs print (stdout, stderr; the first of the three,
+    once stdin's, is no longer written: stdio.py reads stdin from memory): their paths, and
+    descriptors this process keeps open to fill and empty them without opening them each run
+    (closed with the thread's data, when the thread ends)."""
 
     def __init__(self, folder: Path):
         folder.mkdir(exist_ok=True)
@@ -392,19 +393,16 @@ class StdoutTail:
 
 
 def _wasi_config(spec: RunSpec) -> wasmtime.WasiConfig:
-    stdin_path, stdout_path, stderr_path = spec.files
     wasi = wasmtime.WasiConfig()
     set_argv_env(wasi, spec.argv, spec.env)
     if spec.inherit_stdio:
         wasi.inherit_stdin()
         wasi.inherit_stdout()
         wasi.inherit_stderr()
-    else:
-        if spec.stdin:
-            _write_all(spec.fds[0], spec.stdin)
-            wasi.stdin_file = stdin_path
-        wasi.stdout_file = stdout_path
-        wasi.stderr_file = stderr_path
+    # Otherwise descriptors 0-2 are read and written by stdio.py (the body from memory, output into
+    # the scratch files); wasmtime's own streams only answer what those functions leave to it
+    # (fd_fdstat_get, fd_filestat_get: the same "unknown" file type either way), so they are left
+    # empty: no file opened and closed by wasmtime per run.
     for host, guest, *read_only in spec.dirs:
         wasi.preopen_dir(str(host), str(guest), not (read_only and read_only[0]))
     return wasi
@@ -441,8 +439,6 @@ def _collect(spec: RunSpec) -> Tuple[bytes, bytes]:
         return b"", b""
     limit = spec.deadline.max_output
     stdout, stderr = _take_fd(spec.fds[1], limit), _take_fd(spec.fds[2], limit)
-    if spec.stdin:
-        os.ftruncate(spec.fds[0], 0)
     if limit is not None and max(len(stdout), len(stderr)) > limit:
         spec.deadline.reason = spec.deadline.reason or "output"
         stdout, stderr = stdout[:limit], stderr[:limit]
@@ -467,13 +463,6 @@ def _take_fd(fd: int, limit: Optional[int]) -> bytes:
         offset += len(chunk)
     os.ftruncate(fd, 0)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write ``data`` at the start of the (empty) file ``fd``."""
-    view, offset = memoryview(data), 0
-    while offset < len(data):
-        offset += os.pwrite(fd, view[offset:], offset)
 
 
 def compiling_message(title: str, size: int) -> str:

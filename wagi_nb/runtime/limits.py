@@ -40,7 +40,8 @@ class RunLimits:
 
     def but(self, **changes) -> "RunLimits":
         """These limits with the ones given (not None) replaced: ``limits.but(timeout=args.timeout)``."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        given = {k: v for k, v in changes.items() if v is not None}
+        return dataclasses.replace(self, **given) if given else self  # (every request asks: most change none)
 
 
 #: A cell's, and the Python API's (10 s).

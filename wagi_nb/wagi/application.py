@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import functools
 import sys
 import threading
 import warnings
@@ -401,7 +402,7 @@ class WagiApp:
         still going after it is stopped and :class:`NotFinished` raised instead."""
         limits = self.limits.but(timeout=timeout, max_output_mib=max_output_mib)
         if budget is not None:
-            limits = dataclasses.replace(limits, timeout=INLINE_WALL * budget)
+            limits = _inline_limits(limits, budget)
         env = cgi_environment(request, route, hostname=self.hostname, base=self._base_env(handler))
         argv = cgi_argv(request, handler.argv) or [request.path]
         dirs = [(host, guest, guest in handler.read_only) for guest, host in handler.volumes.items()]
@@ -432,6 +433,12 @@ class WagiApp:
         if result.outcome == INTERRUPTED:
             return error_response(500, "The module was interrupted.", **fields)
         return error_response(500, _failure(result), result.backtrace, **fields)
+
+
+@functools.lru_cache(maxsize=8)
+def _inline_limits(limits: RunLimits, budget: float) -> RunLimits:
+    """A run on the event loop's thread: its wall-clock limit is a few times its CPU budget."""
+    return dataclasses.replace(limits, timeout=INLINE_WALL * budget)
 
 
 def _failure(result) -> str:
