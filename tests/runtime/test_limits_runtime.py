@@ -3,7 +3,6 @@ can be cancelled; memory covers every memory and table; output is capped while t
 the scratch files are emptied; stderr kept in memory is bounded. Real modules, real wasmtime."""
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -117,12 +116,17 @@ def test_the_cap_covers_stderr_too(attacker):
     assert len(result.stderr) == MiB
 
 
-def test_scratch_files_are_empty_after_every_run(attacker):
-    attacker.run(["stderr=2"], stdin=b"x" * 100_000)
-    attacker.run(["print"], max_output_mib=1)
-    runtime = get_runtime()
-    for path in runtime._thread_scratch().paths:
-        assert os.path.getsize(path) == 0, path
+def test_nothing_of_a_run_reaches_the_next_and_a_capture_stops_at_the_cap(attacker):
+    loud = attacker.run(["print"], max_output_mib=1)  # endless stdout, stopped at the cap
+    assert loud.outcome == "output" and len(loud.stdout) == MiB
+    from wagi_nb.runtime.stdio import Capture
+    capture = Capture(limit=10)
+    for _ in range(5):
+        capture.write(b"0123456789")
+    assert capture.value() == b"0123456789" and capture.size == 50 and capture.over
+    quiet = attacker.run(["stderr=2"], stdin=b"x" * 100_000)
+    assert quiet.stdout == b"Content-Type: text/plain\n\nwrote 2 MiB to stderr\n"
+    assert quiet.stderr == (b"e" * 1023 + b"\n") * 2048
 
 
 # -- stderr kept in memory ------------------------------------------------------------------------------

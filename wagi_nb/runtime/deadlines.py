@@ -11,7 +11,6 @@ call that waits.
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 from typing import Optional
@@ -24,9 +23,9 @@ TICK = 0.01
 class Deadline:
     """The stop conditions of one run: a wall-clock timeout, cancelling, an output cap.
 
-    ``max_output`` (bytes) applies to each file in ``outputs`` (the captured stdout
-    and stderr); it is looked at every tick, so a module can overshoot it by what it
-    writes in one tick before it is stopped.
+    ``max_output`` (bytes) applies to each of ``outputs`` (the captured stdout and stderr,
+    anything with a ``size``); it is looked at every tick, and the captures keep no more than
+    one byte past it meanwhile.
     """
 
     def __init__(self, timeout: Optional[float], max_output: Optional[int] = None,
@@ -64,12 +63,9 @@ class Deadline:
         if self.expires is not None and time.monotonic() >= self.expires:
             return "timeout"
         if self.max_output is not None:
-            for path in self.outputs:
-                try:
-                    if os.stat(path).st_size > self.max_output:
-                        return "output"
-                except OSError:
-                    pass
+            for output in self.outputs:
+                if output.size > self.max_output:
+                    return "output"
         return None
 
 

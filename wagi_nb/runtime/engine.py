@@ -9,7 +9,6 @@ import shutil
 import tempfile
 import threading
 import time
-import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Iterable, Iterator, Mapping, Optional, Sequence, Tuple, Union
@@ -86,11 +85,7 @@ class Runtime:
         outbound_http.define(self.linker, self._outbound)
         self.loaded_modules = ModuleMemo()
         self._lock = threading.Lock()
-        folder = _fast_tmp()
-        _remove_orphaned_scratch(folder)
-        self._scratch = Path(tempfile.mkdtemp(prefix=f"wagi_nb-{os.getpid()}-", dir=folder))
-        weakref.finalize(self, shutil.rmtree, self._scratch, True)
-        self._local = threading.local()
+        _remove_orphaned_scratch(_fast_tmp())  # (of an older wagi_nb's processes that were killed)
         start_ticker(self.engine)
 
     # -- loading -----------------------------------------------------------------------------
@@ -229,16 +224,15 @@ class Runtime:
              inherit_stdio: bool = False, outbound: Optional[outbound_http.OutboundPolicy] = None,
              on_stdout: Optional[Callable[[bytes], None]] = None,
              cpu_budget: Optional[float] = None) -> "RunSpec":
-        """One run of ``module`` under ``limits``, on this thread's scratch files."""
-        scratch = self._thread_scratch()
-        files = scratch.paths
+        """One run of ``module`` under ``limits``, its output captured in memory."""
         max_output = None if limits.max_output_mib is None or inherit_stdio else int(limits.max_output_mib * MiB)
-        deadline = (Deadline(limits.timeout, max_output, files[1:]) if cpu_budget is None
-                    else CpuBudget(limits.timeout, cpu_budget, max_output, files[1:]))
+        outputs = (stdio.Capture(max_output), stdio.Capture(max_output))
+        deadline = (Deadline(limits.timeout, max_output, outputs) if cpu_budget is None
+                    else CpuBudget(limits.timeout, cpu_budget, max_output, outputs))
         return RunSpec(module=module, argv=argv, env=dict(env or {}), stdin=stdin,
                        memory_limit_mib=limits.memory_limit_mib, dirs=dirs, entrypoint=entrypoint,
-                       deadline=deadline, inherit_stdio=inherit_stdio, files=files, outbound=outbound,
-                       on_stdout=on_stdout, fds=scratch.fds)
+                       deadline=deadline, inherit_stdio=inherit_stdio, outputs=outputs, outbound=outbound,
+                       on_stdout=on_stdout)
 
     @contextlib.contextmanager
     def running(self, store: wasmtime.Store, spec: "RunSpec", *, sigint: bool = True) -> Iterator["Captured"]:
@@ -254,7 +248,7 @@ class Runtime:
         # the cell, instead of waiting for the module.
         main = sigint and threading.current_thread() is threading.main_thread()
         captured = Captured(sigint=main)
-        tail = StdoutTail(spec.files[1], spec.on_stdout) if spec.on_stdout and not spec.inherit_stdio else None
+        tail = StdoutTail(spec.outputs[0], spec.on_stdout) if spec.on_stdout and not spec.inherit_stdio else None
         try:
             with watch(store, spec.deadline), (cancels_on_sigint(spec.deadline) if main else contextlib.nullcontext()):
                 yield captured
@@ -274,13 +268,7 @@ class Runtime:
         if spec.inherit_stdio:
             self._streams.start(1, 2, dirs=spec.dirs)
         else:
-            self._streams.start(spec.fds[1], spec.fds[2], spec.stdin, spec.dirs)
-
-    def _thread_scratch(self) -> "_Scratch":
-        scratch = getattr(self._local, "scratch", None)
-        if scratch is None:
-            scratch = self._local.scratch = _Scratch(self._scratch / str(threading.get_ident()))
-        return scratch
+            self._streams.start(spec.outputs[0], spec.outputs[1], spec.stdin, spec.dirs)
 
 class CpuBudget(Deadline):
     """A :class:`Deadline` that also times out once the thread that made it has used ``cpu``
@@ -325,46 +313,21 @@ class RunSpec:
     entrypoint: str
     deadline: Deadline
     inherit_stdio: bool
-    #: This thread's scratch files: stdin, stdout, stderr.
-    files: Tuple[str, str, str]
+    #: What the run writes to stdout and stderr.
+    outputs: Tuple[stdio.Capture, stdio.Capture]
     #: What ``wasi_experimental_http`` may reach (None: nothing).
     outbound: Optional[outbound_http.OutboundPolicy] = None
     #: Given stdout as it is written (a notebook cell streams it).
     on_stdout: Optional[Callable[[bytes], None]] = None
-    #: Descriptors of ``files``, kept open by the thread (stdout and stderr opened to append).
-    fds: Tuple[int, int, int]
-
-
-class _Scratch:
-    """One thread's scratch files for what its runs print (stdout, stderr; the first of the three,
-    once stdin's, is no longer written: stdio.py reads stdin from memory): their paths, and
-    descriptors this process keeps open to fill and empty them without opening them each run
-    (closed with the thread's data, when the thread ends)."""
-
-    def __init__(self, folder: Path):
-        folder.mkdir(exist_ok=True)
-        self.paths = (str(folder / "in"), str(folder / "out"), str(folder / "err"))
-        # stdout and stderr are appended to (stdio.py writes them): after each run empties them,
-        # the next run's output starts at their beginning again.
-        fds = [os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | (os.O_APPEND if index else 0), 0o600)
-               for index, path in enumerate(self.paths)]
-        self.fds: Tuple[int, int, int] = (fds[0], fds[1], fds[2])
-
-    def __del__(self, _close=os.close):  # (os may be gone already when the interpreter ends)
-        for fd in getattr(self, "fds", ()):
-            try:
-                _close(fd)
-            except OSError:
-                pass
 
 
 class StdoutTail:
-    """Hands what a running module appends to its stdout file to a callback, from a thread."""
+    """Hands what a running module appends to its stdout to a callback, from a thread."""
 
     INTERVAL = 0.05
 
-    def __init__(self, path: str, callback: Callable[[bytes], None]):
-        self.path, self.callback, self.position = path, callback, 0
+    def __init__(self, capture: stdio.Capture, callback: Callable[[bytes], None]):
+        self.capture, self.callback, self.taken = capture, callback, 0
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="wagi_nb-stdout-tail", daemon=True)
         self._thread.start()
@@ -374,22 +337,16 @@ class StdoutTail:
             self._read()
 
     def _read(self) -> None:
-        with open(self.path, "rb") as file:
-            file.seek(self.position)
-            data = file.read(1 << 20)
-        if data:
-            self.position += len(data)
-            self.callback(data)
+        chunks = self.capture.chunks[self.taken:]  # (appended to by the run's thread: a copy)
+        if chunks:
+            self.taken += len(chunks)
+            self.callback(b"".join(chunks))
 
     def finish(self) -> None:
-        """Stop following, then hand over what is left (before the file is emptied)."""
+        """Stop following, then hand over what is left."""
         self._done.set()
         self._thread.join()
-        while True:
-            before = self.position
-            self._read()
-            if self.position == before:
-                return
+        self._read()
 
 
 def _wasi_config(spec: RunSpec) -> wasmtime.WasiConfig:
@@ -400,7 +357,7 @@ def _wasi_config(spec: RunSpec) -> wasmtime.WasiConfig:
         wasi.inherit_stdout()
         wasi.inherit_stderr()
     # Otherwise descriptors 0-2 are read and written by stdio.py (the body from memory, output into
-    # the scratch files); wasmtime's own streams only answer what those functions leave to it
+    # memory); wasmtime's own streams only answer what those functions leave to it
     # (fd_fdstat_get, fd_filestat_get: the same "unknown" file type either way), so they are left
     # empty: no file opened and closed by wasmtime per run.
     for host, guest, *read_only in spec.dirs:
@@ -434,35 +391,13 @@ def _call(store: wasmtime.Store, spec: RunSpec) -> tuple:
 
 
 def _collect(spec: RunSpec) -> Tuple[bytes, bytes]:
-    """What the run printed (the output cap's worth), leaving the scratch files empty."""
+    """What the run printed (the output cap's worth)."""
     if spec.inherit_stdio:
         return b"", b""
-    limit = spec.deadline.max_output
-    stdout, stderr = _take_fd(spec.fds[1], limit), _take_fd(spec.fds[2], limit)
-    if limit is not None and max(len(stdout), len(stderr)) > limit:
+    out, err = spec.outputs
+    if out.over or err.over:
         spec.deadline.reason = spec.deadline.reason or "output"
-        stdout, stderr = stdout[:limit], stderr[:limit]
-    return stdout, stderr
-
-
-def _take_fd(fd: int, limit: Optional[int]) -> bytes:
-    """A captured stream, at most ``limit + 1`` bytes of it, leaving the file empty for the next run.
-
-    Sized by ``fstat`` first: ``read(limit + 1)`` would allocate the whole cap on every run.
-    """
-    size = os.fstat(fd).st_size
-    if not size:
-        return b""
-    want = size if limit is None else min(size, limit + 1)
-    chunks, offset = [], 0
-    while offset < want:
-        chunk = os.pread(fd, want - offset, offset)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        offset += len(chunk)
-    os.ftruncate(fd, 0)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return out.value(), err.value()
 
 
 def compiling_message(title: str, size: int) -> str:
@@ -491,7 +426,7 @@ def _remove_orphaned_scratch(folder: Optional[str]) -> None:
 
 
 def _fast_tmp() -> Optional[str]:
-    """A memory-backed folder for per-run stdin/stdout files, where there is one."""
+    """The memory-backed folder earlier versions kept per-run stdio files in, where there is one."""
     shm = "/dev/shm"
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
 

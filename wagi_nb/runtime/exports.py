@@ -245,8 +245,8 @@ class Instance:
     def _guarded(self, signature: Signature, call: Callable[[], Any]) -> Any:
         """Run ``call`` (which enters wasm) with the limits, the output capture and Ctrl-C."""
         store, limits, runtime = self._live_store(), self.limits, self._runtime
-        # A fresh WASI context per call: its stdout and stderr are this thread's scratch files,
-        # emptied after every call, and its clocks start with the call as poll_oneoff's do.
+        # A fresh WASI context per call: its stdout and stderr are captured in memory for the call,
+        # and its clocks start with the call as poll_oneoff's do.
         spec = runtime.spec(self.module, limits, argv=(f"{self.label}.wasm",), entrypoint=signature.name)
         deadline = spec.deadline
         failure: Optional[CallError] = None

@@ -9,7 +9,7 @@ to plain writes when a positional one fails with ``ESPIPE``. So, defined over wa
 the linker (as ``poll_oneoff`` is):
 
 * ``fd_write`` to descriptors 1 and 2 appends every iovec to the run's captured stdout and
-  stderr (or, for ``wagi-nb run``, this process's), in one system call;
+  stderr, in memory (or, for ``wagi-nb run``, to this process's, in one system call);
 * ``fd_seek``, ``fd_tell``, ``fd_pread`` and ``fd_pwrite`` on descriptors 0, 1 and 2 fail with
   ``ESPIPE``, as on a pipe;
 * ``fd_read`` on descriptor 0 reads the request body from memory (when the run captures its
@@ -33,7 +33,7 @@ import ctypes
 import os
 import struct
 import threading
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import wasmtime
 
@@ -51,6 +51,43 @@ MASK = 0xFFFFFFFF
 OUT_OF_BOUNDS = "pointer out of bounds: an fd_write argument points outside the module's memory"
 OUT_OF_BOUNDS_READ = "pointer out of bounds: an fd_read argument points outside the module's memory"
 OUT_OF_BOUNDS_SEEK = "pointer out of bounds: an fd_seek or fd_tell result points outside the module's memory"
+
+
+#: Where a run's descriptor 1 or 2 goes.
+Sink = Union["Capture", int]
+
+
+class Capture:
+    """What a run wrote to one of its streams, kept in memory: at most ``limit`` bytes (the output
+    cap). ``size`` counts every byte written, so the deadline sees a run past the cap (and stops it
+    at the next epoch tick) while what is kept stays within it."""
+
+    __slots__ = ("chunks", "size", "kept", "limit")
+
+    def __init__(self, limit: Optional[int] = None):
+        self.chunks: List[bytes] = []
+        self.size = self.kept = 0
+        self.limit = limit
+
+    def write(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.limit is not None and self.kept + len(data) > self.limit:
+            data = data[:self.limit - self.kept]
+        if data:
+            self.chunks.append(data)
+            self.kept += len(data)
+
+    @property
+    def over(self) -> bool:
+        """More was written than the cap."""
+        return self.limit is not None and self.size > self.limit
+
+    def value(self) -> bytes:
+        """All that was kept (the pieces are let go of: one copy at a time)."""
+        chunks = self.chunks
+        whole = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        self.chunks = [whole] if whole else []
+        return whole
 
 
 class Source:
@@ -80,8 +117,9 @@ class RunStreams:
     def __init__(self):
         self._local = threading.local()
 
-    def start(self, stdout: int, stderr: int, stdin: Optional[bytes] = None, dirs: tuple = ()) -> None:
-        """Call before each run (with its ``Store.set_wasi``); ``stdin`` None: this process's."""
+    def start(self, stdout: Sink, stderr: Sink, stdin: Optional[bytes] = None, dirs: tuple = ()) -> None:
+        """Call before each run (with its ``Store.set_wasi``): where descriptors 1 and 2 go (a
+        :class:`Capture`, or a descriptor of this process); ``stdin`` None: this process's."""
         local = self._local
         local.sinks = {STDOUT: stdout, STDERR: stderr}
         local.sources = {} if stdin is None else {STDIN: Source(stdin)}
@@ -96,7 +134,7 @@ class RunStreams:
         self._local.files.close()
 
     @property
-    def sinks(self) -> Dict[int, int]:
+    def sinks(self) -> Dict[int, Sink]:
         return self._local.sinks
 
     @property
@@ -151,7 +189,10 @@ def define(linker: wasmtime.Linker, engine: wasmtime.Engine, streams: RunStreams
                 if length:
                     buffers.append(ctypes.string_at(base + pointer, length))
             data = buffers[0] if len(buffers) == 1 else b"".join(buffers)
-            _write_all(sink, data)
+            if isinstance(sink, Capture):
+                sink.write(data)
+            else:
+                _write_all(sink, data)
             ctypes.memmove(base + nwritten, _U32.pack(len(data)), 4)
             values[0].i32 = ESUCCESS
         except OSError:
