@@ -273,6 +273,41 @@ def test_a_route_waiting_for_the_pool_still_runs_short_requests_on_the_loop(app)
     assert response is not None and response.body == b"id=loop\n"
 
 
+def test_a_run_kept_from_the_cpu_does_not_send_its_route_to_the_pool(app):
+    """A run stopped at the loop's wall-clock limit having used little CPU was kept from the CPU
+    (wrk on the same core, the pool's threads holding the GIL): it is run again on the pool, but
+    its route is not penalised; a run stopped for its CPU, or at once (a WASI sleep), is."""
+    import time as clock
+
+    from wagi_nb.server.http import Limits, WagiServer
+    from wagi_nb.wagi import Request
+
+    server = WagiServer(app, Limits(inline_budget=0.002))
+    key = ("/m", "_start")
+    try:
+        for _ in range(server.inline.WARM_UP):
+            server.inline.finished(key, 0.0001)
+
+        def cut(burn: float, wait: float):
+            def handle_within(request, found, budget):
+                end = clock.thread_time() + burn
+                while clock.thread_time() < end:
+                    pass
+                clock.sleep(wait)
+                return None
+            app.handle_within = handle_within
+            assert server.respond_inline(Request.make("GET", "/m")) is None
+            return server.inline.should_try(key)
+
+        assert cut(burn=0.0, wait=0.03)            # preempted: tried on the loop again next time
+        assert not cut(burn=0.0015, wait=0.0)      # past half its CPU budget: the pool for a while
+        server.inline._skip.clear()
+        assert not cut(burn=0.0, wait=0.0)         # stopped at once (it would sleep): the pool too
+    finally:
+        del app.handle_within
+        server.close(wait=False)
+
+
 def test_the_slow_route_answers_whole_through_the_server(site, python_env):
     """The run cut short on the event loop's thread is run again on the pool: the client gets
     the one whole answer, and the access log has one line for it."""

@@ -250,12 +250,17 @@ class WagiServer(HTTPServerConnectionDelegate):
         if not (self.scheduler.accepting and self.inline.eligible(handler, self.app.timeout)
                 and self.inline.should_try(key)):
             return None
-        started = time.thread_time()
-        response = self.app.handle_within(request, found, self.inline.budget or 0.0)
-        if response is None:
-            self.inline.cut_short(key)
-        else:
-            self.inline.finished(key, time.thread_time() - started)
+        started, began = time.thread_time(), time.monotonic()
+        budget = self.inline.budget or 0.0
+        response = self.app.handle_within(request, found, budget)
+        cpu = time.thread_time() - started
+        if response is not None:
+            self.inline.finished(key, cpu)
+        elif cpu >= budget / 2 or time.monotonic() - began < INLINE_WALL * budget:
+            self.inline.cut_short(key)  # it ran long, or would have waited (a WASI sleep)
+        # Else the run was stopped at the wall-clock limit having used little CPU: this thread was
+        # kept from the CPU (another process, the pool's threads holding the GIL), which says
+        # nothing about the route; it is run again on the pool this time only.
         return response
 
     async def respond(self, request: Request) -> Response:
