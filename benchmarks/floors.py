@@ -1,12 +1,17 @@
 """The floors `wagi-nb serve` is measured against, each run in a process of its own.
 
     python benchmarks/floors.py tornado                   # the HTTP floor: a trivial tornado handler
+    python benchmarks/floors.py httptools                 # the same answer from httptools on asyncio
     python benchmarks/floors.py bare-wasm HELLO.wasm RUNS  # the wasm floor: CPU per fresh instance + run
 
 **The HTTP floor** serves ``GET /`` with ``Hello, world!`` (``text/plain``) from one
 ``tornado.web.RequestHandler`` in one process, one thread: what any tornado server
 pays per request before it does anything. It prints ``Ready: serving on http://IP:PORT``
 once listening and stops on SIGTERM.
+
+**The httptools floor** gives the same answer from an ``asyncio.Protocol`` that feeds what it
+reads to httptools' ``HttpRequestParser`` and writes a fixed response at each request's end:
+what the edge ``wagi-nb serve`` uses (``wagi_nb/server/edge.py``) pays at least, per request.
 
 **The wasm floor** runs a WASI command with bare wasmtime-py the way its documentation
 does: ``Engine``, ``Linker.define_wasi()`` and ``Module`` once; per run a new
@@ -49,6 +54,43 @@ def tornado_floor() -> int:
         print(f"Ready: serving on http://127.0.0.1:{port}", flush=True)
         await stop.wait()
         server.stop()
+
+    asyncio.run(main())
+    return 0
+
+
+def httptools_floor() -> int:
+    import asyncio
+
+    import httptools
+
+    answer = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(HELLO_BODY)
+              + HELLO_BODY)
+
+    class Hello(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport = transport
+            self.parser = httptools.HttpRequestParser(self)
+
+        def on_message_complete(self):
+            self.transport.write(answer)
+
+        def data_received(self, data):
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserError:
+                self.transport.close()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Hello, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(f"Ready: serving on http://127.0.0.1:{port}", flush=True)
+        await stop.wait()
+        server.close()
 
     asyncio.run(main())
     return 0
@@ -100,6 +142,8 @@ def bare_wasm_floor(wasm: str, runs: int, blocks: int = 5) -> dict:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["tornado"]:
         sys.exit(tornado_floor())
+    if sys.argv[1:2] == ["httptools"]:
+        sys.exit(httptools_floor())
     if sys.argv[1:2] == ["bare-wasm"] and len(sys.argv) in (4, 5):
         print(json.dumps(bare_wasm_floor(sys.argv[2], int(sys.argv[3]),
                                          int(sys.argv[4]) if len(sys.argv) == 5 else 5)))

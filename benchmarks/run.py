@@ -27,13 +27,13 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks import cargo, compile_and_run, components, languages, scale, server  # noqa: E402
+from benchmarks import cargo, compile_and_run, components, languages, peers, scale, server  # noqa: E402
 from benchmarks import notebook_latency  # noqa: E402
 from benchmarks.common import Context, Section, machine_info  # noqa: E402
 from benchmarks.report import console, markdown, merge  # noqa: E402
 
 #: Benchmark modules, in report order; each has BENCHMARKS, a list of (Context) -> Section.
-MODULES = [compile_and_run, notebook_latency, languages, cargo, server, scale, components]
+MODULES = [compile_and_run, notebook_latency, languages, cargo, server, scale, components, peers]
 
 DOC = REPO / "docs" / "benchmarks.md"
 
