@@ -46,17 +46,23 @@ def tornado_floor() -> int:
     async def main():
         app = tornado.web.Application([(r"/", Hello)])
         server = app.listen(0, "127.0.0.1")
-        port = next(iter(server._sockets.values())).getsockname()[1]
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        print(f"Ready: serving on http://127.0.0.1:{port}", flush=True)
-        await stop.wait()
+        await _serve_until_stopped(next(iter(server._sockets.values())).getsockname()[1])
         server.stop()
 
     asyncio.run(main())
     return 0
+
+
+async def _serve_until_stopped(port: int) -> None:
+    """Say Ready, then wait for SIGINT or SIGTERM."""
+    import asyncio
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"Ready: serving on http://127.0.0.1:{port}", flush=True)
+    await stop.wait()
 
 
 def httptools_floor() -> int:
@@ -82,14 +88,8 @@ def httptools_floor() -> int:
                 self.transport.close()
 
     async def main():
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(Hello, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        print(f"Ready: serving on http://127.0.0.1:{port}", flush=True)
-        await stop.wait()
+        server = await asyncio.get_running_loop().create_server(Hello, "127.0.0.1", 0)
+        await _serve_until_stopped(server.sockets[0].getsockname()[1])
         server.close()
 
     asyncio.run(main())

@@ -43,9 +43,11 @@ def serve_workers() -> int:
 #: from the start, on the pool (see server/http.py). Most modules end in well under a
 #: millisecond; the hand-off costs more. Every other request waits while one runs there.
 INLINE_BUDGET = 0.002
-#: A module that ends on the event loop's thread but used more CPU time than this sends its route's
-#: next requests to the pool, as one stopped at the budget does: the loop stays for short runs.
-INLINE_SLOW = 0.0005
+#: A route whose runs on the event loop's thread use more CPU time than this (the median of its last
+#: few) sends its next requests to the pool, as a run stopped at the budget does: the loop stays for
+#: short runs. (Half a millisecond until the HTTP edge cost ~0.13 ms a request instead of ~0.3: then a
+#: run of 0.5-1 ms cost ~0.12 ms more on the pool, in hand-offs and the GIL, than it held the loop.)
+INLINE_SLOW = 0.001
 
 
 def max_concurrency() -> int:

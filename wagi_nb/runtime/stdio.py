@@ -177,17 +177,11 @@ def define(linker: wasmtime.Linker, engine: wasmtime.Engine, streams: RunStreams
             sink = streams.sinks.get(values[0].i32)
             if sink is None:
                 return _write_each(original, caller, values)
-            call = _write_call(caller, values)
+            call = _iovecs(caller, values)
             if call is None:
                 return new_trap(OUT_OF_BOUNDS)
-            _, iovs, iovs_len, nwritten, base, size = call
-            buffers = []
-            for index in range(iovs_len):
-                pointer, length = _IOVEC.unpack(ctypes.string_at(base + iovs + 8 * index, 8))
-                if pointer + length > size:
-                    return new_trap(OUT_OF_BOUNDS)
-                if length:
-                    buffers.append(ctypes.string_at(base + pointer, length))
+            iovecs, nwritten, base = call
+            buffers = [ctypes.string_at(base + pointer, length) for pointer, length in iovecs if length]
             data = buffers[0] if len(buffers) == 1 else b"".join(buffers)
             if isinstance(sink, Capture):
                 sink.write(data)
@@ -207,13 +201,10 @@ def define(linker: wasmtime.Linker, engine: wasmtime.Engine, streams: RunStreams
             source = streams.sources.get(fd)
             if source is None and fd not in streams.files.files:
                 return original.call(caller, "fd_read", values, count)
-            call = _write_call(caller, values)  # (the same shape: fd, iovecs, their count, a result)
+            call = _iovecs(caller, values)  # (the same shape as fd_write's: fd, iovecs, their count, a result)
             if call is None:
                 return new_trap(OUT_OF_BOUNDS_READ)
-            _, iovs, iovs_len, nread, base, size = call
-            iovecs = [_IOVEC.unpack(ctypes.string_at(base + iovs + 8 * index, 8)) for index in range(iovs_len)]
-            if any(pointer + length > size for pointer, length in iovecs):
-                return new_trap(OUT_OF_BOUNDS_READ)
+            iovecs, nread, base = call
             sizes = [length for _, length in iovecs]
             parts = source.read(sizes) if source is not None else streams.files.read(fd, sizes)
             total = 0
@@ -322,6 +313,19 @@ def _position(caller: int, values, name: str, files: ReadOnlyFiles) -> int:
     ctypes.memmove(memory[0] + result, _U64.pack(position), 8)
     values[0].i32 = ESUCCESS
     return 0
+
+
+def _iovecs(caller: int, values) -> Optional[tuple]:
+    """([(pointer, length), …], result pointer, memory address) of an ``fd_write`` or ``fd_read``
+    call; None when any of it is outside the module's memory (a trap)."""
+    call = _write_call(caller, values)
+    if call is None:
+        return None
+    _, iovs, iovs_len, result, base, size = call
+    iovecs = [_IOVEC.unpack(ctypes.string_at(base + iovs + 8 * index, 8)) for index in range(iovs_len)]
+    if any(pointer + length > size for pointer, length in iovecs):
+        return None
+    return iovecs, result, base
 
 
 def _write_call(caller: int, values) -> Optional[tuple]:
