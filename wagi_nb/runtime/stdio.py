@@ -187,8 +187,7 @@ def define(linker: wasmtime.Linker, engine: wasmtime.Engine, streams: RunStreams
                 sink.write(data)
             else:
                 _write_all(sink, data)
-            ctypes.memmove(base + nwritten, _U32.pack(len(data)), 4)
-            values[0].i32 = ESUCCESS
+            _succeeded(values, base + nwritten, len(data))
         except OSError:
             values[0].i32 = EIO
         except Exception:
@@ -211,8 +210,7 @@ def define(linker: wasmtime.Linker, engine: wasmtime.Engine, streams: RunStreams
             for (pointer, _), part in zip(iovecs, parts or (), strict=False):  # (fewer parts at the end)
                 ctypes.memmove(base + pointer, part, len(part))
                 total += len(part)
-            ctypes.memmove(base + nread, _U32.pack(total), 4)
-            values[0].i32 = ESUCCESS
+            _succeeded(values, base + nread, total)
         except OSError:
             values[0].i32 = EIO
         except Exception:
@@ -313,6 +311,12 @@ def _position(caller: int, values, name: str, files: ReadOnlyFiles) -> int:
     ctypes.memmove(memory[0] + result, _U64.pack(position), 8)
     values[0].i32 = ESUCCESS
     return 0
+
+
+def _succeeded(values, address: int, count: int) -> None:
+    """Answer an ``fd_write`` or ``fd_read`` that moved ``count`` bytes (its result at ``address``)."""
+    ctypes.memmove(address, _U32.pack(count), 4)
+    values[0].i32 = ESUCCESS
 
 
 def _iovecs(caller: int, values) -> Optional[tuple]:
