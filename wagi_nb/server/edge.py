@@ -9,9 +9,9 @@ notebook's tornado server (:meth:`WagiServer.respond_inline`, :meth:`WagiServer.
 
 * a request's line and headers past ``max_header_size`` bytes: 431, connection closed;
 * a request llhttp cannot parse (or HTTP/0.9): 400, connection closed;
-* a body past ``--max-body``: read and dropped up to :data:`DRAIN_BYTES` past the limit, then
-  413 (at once, and the connection closed, when the client waits for ``100 Continue`` or the
-  ``Content-Length`` is past that); a body that fits gets ``100 Continue`` when asked for;
+* a body past ``--max-body``: 413, as :class:`~.http.RequestBody` decides for both edges (read
+  and dropped first, or at once and the connection closed); a body that fits gets ``100 Continue``
+  when asked for;
 * one request answered at a time per connection, in order (pipelined requests wait their turn,
   and the connection stops reading while too many wait);
 * a connection that waits longer than ``idle_timeout`` for a request's headers, or
@@ -34,35 +34,21 @@ from ..wagi import Request, Response
 from ..wagi.request import split_target
 from ..wagi.response import error_response
 from .connections import ACCEPT_BATCH, Acceptor
-from .http import DRAIN_BYTES, WagiServer, _decoded, has_body, wire_headers
+from .http import RequestBody, WagiServer, _decoded, has_body, wire_bytes, wire_headers
 
 #: Seconds a request's body may take to arrive once its headers have (tornado's body_timeout).
 BODY_TIMEOUT = 60.0
 #: Complete requests a connection holds, waiting their turn, before it stops reading.
 MAX_QUEUED = 8
-#: Bytes of answers waiting to be sent before a connection answers no further request.
-WRITE_HIGH_WATER = 1 << 20
 _NON_ASCII = re.compile(rb"[\x80-\xff]")
 #: A method token (RFC 9110 tchar).
 _TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_REASONS = {400: "Bad Request", 413: "Payload Too Large", 431: "Request Header Fields Too Large"}
-
-
-def _reason(response: Response) -> str:
-    return response.reason or _REASONS.get(response.status, "Unknown")
 
 
 def response_bytes(response: Response, method: str, close: bool) -> bytes:
     """The status line, headers and body of ``response`` to a ``method`` request."""
-    headers = wire_headers(response, method)
-    if close:
-        headers["Connection"] = "close"
-    lines = [f"HTTP/1.1 {response.status} {_reason(response)}", *(f"{n}: {v}" for n, v in headers.get_all()),
-             "", ""]
-    head = "\r\n".join(lines).encode("latin-1")
-    if method == "HEAD" or not has_body(response.status):
-        return head
-    return head + response.body
+    body = response.body if method != "HEAD" and has_body(response.status) else b""
+    return wire_bytes(response.status, response.reason or "Unknown", wire_headers(response, method), body, close)
 
 
 class Connection(asyncio.Protocol):
@@ -72,7 +58,6 @@ class Connection(asyncio.Protocol):
         self.edge, self.server = edge, edge.server
         self.transport: Optional[asyncio.Transport] = None
         self._new_parser()
-        self.remote = ""
         self.peer: tuple = ("", 0)
         self.queue: Deque[tuple] = collections.deque()
         #: A request is being answered (its module running, or its answer waiting to be sent).
@@ -101,10 +86,7 @@ class Connection(asyncio.Protocol):
         self.header_bytes = 0
         self.began_here = False
         self.in_headers = False
-        self.chunks: List[bytes] = []
-        self.size = 0
-        self.rejected = False
-        self.too_big = 0
+        self.body = RequestBody(self.server.app.max_body_mib)
         self.counted = False
 
     # -- asyncio's side ---------------------------------------------------------------------------
@@ -112,7 +94,6 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = peer if isinstance(peer, tuple) else ("127.0.0.1", 0)
-        self.remote = self.peer[0]
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -250,31 +231,17 @@ class Connection(asyncio.Protocol):
                                                   self.peer):
             self._finish_early(error_response(403, check.refusal(headers.get("Host", ""))))
             return
-        max_body = self.edge.max_body
-        length = headers.get("Content-Length", "")
-        expects = "100-continue" in headers.get("Expect", "").lower()
-        if length.isdigit() and int(length) > max_body:
-            self.rejected, self.too_big = True, int(length)
-            if expects or self.too_big > max_body + DRAIN_BYTES:
-                self._finish_early(self._too_big())
-                return
-        elif expects and self.parser.get_http_version() == "1.1" and self.transport is not None:
+        if self.body.declared(headers):
+            self._finish_early(self.body.refusal())
+            return
+        if not self.body.rejected and "100-continue" in headers.get("Expect", "").lower() and \
+                self.parser.get_http_version() == "1.1" and self.transport is not None:
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         self.body_since = time.monotonic()
 
     def on_body(self, body: bytes) -> None:
-        if self.closing or self.discarding:
-            return
-        self.size += len(body)
-        max_body = self.edge.max_body
-        if not self.rejected and self.size > max_body:
-            self.rejected, self.chunks = True, []
-        if self.rejected:
-            self.too_big = max(self.too_big, self.size)
-            if self.size > max_body + DRAIN_BYTES:
-                self._finish_early(self._too_big())
-        else:
-            self.chunks.append(body)
+        if not (self.closing or self.discarding) and self.body.received(body):
+            self._finish_early(self.body.refusal())
 
     def on_message_complete(self) -> None:
         if self.closing or self.discarding:
@@ -282,9 +249,8 @@ class Connection(asyncio.Protocol):
         self.between = True
         self.completed += 1
         self.body_since = None
-        response = self._too_big() if self.rejected else None
-        request = self._request(b"".join(self.chunks))
-        self.chunks = []
+        response = self.body.refusal() if self.body.rejected else None
+        request = self._request(self.body.take())
         self.counted = False
         self.queue.append((request, response, self.parser.should_keep_alive()))
         if len(self.queue) >= MAX_QUEUED and not self.paused and self.transport is not None:
@@ -303,12 +269,8 @@ class Connection(asyncio.Protocol):
         version = self.parser.get_http_version()
         method = self.raw_method or self.parser.get_method()
         return Request(method=method.decode("latin-1"), path=path, query=query,
-                       headers=_decoded(self.headers), body=body, remote_addr=self.remote,
+                       headers=_decoded(self.headers), body=body, remote_addr=self.peer[0],
                        protocol=f"HTTP/{version}")
-
-    def _too_big(self) -> Response:
-        return error_response(413, f"The request body ({self.too_big:,} bytes) is over the "
-                                   f"{self.server.app.max_body_mib:g} MiB limit (--max-body).")
 
     def _next(self) -> None:
         """Answer the next complete request, if any (one at a time)."""
@@ -366,7 +328,7 @@ class Connection(asyncio.Protocol):
 
     def _finish_early(self, response: Response) -> None:
         """Answer now, before the body (or the rest of it) has been read, and close."""
-        request = self._request(b"") if hasattr(self, "headers") else Request(method="GET", path="/")
+        request = self._request(b"")
         self.closing = True
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(response_bytes(response, request.method, True))
@@ -415,8 +377,6 @@ class Edge:
         self.server = server
         self.max_header_size = server.limits.max_header_size
         self.idle_timeout = server.limits.idle_timeout
-        limit = server.app.max_body_mib
-        self.max_body = float("inf") if limit is None else limit * 1024 * 1024
         self.connections: Set[Connection] = set()
         self._acceptors: List[Acceptor] = []
         self._sweeper: Optional[asyncio.TimerHandle] = None

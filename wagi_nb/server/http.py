@@ -124,11 +124,57 @@ def _latin1(value: str) -> bool:
     return True
 
 
-def wire_bytes(status: int, reason: str, headers: HTTPHeaders, body: bytes) -> bytes:
-    """A whole HTTP/1.1 response, for a socket tornado has let go of (a half-closed client)."""
+def wire_bytes(status: int, reason: str, headers: HTTPHeaders, body: bytes, close: bool = True) -> bytes:
+    """A whole HTTP/1.1 response: what ``wagi-nb serve``'s edge writes, and the notebook server
+    for a socket tornado has let go of (a half-closed client); ``close`` adds ``Connection: close``."""
     lines = [f"HTTP/1.1 {status} {reason}", *(f"{n}: {v}" for n, v in headers.get_all()),
-             "Connection: close", "", ""]
+             *(("Connection: close",) if close else ()), "", ""]
     return "\r\n".join(lines).encode("latin-1") + body
+
+
+class RequestBody:
+    """A request's body read against ``--max-body`` (``limit_mib``; None: no limit), by either edge.
+
+    It is kept while it fits. Past the limit it is read and dropped as it comes, and the 413 goes out
+    once it has been read (a client that is still sending would otherwise meet a reset); but at once,
+    from the headers, when the client waits for ``100 Continue`` or the body would be more than
+    :data:`DRAIN_BYTES` past the limit to read, and as soon as what was read is."""
+
+    def __init__(self, limit_mib: Optional[float]):
+        self.limit_mib = limit_mib
+        self.limit = float("inf") if limit_mib is None else limit_mib * MiB
+        self.chunks: list = []
+        self.size = 0
+        self.rejected = False
+        self.too_big = 0  # the body size a 413 reports: Content-Length, or what was read
+
+    def declared(self, headers: HTTPHeaders) -> bool:
+        """Look at ``Content-Length`` (and ``Expect``); True: answer the 413 now."""
+        length = headers.get("Content-Length", "")
+        if not (length.isdigit() and int(length) > self.limit):
+            return False
+        self.rejected, self.too_big = True, int(length)
+        return "100-continue" in headers.get("Expect", "").lower() or self.too_big > self.limit + DRAIN_BYTES
+
+    def received(self, chunk: bytes) -> bool:
+        """Take the next piece; True: answer the 413 now (too much to drain)."""
+        self.size += len(chunk)
+        if not self.rejected and self.size > self.limit:
+            self.rejected, self.chunks = True, []
+        if not self.rejected:
+            self.chunks.append(chunk)
+            return False
+        self.too_big = max(self.too_big, self.size)
+        return self.size > self.limit + DRAIN_BYTES
+
+    def take(self) -> bytes:
+        """The whole body (once it has been read and fits)."""
+        body, self.chunks = b"".join(self.chunks), []
+        return body
+
+    def refusal(self) -> Response:
+        return error_response(413, f"The request body ({self.too_big:,} bytes) is over the "
+                                   f"{self.limit_mib:g} MiB limit (--max-body).")
 
 
 class InlinePolicy:
@@ -296,21 +342,13 @@ class Exchange(HTTPMessageDelegate):
     def __init__(self, server: WagiServer, connection):
         self.server, self.connection = server, connection
         self.stream = connection.stream
-        self.chunks: list = []
-        self.size = 0
-        self.rejected = False
-        self.too_big = 0  # the body size a 413 reports: Content-Length, or what was read
+        self.body = RequestBody(server.app.max_body_mib)
         self.answered = False
         self.closed = False
         self.task: Optional[asyncio.Task] = None
         self.counted = False
         self.start_line: Optional[RequestStartLine] = None
         self.headers: Optional[HTTPHeaders] = None  # tornado's, from headers_received
-
-    @property
-    def max_body(self) -> float:
-        limit = self.server.app.max_body_mib
-        return float("inf") if limit is None else limit * MiB
 
     def headers_received(self, start_line, headers) -> None:
         self.server.active += 1
@@ -322,36 +360,20 @@ class Exchange(HTTPMessageDelegate):
                                                   client_address(self.connection)):
             self._send(self._request(b""), error_response(403, check.refusal(headers["Host"])))
             return
-        length = headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.max_body:
-            self.rejected, self.too_big = True, int(length)
-            # A client waiting for "100 Continue" sends nothing more: answer now. So for a body too
-            # big to drain. Otherwise the 413 goes out in finish(), once the body has been read.
-            if "100-continue" in headers.get("Expect", "").lower() or \
-                    self.too_big > self.max_body + DRAIN_BYTES:
-                self._reject_body()
+        if self.body.declared(headers):
+            self._reject_body()
 
     def data_received(self, chunk: bytes) -> None:
-        if self.answered:
-            return
-        self.size += len(chunk)
-        if not self.rejected and self.size > self.max_body:
-            self.rejected, self.chunks = True, []
-        if self.rejected:
-            self.too_big = max(self.too_big, self.size)
-            if self.size > self.max_body + DRAIN_BYTES:
-                self._reject_body()
-        else:
-            self.chunks.append(chunk)
+        if not self.answered and self.body.received(chunk):
+            self._reject_body()
 
     def finish(self) -> None:
         if self.answered:
             return
-        if self.rejected:
+        if self.body.rejected:
             self._reject_body()  # the body has been read and dropped
             return
-        request = self._request(b"".join(self.chunks))
-        self.chunks = []
+        request = self._request(self.body.take())
         try:
             response = self.server.respond_inline(request)
         except Exception as error:
@@ -398,9 +420,7 @@ class Exchange(HTTPMessageDelegate):
         self._uncount()
 
     def _reject_body(self) -> None:
-        response = error_response(413, f"The request body ({self.too_big:,} bytes) is over the "
-                                       f"{self.server.app.max_body_mib:g} MiB limit (--max-body).")
-        self._send(self._request(b""), response)
+        self._send(self._request(b""), self.body.refusal())
 
     def _send(self, request: Request, response: Response) -> None:
         if self.answered:
