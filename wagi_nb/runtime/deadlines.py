@@ -24,8 +24,8 @@ class Deadline:
     """The stop conditions of one run: a wall-clock timeout, cancelling, an output cap.
 
     ``max_output`` (bytes) applies to each of ``outputs`` (the captured stdout and stderr,
-    anything with a ``size``); it is looked at every tick, and the captures keep no more than
-    one byte past it meanwhile.
+    anything with a ``size``: all that was written); it is looked at every tick, and the captures
+    keep no more than the cap meanwhile.
     """
 
     def __init__(self, timeout: Optional[float], max_output: Optional[int] = None,

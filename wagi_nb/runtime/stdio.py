@@ -98,15 +98,10 @@ class Source:
     def __init__(self, data: bytes):
         self.data, self.position = data, 0
 
-    def read(self, sizes: List[int]) -> List[bytes]:
-        parts = []
-        for size in sizes:
-            part = self.data[self.position:self.position + size]
-            if not part:
-                break
-            parts.append(part)
-            self.position += len(part)
-        return parts
+    def read(self, size: int) -> bytes:
+        part = self.data[self.position:self.position + size]
+        self.position += len(part)
+        return part
 
 
 class RunStreams:
@@ -124,10 +119,7 @@ class RunStreams:
         local.sinks = {STDOUT: stdout, STDERR: stderr}
         local.sources = {} if stdin is None else {STDIN: Source(stdin)}
         local.pipes = {STDIN, STDOUT, STDERR}
-        files = getattr(local, "files", None)
-        if files is not None:
-            files.close()
-        local.files = ReadOnlyFiles(dirs)
+        local.files = ReadOnlyFiles(dirs)  # (the one before was closed by end(), in running()'s finally)
 
     def end(self) -> None:
         """Call after each run: closes the host descriptors of files it left open."""
@@ -204,13 +196,16 @@ def define(linker: wasmtime.Linker, engine: wasmtime.Engine, streams: RunStreams
             if call is None:
                 return new_trap(OUT_OF_BOUNDS_READ)
             iovecs, nread, base = call
-            sizes = [length for _, length in iovecs]
-            parts = source.read(sizes) if source is not None else streams.files.read(fd, sizes)
-            total = 0
-            for (pointer, _), part in zip(iovecs, parts or (), strict=False):  # (fewer parts at the end)
+            wanted = sum(length for _, length in iovecs)
+            data = source.read(wanted) if source is not None else streams.files.read(fd, wanted)
+            offset = 0
+            for pointer, length in iovecs:  # (spread over the buffers in order, as readv fills them)
+                part = data[offset:offset + length]
+                if not part:
+                    break
                 ctypes.memmove(base + pointer, part, len(part))
-                total += len(part)
-            _succeeded(values, base + nread, total)
+                offset += len(part)
+            _succeeded(values, base + nread, offset)
         except OSError:
             values[0].i32 = EIO
         except Exception:

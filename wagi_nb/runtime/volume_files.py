@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Tuple
 
 #: WASI's ``oflags`` that create or change a file (a read-only volume refuses them anyway).
 O_CREAT, O_DIRECTORY, O_EXCL, O_TRUNC = 1, 2, 4, 8
@@ -79,26 +79,16 @@ class ReadOnlyFiles:
         else:
             os.close(handle)
 
-    def read(self, fd: int, sizes: List[int]) -> Optional[List[bytes]]:
-        """Fill buffers of ``sizes`` from the file's position (None: not a file taken over)."""
-        file = self.files.get(fd)
-        if file is None:
-            return None
-        data = os.pread(file.fd, sum(sizes), file.position)
+    def read(self, fd: int, size: int) -> bytes:
+        """Up to ``size`` bytes from the position of a file taken over."""
+        file = self.files[fd]
+        data = os.pread(file.fd, size, file.position)
         file.position += len(data)
-        parts, offset = [], 0
-        for size in sizes:
-            if offset >= len(data):
-                break
-            parts.append(data[offset:offset + size])
-            offset += size
-        return parts
+        return data
 
-    def seek(self, fd: int, offset: int, whence: int) -> Optional[int]:
-        """The new position, or None (not taken over); raises ValueError for a bad one."""
-        file = self.files.get(fd)
-        if file is None:
-            return None
+    def seek(self, fd: int, offset: int, whence: int) -> int:
+        """The new position in a file taken over; ValueError for a bad one."""
+        file = self.files[fd]
         if whence == SEEK_SET:
             start = 0
         elif whence == SEEK_CUR:
@@ -112,9 +102,8 @@ class ReadOnlyFiles:
         file.position = start + offset
         return file.position
 
-    def tell(self, fd: int) -> Optional[int]:
-        file = self.files.get(fd)
-        return None if file is None else file.position
+    def tell(self, fd: int) -> int:
+        return self.files[fd].position
 
     def forget(self, fd: int) -> None:
         """``fd`` was closed (or renumbered over)."""

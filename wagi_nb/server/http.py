@@ -1,10 +1,12 @@
 """The server's application side: each HTTP exchange becomes a Wagi request, and its module runs.
 
-tornado owns the protocol (parsing, keep-alive, chunked bodies, header-size
-limits); :class:`WagiServer` is the ``HTTPServerConnectionDelegate`` it hands
-each request to. An :class:`Exchange` collects one request's body (answering
-413 past ``--max-body``), asks the route scheduler for a slot, runs the module
-and writes the response. Every response, errors included, is wagi-nb's own.
+Two edges read HTTP and hand each request to :class:`WagiServer`: ``wagi-nb serve``'s
+(``edge.py``, httptools on asyncio) and the notebook's tornado server, for which
+:class:`WagiServer` is the ``HTTPServerConnectionDelegate`` and an :class:`Exchange`
+one request. Both read a body against ``--max-body`` with :class:`RequestBody`, run the
+module through :meth:`WagiServer.respond_inline` or :meth:`WagiServer.respond` (the route
+scheduler's slots), and write the response from :func:`wire_headers`. Every response, errors
+included, is wagi-nb's own.
 
 Where the module runs: most modules end in a fraction of a millisecond, less than
 handing the run to another thread and back costs (the two threads pass the GIL to
