@@ -31,7 +31,7 @@ from typing import Dict, List, Optional, Sequence
 
 from .common import REPO, Context, Row, Section, row_from_samples
 from .server import (HELLO_BODY, HELLO_CGI_RUST, QUIET_CORES, QUIET_WAIT, WrkRun, _children, _cpu_ticks,
-                     _env, _failures, _load_note, run_wrk, site, wait_quiet, wrk_binary)
+                     _env, _failures, _load_note, run_wrk, site, wait_quiet, without_wrk)
 
 #: wrk's connections: one (a request's whole cost, nothing in parallel) and eight (what the host
 #: makes of the machine's cores).
@@ -84,6 +84,14 @@ def peer_binaries() -> tuple:
     if done.returncode != 0:
         return {}, f"{install} failed: {done.stderr.strip()[-500:]}"
     return {Path(line).name: Path(line) for line in done.stdout.split()}, ""
+
+
+def found_peers(section: Section) -> Dict[str, Path]:
+    """The peers' binaries; none, with a skipped row in ``section`` saying why, when they are not here."""
+    peers, why = peer_binaries()
+    if not peers:
+        section.rows.append(Row("Wagi 0.8.1 and Spin 3.6.3", skipped=why))
+    return peers
 
 
 def version(argv: Sequence[str]) -> str:
@@ -259,15 +267,12 @@ def component_requests(ctx: Context) -> Section:
         "is answered), not wrk's `Latency Avg`, which wrk inflates with made-up samples for every slow "
         "response (its coordinated-omission correction). Ratios are taken per round (the same round's "
         "runs), median over rounds. wrk runs on the same cores as the servers.")
-    if wrk_binary() is None:
-        section.rows.append(Row("wrk", skipped="wrk is not installed (apt-get install wrk)"))
+    if without_wrk(section):
         return section
     wasmtime, wasmtime_version = wasmtime_cli()
     if wasmtime is None:
         section.rows.append(Row("wasmtime serve", skipped=wasmtime_version))
-    peers, why = peer_binaries()
-    if not peers:
-        section.rows.append(Row("Wagi 0.8.1 and Spin 3.6.3", skipped=why))
+    peers = found_peers(section)
     made = apps(ctx)
     servers = hosts(ctx, made, wasmtime, peers)
     runs: Dict[tuple, List[WrkRun]] = {(h.key, c): [] for h in servers for c in CONCURRENCY}

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from .common import Context, Row, Section, row_from_samples
-from .components import Host, peer_binaries, version
+from .components import Host, found_peers, version
 from .server import (HELLO_CGI_RUST, QUIET_CORES, QUIET_WAIT, Launched, WrkRun, _env, _failures, _load_note,
-                     floors_script, run_wrk, start_tornado_floor, wait_quiet, wrk_binary)
+                     floors_script, run_wrk, start_tornado_floor, wait_quiet, without_wrk)
 
 FILES_C = r"""
 #include <stdio.h>
@@ -220,12 +220,9 @@ def peer_requests(ctx: Context) -> Section:
         "p99: the peer's over wagi-nb's, so above 1 is wagi-nb ahead), median over rounds. Targets: the "
         "issue's goals (seed hello 1.2x Wagi and 1.0x Spin; every other workload 1.0x both), on req/s. "
         "wrk runs on the same two cores as the servers.")
-    if wrk_binary() is None:
-        section.rows.append(Row("wrk", skipped="wrk is not installed (apt-get install wrk)"))
+    if without_wrk(section):
         return section
-    peers, why = peer_binaries()
-    if not peers:
-        section.rows.append(Row("Wagi 0.8.1 and Spin 3.6.3", skipped=why))
+    peers = found_peers(section)
     made = app(ctx)
     hosts = servers(ctx, made, peers)
     runs: Dict[Tuple[str, str], List[WrkRun]] = {(h.key, w.key): [] for h in hosts for w in WORKLOADS}

@@ -17,7 +17,7 @@ from typing import Optional
 
 from .common import Context, Row, Section
 from .server import (CONNECTIONS, THREADS, Launched, _env, _rss_kib, check_answer, default_workers,
-                     run_wrk, site, wait_quiet, wrk_binary)
+                     run_wrk, site, wait_quiet, without_wrk)
 
 PY_SCRIPT = 'print("Content-Type: text/plain")\nprint()\nprint("Hello, world!")\n'
 MB = 1_000_000
@@ -107,8 +107,7 @@ def module_sizes(ctx: Context) -> Section:
         "copied each time). `wagi-nb serve` also uses wasmtime's pooling instance allocator "
         "(slots of address space kept reserved between instances; each keeps the module's image "
         "mapped).")
-    if wrk_binary() is None:
-        section.rows.append(Row("wrk", skipped="wrk is not installed (apt-get install wrk)"))
+    if without_wrk(section):
         return section
     folder = ctx.folder("scale-size")
     modules = [("Rust hello (the seed's)", site(ctx) / "hello.wasm", {})]
@@ -192,8 +191,7 @@ def route_counts(ctx: Context) -> Section:
         "which the in-process `WagiApp.from_config` before it filled, and every worker serving); "
         "RSS is the workers' sum after the load; the match time is `WagiApp.match` of the last "
         "route, in this process.")
-    if wrk_binary() is None:
-        section.rows.append(Row("wrk", skipped="wrk is not installed (apt-get install wrk)"))
+    if without_wrk(section):
         return section
     folder = ctx.folder("scale-routes")
     script = folder / "random.lua"

@@ -82,6 +82,14 @@ def wrk_binary() -> Optional[str]:
     return shutil.which("wrk")
 
 
+def without_wrk(section: Section, row: str = "wrk") -> bool:
+    """True when wrk is missing, with a skipped row in ``section`` saying so."""
+    if wrk_binary() is not None:
+        return False
+    section.rows.append(Row(row, skipped="wrk is not installed (apt-get install wrk)"))
+    return True
+
+
 # -- processes ----------------------------------------------------------------------------------
 def _children(pid: int) -> List[int]:
     kids = []
@@ -618,8 +626,7 @@ def server_rss(ctx: Context) -> Section:
         "stops each wrk thread after its share (wrk has no request-count flag); the count of "
         "requests actually done is the server's own access log. Growth = after the first "
         f"{RSS_REQUESTS:,} − before any request. One sample per configuration.")
-    if wrk_binary() is None:
-        section.rows.append(Row("RSS", skipped="wrk is not installed (apt-get install wrk)"))
+    if without_wrk(section, "RSS"):
         return section
     script = site(ctx) / "stop_after.lua"
     script.write_text(STOP_AFTER_LUA, encoding="utf-8")
